@@ -1,0 +1,108 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeops.runbook contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one findings model of the collection. PRIVATE to the collection: not a public API.
+
+Every check returns a list of findings of this shape::
+
+    {"id": "pods.restarts", "category": "pods", "target": "product/pod-x", "host": "node1",
+     "status": "warning", "summary": "restarts 3 -> 9 since last inspection", "details": {...}}
+"""
+from __future__ import annotations
+
+import typing as t
+
+OK = "ok"
+WARNING = "warning"
+UNKNOWN = "unknown"
+CRITICAL = "critical"
+
+# Order from best to worst. A check that could not run (unknown) ranks above a warning:
+# nobody knows what it would have found.
+STATUSES = (OK, WARNING, UNKNOWN, CRITICAL)
+_RANK = {s: i for i, s in enumerate(STATUSES)}
+
+CATEGORIES = (
+    "control_plane_services", "node_services", "nodes", "deployments", "pods", "services",
+    "middleware", "logs", "disk", "calico", "etcd", "certificates", "workload_policy", "host",
+    "backups",
+)
+
+
+class FindingError(ValueError):
+    """A finding was built with a bad value."""
+
+
+def rank(status: str) -> int:
+    try:
+        return _RANK[status]
+    except KeyError:
+        raise FindingError(f"unknown finding status {status!r}; expected one of {', '.join(STATUSES)}") from None
+
+
+def worst(statuses: t.Iterable[str], default: str = OK) -> str:
+    """Worst of the given statuses (default when there are none)."""
+    result = default
+    for status in statuses:
+        if rank(status) > rank(result):
+            result = status
+    return result
+
+
+def finding(fid: str, target: str, status: str, summary: str, host: str | None = None,
+            details: dict | None = None, category: str | None = None) -> dict:
+    """Build one finding; the category is the first part of the dotted id unless given."""
+    if not fid or "." not in fid:
+        raise FindingError(f"finding id {fid!r} must be dotted: <category>.<check>")
+    rank(status)
+    category = category or fid.split(".", 1)[0]
+    if category not in CATEGORIES:
+        raise FindingError(f"finding category {category!r} is not one of {', '.join(CATEGORIES)}")
+    return {
+        "id": fid,
+        "category": category,
+        "target": str(target),
+        "host": host,
+        "status": status,
+        "summary": summary,
+        "details": details or {},
+    }
+
+
+def finding_key(item: dict) -> str:
+    """Stable identity of a finding across runs: ``id:target``, plus ``@host`` when the host adds to it."""
+    key = f"{item['id']}:{item['target']}"
+    host = item.get("host")
+    if host and host != item["target"]:
+        key += f"@{host}"
+    return key
+
+
+def summarize(findings: t.Iterable[dict]) -> dict:
+    counts = {s: 0 for s in STATUSES}
+    for item in findings:
+        counts[item["status"]] += 1
+    present = [s for s in STATUSES if counts[s]]
+    return {"status": worst(present), **counts}
+
+
+def by_threshold(value: float | None, warning: float | None, critical: float | None) -> str:
+    """Status of a value against 'higher is worse' thresholds (None disables a level)."""
+    if value is None:
+        return UNKNOWN
+    if critical is not None and value >= critical:
+        return CRITICAL
+    if warning is not None and value >= warning:
+        return WARNING
+    return OK
+
+
+def by_threshold_below(value: float | None, warning: float | None, critical: float | None) -> str:
+    """Status of a value against 'lower is worse' thresholds (e.g. days until expiry)."""
+    if value is None:
+        return UNKNOWN
+    if critical is not None and value <= critical:
+        return CRITICAL
+    if warning is not None and value <= warning:
+        return WARNING
+    return OK

@@ -1,0 +1,124 @@
+"""Integration tests run against the lab (`make lab-up`): real systemd, sshd, etcd, kube-apiserver, BIRD, ...
+
+Fixtures:
+  lab          session-wide handle of the running lab (brought up once per session)
+Use:
+  lab.ssh("node1", "systemctl is-active kubelet")            -> CompletedProcess (text)
+  lab.kubectl("get", "nodes", "-o", "json")                 -> CompletedProcess
+  lab.module("mw1", "kubeops.runbook.disk_usage_info", {...}, check=False) -> dict (the module result)
+  lab.playbook("playbooks/daily_inspection.yml", extra_vars={...}, check=False) -> CompletedProcess
+  with lab.unit_stopped("master1", "kube-scheduler"): ...   (restarted and waited for afterwards)
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from lab import api as lab_api  # noqa: E402  (the lab's own Python package)
+
+
+class Lab:
+    def __init__(self, info: lab_api.LabInfo):
+        self.info = info
+        self.root = ROOT
+        self.inventory = info.inventory
+        self.kubeconfig = info.kubeconfig
+        self.key = info.key
+        self.hosts = info.hosts  # name -> address
+        self.kubectl_bin = info.kubectl
+
+    # -- raw access -------------------------------------------------------------------------------------
+    def ssh(self, host: str, command: str, check: bool = True, timeout: int = 120) -> subprocess.CompletedProcess:
+        cmd = ["ssh", "-i", str(self.key), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+               "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
+               f"root@{self.hosts[host]}", command]
+        return subprocess.run(cmd, capture_output=True, text=True, check=check, timeout=timeout)
+
+    def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run([str(self.kubectl_bin), "--kubeconfig", str(self.kubeconfig), *args],
+                              capture_output=True, text=True, check=check, timeout=120)
+
+    def env(self) -> dict:
+        env = dict(os.environ)
+        env.update({
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".build"),
+            "ANSIBLE_PRIVATE_KEY_FILE": str(self.key),
+            "ANSIBLE_HOST_KEY_CHECKING": "False",
+        })
+        return env
+
+    # -- Ansible ------------------------------------------------------------------------------------------
+    def module(self, host: str, module: str, args: dict | None = None, check: bool = False,
+               extra_vars: dict | None = None) -> dict:
+        """Run one module on one inventory host (or 'localhost') and return its result dict."""
+        cmd = [str(ROOT / ".venv/bin/ansible"), host, "-i", str(self.inventory), "-m", module,
+               "-a", json.dumps(args or {})]
+        if check:
+            cmd.append("--check")
+        if extra_vars:
+            cmd += ["-e", json.dumps(extra_vars)]
+        env = self.env()
+        env.update({"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json" if False else "json",
+                    "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"})
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+        try:
+            data = json.loads(proc.stdout)
+        except json.JSONDecodeError:
+            raise AssertionError(f"ansible did not print JSON (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        for play in data["plays"]:
+            for task in play["tasks"]:
+                if host in task["hosts"]:
+                    return task["hosts"][host]
+        raise AssertionError(f"no result for {host}: {proc.stdout}")
+
+    def playbook(self, playbook: str, extra_vars: dict | None = None, check: bool = False,
+                 limit: str | None = None, extra_args: list[str] | None = None) -> subprocess.CompletedProcess:
+        cmd = [str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(self.inventory), str(ROOT / playbook)]
+        if extra_vars:
+            cmd += ["-e", json.dumps(extra_vars)]
+        if check:
+            cmd.append("--check")
+        if limit:
+            cmd += ["--limit", limit]
+        cmd += extra_args or []
+        return subprocess.run(cmd, capture_output=True, text=True, env=self.env(), cwd=ROOT, timeout=1800)
+
+    # -- faults -------------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def unit_stopped(self, host: str, unit: str, settle: float = 0):
+        """Stop a unit for the duration of the block; start it again and wait until it is active."""
+        self.ssh(host, f"systemctl stop {unit}")
+        try:
+            if settle:
+                time.sleep(settle)
+            yield
+        finally:
+            self.ssh(host, f"systemctl start {unit}", check=False)
+            self.wait(lambda: self.ssh(host, f"systemctl is-active {unit}", check=False).stdout.strip() == "active",
+                      f"{unit} active again on {host}")
+
+    @staticmethod
+    def wait(predicate, what: str, timeout: float = 120, interval: float = 2):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(interval)
+        raise AssertionError(f"timed out after {timeout}s waiting for: {what}")
+
+
+@pytest.fixture(scope="session")
+def lab() -> Lab:
+    """The running lab; brings it up (idempotent) when it is not."""
+    return Lab(lab_api.ensure_up())
