@@ -69,7 +69,7 @@ class Lab:
         if extra_vars:
             cmd += ["-e", json.dumps(extra_vars)]
         env = self.env()
-        env.update({"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json" if False else "json",
+        env.update({"ANSIBLE_STDOUT_CALLBACK": "json",
                     "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"})
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
         try:
