@@ -1,0 +1,182 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeops.runbook contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Kubernetes API access for kubeops.runbook. PRIVATE to the collection: not a public API.
+
+K8S_AUTH_SPEC is paired one-to-one with the doc fragment ``kubeops.runbook.k8s_auth``.
+``build_client()`` returns an ``ApiClient`` of the official ``kubernetes`` client; ``list_all()`` does ONE
+paginated LIST (``limit`` + ``continue``) of a kind for the whole cluster and returns plain dicts, the same
+JSON ``kubectl get -A -o json`` prints.
+"""
+from __future__ import annotations
+
+import json
+import os
+import typing as t
+
+try:
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+    from kubernetes.client.rest import ApiException
+    from kubernetes.config.config_exception import ConfigException
+    HAS_KUBERNETES = True
+    KUBERNETES_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - depends on the target
+    HAS_KUBERNETES = False
+    KUBERNETES_IMPORT_ERROR = exc
+    ApiException = ConfigException = Exception  # type: ignore[misc,assignment]
+
+K8S_AUTH_SPEC: dict[str, dict] = {
+    "kubeconfig": {"type": "path"},
+    "context": {"type": "str"},
+    "host": {"type": "str"},
+    "api_key": {"type": "str", "no_log": True},
+    "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"]},
+    "client_cert": {"type": "path", "aliases": ["cert_file"]},
+    "client_key": {"type": "path", "aliases": ["key_file"], "no_log": False},
+    "validate_certs": {"type": "bool", "default": True, "aliases": ["verify_ssl"]},
+    "request_timeout": {"type": "int", "default": 30},
+}
+
+# kind -> (API class name, method listing it across all namespaces / cluster-wide)
+KINDS: dict[str, tuple[str, str]] = {
+    "nodes": ("CoreV1Api", "list_node"),
+    "pods": ("CoreV1Api", "list_pod_for_all_namespaces"),
+    "services": ("CoreV1Api", "list_service_for_all_namespaces"),
+    "endpoints": ("CoreV1Api", "list_endpoints_for_all_namespaces"),
+    "namespaces": ("CoreV1Api", "list_namespace"),
+    "deployments": ("AppsV1Api", "list_deployment_for_all_namespaces"),
+    "daemonsets": ("AppsV1Api", "list_daemon_set_for_all_namespaces"),
+}
+
+DEFAULT_PAGE_SIZE = 500
+
+
+class K8sError(Exception):
+    """The Kubernetes API could not be configured or reached; the message is for an operator."""
+
+
+def _configuration(params: dict) -> "k8s_client.Configuration":
+    kubeconfig = params.get("kubeconfig")
+    context = params.get("context")
+    host = params.get("host")
+    cfg = k8s_client.Configuration()
+    if kubeconfig or (not host and (os.environ.get("KUBECONFIG") or os.path.exists(os.path.expanduser("~/.kube/config")))):
+        path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or os.path.expanduser("~/.kube/config")
+        if not os.path.exists(path):
+            raise K8sError(f"kubeconfig {path} does not exist")
+        try:
+            k8s_config.load_kube_config(config_file=path, context=context, client_configuration=cfg, persist_config=False)
+        except (ConfigException, ValueError, KeyError, TypeError) as exc:
+            raise K8sError(f"cannot load kubeconfig {path} (context {context or 'current'}): {exc}") from exc
+    elif host:
+        cfg.host = host
+    else:
+        try:
+            k8s_config.load_incluster_config(client_configuration=cfg)
+        except ConfigException as exc:
+            raise K8sError("no kubeconfig, host or in-cluster service account: set kubeconfig or host") from exc
+    if host:
+        cfg.host = host
+    if params.get("api_key"):
+        cfg.api_key = {"authorization": f"Bearer {params['api_key']}"}
+    for option, attr in (("ca_cert", "ssl_ca_cert"), ("client_cert", "cert_file"), ("client_key", "key_file")):
+        if params.get(option):
+            if not os.path.exists(params[option]):
+                raise K8sError(f"{option} {params[option]} does not exist")
+            setattr(cfg, attr, params[option])
+    if params.get("validate_certs") is False:
+        cfg.verify_ssl = False
+    # Fail fast when the API server is down: one retry, not urllib3's default of three with back-off.
+    cfg.retries = 1
+    return cfg
+
+
+def build_client(params: dict) -> "k8s_client.ApiClient":
+    """An ApiClient from module params (K8S_AUTH_SPEC keys); raises K8sError with a readable message."""
+    if not HAS_KUBERNETES:
+        raise K8sError(f"the kubernetes Python client is required: {KUBERNETES_IMPORT_ERROR}")
+    return k8s_client.ApiClient(_configuration(params))
+
+
+def _timeout(params_or_timeout: t.Any) -> tuple[float, float]:
+    seconds = float(params_or_timeout or 30)
+    return (min(seconds, 10.0), seconds)
+
+
+def describe_error(exc: BaseException, host: str | None = None) -> str:
+    """One line for an operator, from an ApiException or a urllib3/socket error."""
+    where = f" at {host}" if host else ""
+    if isinstance(exc, ApiException):
+        reason = exc.reason or ""
+        if exc.status in (401, 403):
+            return f"Kubernetes API{where} refused the credentials (HTTP {exc.status} {reason})"
+        return f"Kubernetes API{where} answered HTTP {exc.status} {reason}".rstrip()
+    text = str(exc)
+    if "Max retries exceeded" in text or "Connection refused" in text or "timed out" in text.lower():
+        return f"Kubernetes API{where} is unreachable: {text.splitlines()[0][:300]}"
+    return f"Kubernetes API{where} request failed: {type(exc).__name__}: {text.splitlines()[0][:300] if text else ''}"
+
+
+class ListResult(t.NamedTuple):
+    items: list[dict]
+    requests: int
+    resource_version: str | None
+
+
+def list_all(api_client: t.Any, kind: str, page_size: int = DEFAULT_PAGE_SIZE, timeout: float = 30,
+             label_selector: str | None = None, field_selector: str | None = None) -> ListResult:
+    """ONE paginated LIST of ``kind`` for the whole cluster; returns the items as plain dicts.
+
+    Raises K8sError when the API cannot be reached or refuses.
+    """
+    try:
+        api_name, method = KINDS[kind]
+    except KeyError:
+        raise K8sError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}") from None
+    if page_size < 1:
+        raise K8sError(f"page_size must be at least 1, got {page_size}")
+    api = getattr(k8s_client, api_name)(api_client)
+    func = getattr(api, method)
+    items: list[dict] = []
+    token: str | None = None
+    requests = 0
+    resource_version = None
+    host = getattr(getattr(api_client, "configuration", None), "host", None)
+    while True:
+        kwargs: dict[str, t.Any] = {"limit": page_size, "_preload_content": False, "_request_timeout": _timeout(timeout)}
+        if token:
+            kwargs["_continue"] = token
+        if label_selector:
+            kwargs["label_selector"] = label_selector
+        if field_selector:
+            kwargs["field_selector"] = field_selector
+        try:
+            response = func(**kwargs)
+            requests += 1
+            body = json.loads(response.data)
+        except ApiException as exc:
+            if exc.status == 410 and token:
+                raise K8sError(f"the {kind} list changed too much while paging (continue token expired); run again") from exc
+            raise K8sError(describe_error(exc, host)) from exc
+        except (ValueError, TypeError) as exc:
+            raise K8sError(f"Kubernetes API{f' at {host}' if host else ''} returned no JSON for {kind}: {exc}") from exc
+        except Exception as exc:  # urllib3 / socket errors carry no common base worth naming here
+            raise K8sError(describe_error(exc, host)) from exc
+        items.extend(body.get("items") or [])
+        metadata = body.get("metadata") or {}
+        resource_version = metadata.get("resourceVersion", resource_version)
+        token = metadata.get("continue")
+        if not token:
+            return ListResult(items, requests, resource_version)
+
+
+def server_version(api_client: t.Any, timeout: float = 30) -> dict:
+    """GET /version: proves the apiserver answers; raises K8sError otherwise."""
+    try:
+        response = k8s_client.VersionApi(api_client).get_code(_preload_content=False, _request_timeout=_timeout(timeout))
+        return json.loads(response.data)
+    except ApiException as exc:
+        raise K8sError(describe_error(exc, api_client.configuration.host)) from exc
+    except Exception as exc:
+        raise K8sError(describe_error(exc, api_client.configuration.host)) from exc
