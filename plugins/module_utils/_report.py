@@ -1,0 +1,357 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeops.runbook contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The inspection report: collect findings, compare with the last run, render and write. PRIVATE to the collection.
+
+Used on the controller by the ``kubeops.runbook.inspection_report`` action plugin; everything here is a plain
+function so that unit tests can build, render and write reports without running Ansible.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+import typing as t
+
+from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (
+    CATEGORIES, CRITICAL, OK, STATUSES, FindingError, finding, finding_key, rank, summarize,
+)
+
+try:
+    import jinja2
+    HAS_JINJA2 = True
+except ImportError:  # pragma: no cover - jinja2 ships with ansible-core on the controller
+    jinja2 = None
+    HAS_JINJA2 = False
+
+SCHEMA = "kubeops.runbook/inspection/v1"
+FAIL_LEVELS = ("never", "warning", "unknown", "critical")
+HTML_TEMPLATE = "inspection_report.html.j2"
+MARKDOWN_TEMPLATE = "inspection_report.md.j2"
+_MD_SPECIAL = set("\\`*_[]<>|&~")
+
+
+class ReportError(Exception):
+    """The report cannot be built, rendered or written."""
+
+
+# -- text hygiene ----------------------------------------------------------------------------------------------
+
+def clean_text(value: t.Any) -> str:
+    """Any value as clean text: bytes decoded as UTF-8, else GB18030 (a superset of GBK), lone surrogates replaced."""
+    if isinstance(value, (bytes, bytearray)):
+        raw = bytes(value)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("gb18030", errors="replace")
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = str(value)
+    # Strings that went through surrogateescape (undecodable log bytes) cannot be written as UTF-8.
+    return text.encode("utf-8", errors="replace").decode("utf-8")
+
+
+def clean(value: t.Any, depth: int = 0) -> t.Any:
+    """A JSON-safe deep copy: text cleaned, unknown types turned into text, nesting bounded."""
+    if depth > 32:
+        return clean_text(repr(value))
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else clean_text(value)
+    if isinstance(value, (str, bytes, bytearray)):
+        return clean_text(value)
+    if isinstance(value, t.Mapping):
+        return {clean_text(k): clean(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [clean(v, depth + 1) for v in value]
+    return clean_text(value)
+
+
+# -- collecting ------------------------------------------------------------------------------------------------
+
+def normalize(item: t.Any, source: str) -> dict:
+    """One finding as received from a host's ``kubeops_findings``; a malformed one becomes an ``unknown`` finding.
+
+    A broken check must not break the report, and must not disappear from it either.
+    """
+    if isinstance(item, t.Mapping):
+        item = clean(item)
+        try:
+            return finding(str(item.get("id") or ""), item.get("target") if item.get("target") is not None else source,
+                           str(item.get("status") or ""), clean_text(item.get("summary") or ""),
+                           host=item.get("host") or (None if source == "localhost" else source), details=item.get("details") if isinstance(item.get("details"), dict) else {},
+                           category=item.get("category") or None)
+        except FindingError as exc:
+            problem = str(exc)
+            raw = item
+    else:
+        problem = f"expected a mapping, got {type(item).__name__}"
+        raw = clean(item)
+    fid = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) and "." in raw.get("id", "") else "host.findings"
+    category = fid.split(".", 1)[0] if fid.split(".", 1)[0] in CATEGORIES else "host"
+    target = raw.get("target") if isinstance(raw, dict) and raw.get("target") else source
+    return finding(fid, target, "unknown", f"malformed finding from {source}: {problem}", host=source,
+                   details={"received": raw}, category=category)
+
+
+def collect(findings_by_host: t.Mapping[str, t.Any]) -> list[dict]:
+    """All findings of the run, de-duplicated by finding key (the worst status of a key wins)."""
+    merged: dict[str, dict] = {}
+    for source in sorted(findings_by_host):
+        items = findings_by_host[source]
+        if items is None:
+            continue
+        if not isinstance(items, (list, tuple)):
+            items = [items]
+        for item in items:
+            one = normalize(item, source)
+            key = finding_key(one)
+            if key not in merged or rank(one["status"]) > rank(merged[key]["status"]):
+                merged[key] = one
+    return list(merged.values())
+
+
+def reachability(targeted: t.Iterable[str], reachable: t.Iterable[str], reached: t.Iterable[str] = ()) -> list[dict]:
+    """``host.reachable`` findings: ok for hosts that finished the play, critical for those that dropped out.
+
+    ``reached`` names hosts known to have answered at some point (they reported findings or facts): they dropped
+    out because a task failed, the others were unreachable.
+    """
+    reachable_set = set(reachable)
+    reached_set = set(reached)
+    result = []
+    for host in sorted(set(targeted)):
+        if host in reachable_set:
+            result.append(finding("host.reachable", host, OK, "host answered and finished the inspection", host=host))
+        elif host in reached_set:
+            result.append(finding("host.reachable", host, CRITICAL,
+                                  "host dropped out of the inspection: a task failed on it, its remaining checks did not run",
+                                  host=host, details={"reason": "failed"}))
+        else:
+            result.append(finding("host.reachable", host, CRITICAL,
+                                  "host unreachable: none of its checks ran", host=host, details={"reason": "unreachable"}))
+    return result
+
+
+def sort_key(item: dict) -> tuple:
+    return (-rank(item["status"]), item["category"], item.get("host") or "", item["id"], item["target"])
+
+
+def sort_findings(findings: t.Iterable[dict]) -> list[dict]:
+    """Worst first, then by category, host, id and target."""
+    return sorted(findings, key=sort_key)
+
+
+# -- the report ------------------------------------------------------------------------------------------------
+
+def utc_now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+
+
+def iso(moment: _dt.datetime) -> str:
+    return moment.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def stamp(moment: _dt.datetime) -> str:
+    """The UTC time in report file names: 20250101T090000Z."""
+    return moment.astimezone(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def key_statuses(findings: t.Iterable[dict]) -> dict[str, str]:
+    return {finding_key(f): f["status"] for f in findings}
+
+
+def build_report(cluster: str, started: str, finished: str, findings: t.Iterable[dict],
+                 previous: dict | None = None, baselines: t.Mapping | None = None) -> dict:
+    """The report document (schema ``kubeops.runbook/inspection/v1``).
+
+    ``previous`` is the last run of the same cluster as returned by ``History.last_run`` (None on the first run).
+    """
+    ordered = sort_findings(findings)
+    current = key_statuses(ordered)
+    before = previous["findings"] if previous else None
+    now_wrong = {k for k, s in current.items() if s != OK}
+    before_wrong = {k for k, s in (before or {}).items() if s != OK}
+    report = {
+        "schema": SCHEMA,
+        "cluster": clean_text(cluster),
+        "started": started,
+        "finished": finished,
+        "summary": summarize(ordered),
+        "new_since_last": sorted(now_wrong - before_wrong),
+        "resolved_since_last": sorted(before_wrong - now_wrong),
+        "previous": ({"started": previous.get("started"), "finished": previous.get("finished"),
+                      "status": previous.get("status"), "report": previous.get("report")} if previous else None),
+        "findings": ordered,
+    }
+    if baselines is not None:
+        report["baselines"] = clean(baselines)
+    return report
+
+
+def at_or_above(status: str, level: str) -> bool:
+    """Whether a summary status reaches a ``*_fail_on`` / ``*_notify_on`` level (``never`` never does)."""
+    if level not in FAIL_LEVELS:
+        raise ReportError(f"level {level!r} is not one of {', '.join(FAIL_LEVELS)}")
+    if level == "never":
+        return False
+    return rank(status) >= rank(level)
+
+
+def notify_text(report: dict, report_path: str | None = None, limit: int = 5) -> str:
+    """A short Markdown summary for a chat robot: status, counts, what is new, the worst few findings."""
+    summary = report["summary"]
+    lines = [f"### Inspection {report['cluster']}: {summary['status'].upper()}",
+             f"{report['finished']} - " + ", ".join(f"{s} {summary[s]}" for s in reversed(STATUSES)),
+             f"new since last run: {len(report['new_since_last'])}, resolved: {len(report['resolved_since_last'])}"]
+    wrong = [f for f in report["findings"] if f["status"] != OK]
+    for item in wrong[:limit]:
+        lines.append(f"- **{item['status']}** {item['id']} {item['target']}"
+                     f"{' @' + item['host'] if item.get('host') and item['host'] != item['target'] else ''}: {item['summary']}")
+    if len(wrong) > limit:
+        lines.append(f"- ... and {len(wrong) - limit} more")
+    if report_path:
+        lines.append(f"report: {report_path}")
+    return "\n".join(clean_text(line) for line in lines)
+
+
+# -- rendering -------------------------------------------------------------------------------------------------
+
+def md_escape(value: t.Any) -> str:
+    """Text safe inside a Markdown paragraph or table cell: one line, markup characters backslash-escaped."""
+    text = " ".join(clean_text(value).split())
+    return "".join(f"\\{ch}" if ch in _MD_SPECIAL else ch for ch in text)
+
+
+def md_code(value: t.Any) -> str:
+    """Text as a Markdown code span (ids, targets, keys): one line, fenced with more backticks than it contains."""
+    text = " ".join(clean_text(value).split())
+    longest = run = 0
+    for ch in text:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text else ""
+    return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
+
+
+def view_model(report: dict) -> dict:
+    """What the templates need: findings grouped by category then host, NEW marked, details as JSON text."""
+    new = set(report.get("new_since_last") or ())
+
+    def entry(item: dict) -> dict:
+        key = finding_key(item)
+        details = json.dumps(item.get("details") or {}, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+        return {"f": item, "key": key, "new": key in new, "details": details if item.get("details") else ""}
+
+    def grouped(items: list[dict]) -> list[dict]:
+        groups: dict[str, dict[str, list[dict]]] = {}
+        for item in items:
+            groups.setdefault(item["category"], {}).setdefault(item.get("host") or "cluster", []).append(entry(item))
+        result = []
+        for category, hosts in groups.items():
+            flat = [e["f"]["status"] for entries in hosts.values() for e in entries]
+            result.append({"category": category, "status": max(flat, key=rank), "count": len(flat),
+                           "hosts": [{"host": h, "entries": es} for h, es in sorted(hosts.items())]})
+        result.sort(key=lambda g: (-rank(g["status"]), g["category"]))
+        return result
+
+    attention = [f for f in report["findings"] if f["status"] != OK]
+    fine = [f for f in report["findings"] if f["status"] == OK]
+    by_key = {finding_key(f): f for f in report["findings"]}
+    return {
+        "r": report,
+        "statuses": list(reversed(STATUSES)),
+        "attention": grouped(attention),
+        "ok_groups": grouped(fine),
+        "new_entries": [entry(by_key[k]) for k in report.get("new_since_last") or () if k in by_key],
+        "resolved": list(report.get("resolved_since_last") or ()),
+        "hosts": sorted({f["target"] for f in report["findings"] if f["id"] == "host.reachable"}
+                        or {f["host"] for f in report["findings"] if f.get("host")}),
+    }
+
+
+def _environment(template_dir: str, html: bool) -> t.Any:
+    if not HAS_JINJA2:
+        raise ReportError("the Python library jinja2 is required to render reports")
+    if not os.path.isdir(template_dir):
+        raise ReportError(f"template_dir {template_dir!r} is not a directory")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(template_dir), autoescape=html,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True)
+    env.filters["md"] = md_escape
+    env.filters["mdcode"] = md_code
+    return env
+
+
+def render(report: dict, template_dir: str, kind: str) -> str:
+    """Render the report as ``html`` (autoescaped) or ``markdown`` (every value through ``md_escape``)."""
+    if kind not in ("html", "markdown"):
+        raise ReportError(f"kind {kind!r} must be html or markdown")
+    name = HTML_TEMPLATE if kind == "html" else MARKDOWN_TEMPLATE
+    env = _environment(template_dir, kind == "html")
+    try:
+        template = env.get_template(name)
+        return template.render(**view_model(report))
+    except jinja2.TemplateError as exc:
+        raise ReportError(f"cannot render {name} from {template_dir}: {exc}") from exc
+
+
+# -- writing ---------------------------------------------------------------------------------------------------
+
+def to_json(report: dict) -> str:
+    return json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def atomic_write(path: str, text: str, mode: int = 0o644) -> None:
+    """Write text as UTF-8 through a temporary file in the same directory and a rename: never half-written."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def report_paths(out_dir: str, moment: _dt.datetime) -> dict[str, str]:
+    """File names of one run; a second run in the same second gets a numeric suffix instead of overwriting."""
+    base = os.path.join(out_dir, f"inspection-{stamp(moment)}")
+    candidate, n = base, 1
+    while any(os.path.exists(f"{candidate}.{ext}") for ext in ("json", "md", "html")):
+        n += 1
+        candidate = f"{base}-{n}"
+    return {"json": f"{candidate}.json", "markdown": f"{candidate}.md", "html": f"{candidate}.html",
+            "latest": os.path.join(out_dir, "latest.json")}
+
+
+def write_report(report: dict, out_dir: str, template_dir: str, moment: _dt.datetime) -> dict[str, str]:
+    """Render everything first, then write the files; ``latest.json`` last, so it only ever points at a full run."""
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(f"cannot create report directory {out_dir}: {exc}") from exc
+    document = to_json(report)
+    markdown = render(report, template_dir, "markdown")
+    html = render(report, template_dir, "html")
+    paths = report_paths(out_dir, moment)
+    try:
+        atomic_write(paths["json"], document)
+        atomic_write(paths["markdown"], markdown)
+        atomic_write(paths["html"], html)
+        atomic_write(paths["latest"], document)
+    except OSError as exc:
+        raise ReportError(f"cannot write the report into {out_dir}: {exc}") from exc
+    return paths

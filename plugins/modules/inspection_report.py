@@ -1,0 +1,184 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeops.runbook contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# This file only documents the action plugin plugins/action/inspection_report.py, which runs on the controller.
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: inspection_report
+short_description: Write the daily inspection report (JSON, Markdown, HTML) and keep its history
+version_added: 1.0.0
+description:
+  - Runs on the controller (action plugin). Collects every finding of the run from the C(kubeops_findings)
+    fact of all inventory hosts and C(localhost), de-duplicates them by finding key (the worst status wins),
+    and adds a C(host.reachable) finding per targeted host, V(critical) for hosts that dropped out of the play
+    (unreachable, or a task failed on them).
+  - Compares the run with the previous run of the same cluster kept in an SQLite history and fills
+    C(new_since_last) and C(resolved_since_last); only findings that are not V(ok) count.
+  - Writes C(inspection-<UTC time>.json), C(.md), C(.html) and C(latest.json) into O(report_dir). Every file is
+    written to a temporary file and renamed, so a report is never half-written; C(latest.json) is written last.
+  - The HTML report is one self-contained file (inline CSS, no scripts, fonts or images); every value is escaped.
+author:
+  - kubeops.runbook maintainers
+extends_documentation_fragment:
+  - kubeops.runbook.attributes
+attributes:
+  check_mode:
+    support: partial
+    details:
+      - The report is written in check mode as well. It is the product of an inspection run, which changes
+        nothing on the inspected hosts; only the report directory and the history database on the controller
+        are written.
+  diff_mode:
+    support: none
+  idempotent:
+    support: none
+    details:
+      - Every run writes a new timestamped report and a new history entry.
+options:
+  cluster:
+    description: Name of the cluster in the report; history is kept per cluster name.
+    type: str
+    required: true
+  report_dir:
+    description: Directory for the reports on the controller, created when missing. Relative to the working directory.
+    type: path
+    default: ./reports
+  history_db:
+    description: SQLite history file. Defaults to C(history.sqlite) in O(report_dir).
+    type: path
+  targeted_hosts:
+    description: Hosts the inspection play targeted (C(ansible_play_hosts_all) of that play).
+    type: list
+    elements: str
+    default: []
+  reachable_hosts:
+    description:
+      - Hosts still in the play at its end (C(ansible_play_hosts)). Hosts of O(targeted_hosts) missing here
+        get a critical C(host.reachable) finding.
+    type: list
+    elements: str
+    default: []
+  collect_hostvars:
+    description: Collect the C(kubeops_findings) fact of every inventory host and of C(localhost).
+    type: bool
+    default: true
+  findings:
+    description: More findings to include, in the findings model of the collection (counted as coming from C(localhost)).
+    type: list
+    elements: raw
+    default: []
+  started:
+    description: When the inspection started (ISO 8601, UTC). Defaults to the time the report is written.
+    type: str
+  baselines:
+    description:
+      - Values the checks compare against next time (for example restart counts per pod), stored as C(baselines)
+        in the report so that the next run can read them from C(latest.json).
+    type: dict
+  template_dir:
+    description:
+      - Directory holding C(inspection_report.html.j2) and C(inspection_report.md.j2).
+        Defaults to the templates of the C(kubeops.runbook.report) role.
+    type: path
+  fail_on:
+    description:
+      - Worst status at or above which RV(should_fail) is true (V(never) turns it off).
+      - The plugin itself does not fail; the C(report) role fails the play after the report is written.
+    type: str
+    default: never
+    choices: [never, warning, unknown, critical]
+  notify_on:
+    description: Worst status at or above which RV(should_notify) is true (V(never) turns it off).
+    type: str
+    default: critical
+    choices: [never, warning, unknown, critical]
+  notify_limit:
+    description: How many of the worst findings RV(notify_text) lists.
+    type: int
+    default: 5
+"""
+
+EXAMPLES = r"""
+- name: Write the inspection report
+  kubeops.runbook.inspection_report:
+    cluster: "{{ kubeops_cluster_name }}"
+    report_dir: /var/lib/kubeops/reports
+    targeted_hosts: "{{ kubeops_inspection_targeted | default([]) }}"
+    reachable_hosts: "{{ kubeops_inspection_reachable | default([]) }}"
+    started: "{{ kubeops_inspection_started | default(omit) }}"
+    baselines: "{{ kubeops_baselines | default(omit) }}"
+  check_mode: false
+  register: kubeops_report
+
+- name: Show where the report is
+  ansible.builtin.debug:
+    msg: "{{ kubeops_report.summary.status }}: {{ kubeops_report.paths.html }}"
+"""
+
+RETURN = r"""
+summary:
+  description: Worst status and the number of findings per status.
+  returned: success
+  type: dict
+  sample: {"status": "critical", "ok": 120, "warning": 3, "unknown": 0, "critical": 1}
+new_since_last:
+  description: Keys of findings that are not ok now and were ok or absent in the previous run.
+  returned: success
+  type: list
+  elements: str
+  sample: ["control_plane_services.unit:kube-scheduler@master1"]
+resolved_since_last:
+  description: Keys of findings that were not ok in the previous run and are ok or absent now.
+  returned: success
+  type: list
+  elements: str
+  sample: []
+paths:
+  description: Absolute paths of the files written.
+  returned: success
+  type: dict
+  contains:
+    json:
+      description: The report document.
+      type: str
+      returned: success
+    markdown:
+      description: The Markdown report.
+      type: str
+      returned: success
+    html:
+      description: The self-contained HTML report.
+      type: str
+      returned: success
+    latest:
+      description: C(latest.json), a copy of the report document.
+      type: str
+      returned: success
+  sample: {"json": "/srv/reports/inspection-20250101T090102Z.json", "latest": "/srv/reports/latest.json"}
+history_db:
+  description: Absolute path of the SQLite history.
+  returned: success
+  type: str
+  sample: /srv/reports/history.sqlite
+findings_count:
+  description: Number of findings in the report.
+  returned: success
+  type: int
+  sample: 124
+should_fail:
+  description: Whether the worst status reaches O(fail_on).
+  returned: success
+  type: bool
+  sample: false
+should_notify:
+  description: Whether the worst status reaches O(notify_on).
+  returned: success
+  type: bool
+  sample: true
+notify_text:
+  description: A short Markdown summary for a chat robot or webhook.
+  returned: success
+  type: str
+  sample: "### Inspection lab: CRITICAL"
+"""
