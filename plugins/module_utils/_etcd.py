@@ -111,3 +111,281 @@ def loads_json(text: str, what: str) -> t.Any:
         except ValueError:
             raise EtcdError(f"etcdctl {what} printed no JSON: {text[:200]!r}") from None
     return docs
+
+
+# -- parsers (etcdctl 3.4 -w json) -------------------------------------------------------------------------
+ALARM_NAMES = {0: "NONE", 1: "NOSPACE", 2: "CORRUPT"}
+
+
+def parse_member_list(text: str) -> list[dict]:
+    """``member list -w json`` -> [{name, id, peer_urls, client_urls, is_learner, started}].
+
+    etcdctl 3.4 prints member IDs through float64 (precision lost), so members are joined to endpoint status
+    by client URL, never by ID.
+    """
+    data = loads_json(text, "member list")
+    if not isinstance(data, dict) or not isinstance(data.get("members"), list):
+        raise EtcdError(f"etcdctl member list: unexpected JSON {str(data)[:200]}")
+    members = []
+    for item in data["members"]:
+        if not isinstance(item, dict):
+            raise EtcdError(f"etcdctl member list: unexpected member {str(item)[:100]}")
+        client_urls = [str(u) for u in item.get("clientURLs") or []]
+        members.append({"name": item.get("name") or "", "id": item.get("ID"),
+                        "peer_urls": [str(u) for u in item.get("peerURLs") or []], "client_urls": client_urls,
+                        "is_learner": bool(item.get("isLearner")), "started": bool(item.get("name")) and bool(client_urls)})
+    return members
+
+
+def parse_endpoint_status(text: str) -> dict[str, dict]:
+    """``endpoint status -w json`` (possibly partial when some members are down) -> endpoint -> status."""
+    if not (text or "").strip():
+        return {}
+    data = loads_json(text, "endpoint status")
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list):
+        raise EtcdError(f"etcdctl endpoint status: unexpected JSON {str(data)[:200]}")
+    result = {}
+    for item in data:
+        if not isinstance(item, dict) or not isinstance(item.get("Status"), dict):
+            raise EtcdError(f"etcdctl endpoint status: unexpected entry {str(item)[:200]}")
+        st = item["Status"]
+        header = st.get("header") or {}
+        result[str(item.get("Endpoint"))] = {
+            "member_id": header.get("member_id"), "leader": st.get("leader") or 0, "version": st.get("version"),
+            "db_size": int(st.get("dbSize") or 0), "db_size_in_use": int(st.get("dbSizeInUse") or 0),
+            "raft_term": int(st.get("raftTerm") or 0), "raft_index": int(st.get("raftIndex") or 0),
+            "raft_applied_index": int(st.get("raftAppliedIndex") or 0), "revision": header.get("revision"),
+            "errors": [str(e) for e in st.get("errors") or []], "is_learner": bool(st.get("isLearner")),
+        }
+    return result
+
+
+def parse_endpoint_health(text: str) -> dict[str, dict]:
+    """``endpoint health -w json`` -> endpoint -> {health, took, error}."""
+    if not (text or "").strip():
+        return {}
+    data = loads_json(text, "endpoint health")
+    if isinstance(data, dict):
+        data = [data]
+    result = {}
+    for item in data if isinstance(data, list) else [None]:
+        if isinstance(item, list):  # one JSON array per line
+            for sub in item:
+                result.update(parse_endpoint_health(json.dumps(sub)))
+            continue
+        if not isinstance(item, dict) or "endpoint" not in item:
+            raise EtcdError(f"etcdctl endpoint health: unexpected entry {str(item)[:200]}")
+        result[str(item["endpoint"])] = {"health": item.get("health") is True, "took": item.get("took"),
+                                         "error": item.get("error")}
+    return result
+
+
+def parse_alarm_list(text: str) -> list[dict]:
+    """``alarm list -w json`` -> [{member_id, alarm}] ('{}' when there is none)."""
+    if not (text or "").strip():
+        return []
+    data = loads_json(text, "alarm list")
+    if not isinstance(data, dict):
+        raise EtcdError(f"etcdctl alarm list: unexpected JSON {str(data)[:200]}")
+    alarms = []
+    for item in data.get("alarms") or []:
+        if not isinstance(item, dict):
+            raise EtcdError(f"etcdctl alarm list: unexpected alarm {str(item)[:100]}")
+        code = item.get("alarm")
+        alarms.append({"member_id": item.get("memberID"), "alarm": ALARM_NAMES.get(code, str(code))})
+    return alarms
+
+
+def last_error_line(stderr: str) -> str:
+    """The operator-relevant line of etcdctl's stderr (skipping its JSON-formatted gRPC retry warnings)."""
+    lines = [ln.strip() for ln in (stderr or "").splitlines() if ln.strip() and not ln.lstrip().startswith("{")]
+    return lines[-1][:300] if lines else (stderr or "").strip()[:300]
+
+
+def _url_host(url: str) -> str:
+    rest = url.split("://", 1)[-1]
+    hostport = rest.split("/", 1)[0]
+    if hostport.startswith("["):
+        return hostport[1:].split("]", 1)[0]
+    return hostport.rsplit(":", 1)[0]
+
+
+# -- assessment ----------------------------------------------------------------------------------------------
+def cluster_findings(members: list[dict], statuses: dict[str, dict], healths: dict[str, dict], alarms: list[dict],
+                     member_hosts: dict | None = None, quota_bytes: int = 2 * 2 ** 30,
+                     db_warning_percent: float = 80, db_critical_percent: float = 95) -> list[dict]:
+    """etcd.member per member, etcd.quorum, etcd.leader, etcd.alarms, etcd.db_size per member."""
+    from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (  # pylint: disable=import-outside-toplevel
+        CRITICAL, OK, WARNING, by_threshold, finding)
+    if quota_bytes <= 0:
+        raise EtcdError(f"quota_backend_bytes must be positive, got {quota_bytes}")
+    member_hosts = member_hosts or {}
+    findings = []
+    healthy = 0
+    id_to_name: dict = {}
+    voters = [m for m in members if not m["is_learner"]]
+    for member in members:
+        url = member["client_urls"][0] if member["client_urls"] else None
+        name = member["name"] or (url or "unstarted member")
+        host = member_hosts.get(_url_host(url)) if url else None
+        host = host or member_hosts.get(member["name"]) or member["name"] or None
+        status = next((statuses[u] for u in member["client_urls"] if u in statuses), None)
+        health = next((healths[u] for u in member["client_urls"] if u in healths), None)
+        if status:
+            id_to_name[status["member_id"]] = name
+        details = {"client_urls": member["client_urls"], "peer_urls": member["peer_urls"], "learner": member["is_learner"],
+                   "health": health, "status": status}
+        if not member["started"]:
+            findings.append(finding("etcd.member", name, CRITICAL, "member was added but never started (no name/client URL)",
+                                    host=host, details=details))
+            continue
+        if health and health["health"] and status:
+            if not member["is_learner"]:
+                healthy += 1
+            findings.append(finding("etcd.member", name, OK, f"healthy ({url}, took {health.get('took')})",
+                                    host=host, details=details))
+        else:
+            why = (health or {}).get("error") or ("no status" if not status else "unhealthy")
+            findings.append(finding("etcd.member", name, CRITICAL, f"member down or unhealthy at {url}: {why}",
+                                    host=host, details=details))
+        if status:
+            percent = round(100.0 * status["db_size"] / quota_bytes, 1)
+            level = by_threshold(percent, db_warning_percent, db_critical_percent)
+            findings.append(finding("etcd.db_size", name, level,
+                                    f"DB {status['db_size'] // 2 ** 20} MiB = {percent}% of the {quota_bytes // 2 ** 20} MiB quota",
+                                    host=host, details={"db_size": status["db_size"], "db_size_in_use": status["db_size_in_use"],
+                                                        "quota_bytes": quota_bytes, "percent": percent}))
+    total = len(voters)
+    quorum = total // 2 + 1 if total else 1
+    qdetails = {"members": total, "healthy": healthy, "quorum": quorum,
+                "raft_index": {id_to_name.get(s["member_id"], ep): s["raft_index"] for ep, s in statuses.items()}}
+    if not total:
+        findings.append(finding("etcd.quorum", "cluster", CRITICAL, "member list is empty", details=qdetails))
+    elif healthy < quorum:
+        findings.append(finding("etcd.quorum", "cluster", CRITICAL,
+                                f"quorum lost: {healthy} of {total} members healthy, {quorum} needed", details=qdetails))
+    elif healthy < total:
+        findings.append(finding("etcd.quorum", "cluster", WARNING,
+                                f"quorum held by {healthy} of {total} members; tolerates {healthy - quorum} more failures",
+                                details=qdetails))
+    else:
+        findings.append(finding("etcd.quorum", "cluster", OK, f"all {total} members healthy (tolerates {total - quorum} failures)",
+                                details=qdetails))
+    leaders = {s["leader"] for s in statuses.values() if s["leader"]}
+    no_leader = [ep for ep, s in statuses.items() if not s["leader"] or any("no leader" in e for e in s["errors"])]
+    if not leaders or (no_leader and len(no_leader) == len(statuses)):
+        findings.append(finding("etcd.leader", "cluster", CRITICAL, "no leader", details={"endpoints_without_leader": no_leader}))
+    elif len(leaders) > 1:
+        names = sorted(str(id_to_name.get(lid, lid)) for lid in leaders)
+        findings.append(finding("etcd.leader", "cluster", CRITICAL, f"members disagree on the leader: {', '.join(names)}",
+                                details={"leaders": names}))
+    else:
+        leader = next(iter(leaders))
+        terms = sorted({s["raft_term"] for s in statuses.values()})
+        findings.append(finding("etcd.leader", "cluster", OK, f"leader {id_to_name.get(leader, leader)}, raft term {terms[-1]}",
+                                details={"leader": id_to_name.get(leader, leader), "raft_terms": terms}))
+    active = {f"{a['alarm']}@{id_to_name.get(a['member_id'], a['member_id'])}" for a in alarms if a["alarm"] != "NONE"}
+    for ep, st in statuses.items():
+        for err in st["errors"]:
+            if "alarm:" in err:
+                kind = err.split("alarm:", 1)[1].strip()
+                member_id = err.split("memberID:", 1)[1].split()[0] if "memberID:" in err else ep
+                try:
+                    member_id = int(member_id)
+                except ValueError:
+                    pass
+                active.add(f"{kind}@{id_to_name.get(member_id, member_id)}")
+    if active:
+        findings.append(finding("etcd.alarms", "cluster", CRITICAL, f"active alarms: {', '.join(sorted(active))}",
+                                details={"alarms": sorted(active)}))
+    else:
+        findings.append(finding("etcd.alarms", "cluster", OK, "no alarm (NOSPACE/CORRUPT)", details={"alarms": []}))
+    return findings
+
+
+def snapshot_findings(entries: list[dict] | None, directory: str, host: str | None, now: float,
+                      warning_hours: float = 25, critical_hours: float = 73, missing_status: str = "warning") -> list[dict]:
+    """backups.etcd_snapshot: age of the newest snapshot file (entries: [{name, mtime, size}]; None = no directory)."""
+    from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (  # pylint: disable=import-outside-toplevel
+        by_threshold, finding, rank)
+    rank(missing_status)
+    if warning_hours <= 0 or critical_hours <= 0:
+        raise EtcdError(f"snapshot age thresholds must be positive, got {warning_hours}/{critical_hours}")
+    if entries is None:
+        return [finding("backups.etcd_snapshot", directory, missing_status, f"backup directory {directory} does not exist",
+                        host=host, details={"directory": directory})]
+    files = [e for e in entries if e.get("size", 0) > 0]
+    if not files:
+        return [finding("backups.etcd_snapshot", directory, missing_status, f"no etcd snapshot in {directory}",
+                        host=host, details={"directory": directory, "files": 0})]
+    newest = max(files, key=lambda e: e["mtime"])
+    age_hours = round(max(0.0, now - newest["mtime"]) / 3600, 2)
+    level = by_threshold(age_hours, warning_hours, critical_hours)
+    return [finding("backups.etcd_snapshot", directory, level,
+                    f"newest snapshot {newest['name']} is {age_hours} h old (warning after {warning_hours} h)",
+                    host=host, details={"directory": directory, "newest": newest["name"], "age_hours": age_hours,
+                                        "size": newest["size"], "files": len(files)})]
+
+
+def list_snapshots(directory: str, pattern: str = "*.db") -> list[dict] | None:
+    """Snapshot files in a directory (None when it does not exist); no symlink is followed."""
+    import fnmatch  # pylint: disable=import-outside-toplevel
+    if not os.path.isdir(directory):
+        return None
+    result = []
+    with os.scandir(directory) as it:
+        for entry in it:
+            if entry.is_file(follow_symlinks=False) and fnmatch.fnmatch(entry.name, pattern):
+                st = entry.stat(follow_symlinks=False)
+                result.append({"name": entry.name, "mtime": st.st_mtime, "size": st.st_size})
+    return result
+
+
+Runner = t.Callable[[list, dict], "tuple[int, str, str]"]
+
+
+def run_cluster_check(run: Runner, params: dict, etcdctl: str, member_hosts: dict | None = None,
+                      quota_bytes: int = 2 * 2 ** 30, db_warning_percent: float = 80,
+                      db_critical_percent: float = 95) -> dict:
+    """member list, endpoint status/health of every member, alarm list -> {members, endpoints, alarms, findings}.
+
+    ``run(argv, env) -> (rc, stdout, stderr)`` is the process boundary.
+    """
+    from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (  # pylint: disable=import-outside-toplevel
+        CRITICAL, finding)
+    argv, env = etcdctl_command(params, "member", "list", etcdctl=etcdctl)
+    rc, out, err = run(argv, env)
+    try:
+        members = parse_member_list(out) if out.strip() else None
+    except EtcdError:
+        members = None
+    if members is None:
+        why = last_error_line(err) or f"etcdctl exited {rc}"
+        return {"members": [], "endpoints": {}, "alarms": [],
+                "findings": [finding("etcd.quorum", "cluster", CRITICAL, f"no etcd member answered member list: {why}",
+                                     details={"endpoints": normalize_endpoints(params.get('endpoints')), "rc": rc})]}
+    urls = normalize_endpoints(params.get("endpoints"))
+    for member in members:
+        for url in member["client_urls"]:
+            if url not in urls:
+                urls.append(url)
+    argv, env = etcdctl_command(params, "endpoint", "status", endpoints=urls, etcdctl=etcdctl)
+    _rc, out, _err = run(argv, env)
+    statuses = parse_endpoint_status(out)
+    argv, env = etcdctl_command(params, "endpoint", "health", endpoints=urls, etcdctl=etcdctl)
+    _rc, out, err = run(argv, env)
+    healths = parse_endpoint_health(out)
+    for url in urls:  # an endpoint etcdctl said nothing about is not healthy
+        healths.setdefault(url, {"health": False, "took": None, "error": last_error_line(err) or "no answer"})
+    argv, env = etcdctl_command(params, "alarm", "list", etcdctl=etcdctl)
+    rc, out, _err = run(argv, env)
+    try:
+        alarms = parse_alarm_list(out) if rc == 0 else []
+    except EtcdError:
+        alarms = []
+    findings = cluster_findings(members, statuses, healths, alarms, member_hosts, quota_bytes,
+                                db_warning_percent, db_critical_percent)
+    endpoints = {url: {"status": statuses.get(url), "health": healths.get(url)} for url in urls}
+    return {"members": members, "endpoints": endpoints, "alarms": alarms, "findings": findings}

@@ -1,0 +1,427 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeops.runbook contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Kubernetes inspection checks: API objects (plain dicts, as ``kubectl get -o json`` prints them) -> findings.
+
+PRIVATE to the collection: not a public API. Every function here is pure: no API access, no clock unless
+``now`` is passed in, so unit tests feed captured JSON.
+
+Volume rule: nodes and deployments get one finding per object and check (ok included); pods, services and
+workload policy report only what is wrong plus ONE aggregate ok finding per namespace, so a cluster of a few
+thousand pods gives a readable report.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import typing as t
+
+from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (
+    CRITICAL, OK, WARNING, by_threshold, finding,
+)
+from ansible_collections.kubeops.runbook.plugins.module_utils._quantity import (
+    QuantityError, jvm_max_heap, parse_quantity,
+)
+
+PRESSURE_CONDITIONS = ("MemoryPressure", "DiskPressure", "PIDPressure")
+BAD_WAITING_REASONS = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError",
+                       "CreateContainerError", "InvalidImageName", "RunContainerError")
+JVM_ENV_NAMES = ("JAVA_OPTS", "JVM_OPTS", "JAVA_TOOL_OPTIONS", "CATALINA_OPTS", "_JAVA_OPTIONS")
+SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+
+_READY_RATIO = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+class CheckError(ValueError):
+    """Bad input to a check (a threshold or a baseline); the message names it."""
+
+
+# -- small helpers (also behind filter plugins) ---------------------------------------------------------------
+def ready_ratio(value: object) -> dict:
+    """'1/2' -> {'ready': 1, 'total': 2, 'all_ready': False}."""
+    if not isinstance(value, str):
+        raise CheckError(f"ready ratio must be a string like '1/2', got {value!r}")
+    match = _READY_RATIO.match(value)
+    if not match:
+        raise CheckError(f"ready ratio must look like '1/2', got {value!r}")
+    ready, total = int(match.group(1)), int(match.group(2))
+    return {"ready": ready, "total": total, "all_ready": ready == total}
+
+
+def restart_delta(current: dict, baseline: dict | None) -> list[dict]:
+    """Pods whose restart count grew since the baseline: [{'pod': 'ns/name', 'old': 3, 'new': 9, 'delta': 6}].
+
+    Pods absent from the baseline (new pods) and counts that went down (a pod recreated under the same
+    name) are not increases.
+    """
+    if not isinstance(current, dict):
+        raise CheckError(f"restart counts must be a dict of 'ns/pod' -> count, got {type(current).__name__}")
+    if baseline is None:
+        baseline = {}
+    if not isinstance(baseline, dict):
+        raise CheckError(f"restart_baseline must be a dict of 'ns/pod' -> count, got {type(baseline).__name__}")
+    result = []
+    for key in sorted(current):
+        if key not in baseline:
+            continue
+        try:
+            old, new = int(baseline[key]), int(current[key])
+        except (TypeError, ValueError):
+            raise CheckError(f"restart count of {key} is not a number: {baseline[key]!r} / {current[key]!r}") from None
+        if new > old:
+            result.append({"pod": key, "old": old, "new": new, "delta": new - old})
+    return result
+
+
+def parse_time(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        return None
+
+
+def _meta(obj: dict) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return meta.get("namespace") or "", meta.get("name") or "?"
+
+
+def _conditions(obj: dict) -> dict[str, dict]:
+    return {c.get("type"): c for c in (obj.get("status") or {}).get("conditions") or [] if isinstance(c, dict)}
+
+
+# -- nodes ----------------------------------------------------------------------------------------------------
+def node_findings(nodes: list[dict], node_hosts: dict | None = None) -> list[dict]:
+    """nodes.ready per node; nodes.pressure / nodes.unschedulable per affected node plus one aggregate ok."""
+    node_hosts = node_hosts or {}
+    findings: list[dict] = []
+    pressured: list[str] = []
+    cordoned: list[str] = []
+    for node in nodes:
+        _ns, name = _meta(node)
+        host = node_hosts.get(name, name)
+        conds = _conditions(node)
+        ready = conds.get("Ready") or {}
+        state = ready.get("status", "Unknown")
+        details = {"ready": state, "reason": ready.get("reason"), "message": ready.get("message"),
+                   "last_heartbeat": ready.get("lastHeartbeatTime"),
+                   "kubelet_version": ((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion")}
+        if state == "True":
+            findings.append(finding("nodes.ready", name, OK, "Ready", host=host, details=details))
+        else:
+            why = "kubelet stopped posting status" if state == "Unknown" else (ready.get("reason") or "not ready")
+            findings.append(finding("nodes.ready", name, CRITICAL, f"NotReady ({why})", host=host, details=details))
+        under = [c for c in PRESSURE_CONDITIONS if (conds.get(c) or {}).get("status") == "True"]
+        if under:
+            pressured.append(name)
+            findings.append(finding("nodes.pressure", name, WARNING, f"under {', '.join(under)}", host=host,
+                                    details={"conditions": under}))
+        if (node.get("spec") or {}).get("unschedulable"):
+            cordoned.append(name)
+            taints = [tn.get("key") for tn in (node.get("spec") or {}).get("taints") or []]
+            findings.append(finding("nodes.unschedulable", name, WARNING, "cordoned (SchedulingDisabled)", host=host,
+                                    details={"taints": taints}))
+    if nodes and not pressured:
+        findings.append(finding("nodes.pressure", "cluster", OK, f"no memory/disk/PID pressure on {len(nodes)} nodes",
+                                details={"nodes": len(nodes)}))
+    if nodes and not cordoned:
+        findings.append(finding("nodes.unschedulable", "cluster", OK, f"all {len(nodes)} nodes schedulable",
+                                details={"nodes": len(nodes)}))
+    return findings
+
+
+# -- deployments ----------------------------------------------------------------------------------------------
+def _in_namespaces(namespace: str, namespaces: t.Collection[str] | None) -> bool:
+    return not namespaces or namespace in namespaces
+
+
+def deployment_findings(deployments: list[dict], namespaces: t.Collection[str] | None = None,
+                        critical_ratio: float = 0.5) -> list[dict]:
+    """deployments.replicas per deployment: DESIRED = CURRENT = UP-TO-DATE = AVAILABLE, the gap in the summary.
+
+    0 available (of a desired > 0) or available/desired below ``critical_ratio`` or a rollout past its
+    progress deadline -> critical; any other gap -> warning.
+    """
+    if not 0 <= critical_ratio <= 1:
+        raise CheckError(f"deployment_available_critical_ratio must be between 0 and 1, got {critical_ratio}")
+    findings = []
+    for dep in deployments:
+        namespace, name = _meta(dep)
+        if not _in_namespaces(namespace, namespaces):
+            continue
+        spec, status = dep.get("spec") or {}, dep.get("status") or {}
+        desired = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
+        current = int(status.get("replicas") or 0)
+        updated = int(status.get("updatedReplicas") or 0)
+        available = int(status.get("availableReplicas") or 0)
+        progressing = _conditions(dep).get("Progressing") or {}
+        deadline = progressing.get("status") == "False" and progressing.get("reason") == "ProgressDeadlineExceeded"
+        counts = {"desired": desired, "current": current, "up_to_date": updated, "available": available}
+        line = f"desired {desired}, current {current}, up-to-date {updated}, available {available}"
+        gaps = []
+        if current != desired:
+            gaps.append(f"{desired - current} not created" if current < desired else f"{current - desired} surplus")
+        if updated < desired:
+            gaps.append(f"{desired - updated} not up-to-date")
+        if available < desired:
+            gaps.append(f"{desired - available} unavailable")
+        if deadline:
+            gaps.append("rollout exceeded its progress deadline")
+        details = {**counts, "paused": bool(spec.get("paused")), "progressing": progressing.get("reason")}
+        target = f"{namespace}/{name}"
+        if not gaps:
+            findings.append(finding("deployments.replicas", target, OK, line, details=details))
+            continue
+        status_word = WARNING
+        if desired > 0 and (available == 0 or available / desired < critical_ratio or deadline):
+            status_word = CRITICAL
+        findings.append(finding("deployments.replicas", target, status_word, f"{line}: {', '.join(gaps)}", details=details))
+    return findings
+
+
+# -- pods -----------------------------------------------------------------------------------------------------
+def pod_restart_count(pod: dict) -> int:
+    status = pod.get("status") or {}
+    return sum(int(c.get("restartCount") or 0) for c in status.get("containerStatuses") or [])
+
+
+def pod_restart_counts(pods: list[dict]) -> dict[str, int]:
+    """'ns/pod' -> total container restarts, the baseline for the next inspection."""
+    return {"/".join(_meta(p)): pod_restart_count(p) for p in pods}
+
+
+def pod_ready(pod: dict) -> tuple[int, int]:
+    spec, status = pod.get("spec") or {}, pod.get("status") or {}
+    total = len(spec.get("containers") or []) or len(status.get("containerStatuses") or [])
+    ready = sum(1 for c in status.get("containerStatuses") or [] if c.get("ready"))
+    return ready, total
+
+
+def pod_findings(pods: list[dict], namespaces: t.Collection[str] | None = None, baseline: dict | None = None,
+                 pending_seconds: int = 300, restart_warning: int = 1, restart_critical: int | None = 5,
+                 node_hosts: dict | None = None, now: dt.datetime | None = None) -> list[dict]:
+    """pods.phase / pods.ready / pods.waiting / pods.restarts for pods that are not fine; one ok per namespace."""
+    if pending_seconds < 0:
+        raise CheckError(f"pod_pending_seconds must be >= 0, got {pending_seconds}")
+    if restart_warning is not None and restart_warning < 1:
+        raise CheckError(f"restart_delta_warning must be >= 1, got {restart_warning}")
+    node_hosts = node_hosts or {}
+    now = now or dt.datetime.now(dt.timezone.utc)
+    current = pod_restart_counts(pods)
+    increases = {d["pod"]: d for d in restart_delta(current, baseline)}
+    findings: list[dict] = []
+    healthy: dict[str, int] = {}
+    seen_ns: list[str] = []
+    for pod in pods:
+        namespace, name = _meta(pod)
+        if not _in_namespaces(namespace, namespaces):
+            continue
+        if namespace not in seen_ns:
+            seen_ns.append(namespace)
+        key = f"{namespace}/{name}"
+        spec, status = pod.get("spec") or {}, pod.get("status") or {}
+        node = spec.get("nodeName")
+        host = node_hosts.get(node, node) if node else None
+        phase = status.get("phase") or "Unknown"
+        ready, total = pod_ready(pod)
+        base = {"phase": phase, "ready": f"{ready}/{total}", "node": node, "restarts": current.get(key, 0)}
+        bad = []
+        if status.get("reason") == "Evicted":
+            bad.append(finding("pods.waiting", key, CRITICAL, f"Evicted: {status.get('message') or ''}".strip(),
+                               host=host, details={**base, "reason": "Evicted"}))
+        elif phase == "Pending":
+            started = parse_time(status.get("startTime")) or parse_time((pod.get("metadata") or {}).get("creationTimestamp"))
+            age = (now - started).total_seconds() if started else None
+            scheduled = (_conditions(pod).get("PodScheduled") or {})
+            why = scheduled.get("message") if scheduled.get("status") == "False" else None
+            if age is None or age > pending_seconds:
+                age_text = f"{int(age)}s" if age is not None else "an unknown time"
+                bad.append(finding("pods.phase", key, CRITICAL, f"Pending for {age_text}" + (f": {why}" if why else ""),
+                                   host=host, details={**base, "pending_seconds": age, "message": why}))
+        elif phase == "Failed":
+            bad.append(finding("pods.phase", key, CRITICAL, f"Failed ({status.get('reason') or 'no reason'})", host=host,
+                               details={**base, "reason": status.get("reason")}))
+        elif phase not in ("Running", "Succeeded"):
+            bad.append(finding("pods.phase", key, CRITICAL, f"phase {phase}", host=host, details=base))
+        waiting = [(c.get("name"), ((c.get("state") or {}).get("waiting") or {}).get("reason"))
+                   for c in status.get("containerStatuses") or []]
+        waiting = [(cname, reason) for cname, reason in waiting if reason in BAD_WAITING_REASONS]
+        if waiting:
+            text = ", ".join(f"{cname} {reason}" for cname, reason in waiting)
+            bad.append(finding("pods.waiting", key, CRITICAL, text, host=host,
+                               details={**base, "waiting": [{"container": c, "reason": r} for c, r in waiting]}))
+        if phase == "Running" and total and ready < total:
+            bad.append(finding("pods.ready", key, CRITICAL if ready == 0 else WARNING, f"READY {ready}/{total}",
+                               host=host, details=base))
+        if key in increases:
+            inc = increases[key]
+            level = by_threshold(inc["delta"], restart_warning, restart_critical)
+            bad.append(finding("pods.restarts", key, level, f"restarts {inc['old']} → {inc['new']} since last inspection",
+                               host=host, details={**base, **inc}))
+        if bad:
+            findings.extend(bad)
+        else:
+            healthy[namespace] = healthy.get(namespace, 0) + 1
+    for namespace in seen_ns:
+        if healthy.get(namespace):
+            findings.append(finding("pods.ready", f"{namespace}/*", OK,
+                                    f"{healthy[namespace]} pods Running/Succeeded, ready, no restart increase",
+                                    details={"pods": healthy[namespace]}))
+    return findings
+
+
+# -- services -------------------------------------------------------------------------------------------------
+def service_findings(services: list[dict], endpoints: list[dict], namespaces: t.Collection[str] | None = None) -> list[dict]:
+    """services.endpoints: a selector-backed service with no ready endpoint address is critical."""
+    index = {"/".join(_meta(ep)): ep for ep in endpoints}
+    findings = []
+    ok_count: dict[str, int] = {}
+    seen: list[str] = []
+    for svc in services:
+        namespace, name = _meta(svc)
+        if not _in_namespaces(namespace, namespaces):
+            continue
+        spec = svc.get("spec") or {}
+        if not spec.get("selector") or spec.get("type") == "ExternalName":
+            continue
+        if namespace not in seen:
+            seen.append(namespace)
+        key = f"{namespace}/{name}"
+        subsets = (index.get(key) or {}).get("subsets") or []
+        ready = sum(len(s.get("addresses") or []) for s in subsets)
+        not_ready = sum(len(s.get("notReadyAddresses") or []) for s in subsets)
+        if ready:
+            ok_count[namespace] = ok_count.get(namespace, 0) + 1
+            continue
+        why = f"{not_ready} not-ready addresses" if not_ready else "no pod matches the selector or none is ready"
+        findings.append(finding("services.endpoints", key, CRITICAL, f"selector-backed service has no ready endpoints ({why})",
+                                details={"selector": spec["selector"], "ready_addresses": 0,
+                                         "not_ready_addresses": not_ready, "endpoints_object": key in index}))
+    for namespace in seen:
+        if ok_count.get(namespace):
+            findings.append(finding("services.endpoints", f"{namespace}/*", OK,
+                                    f"{ok_count[namespace]} selector-backed services have ready endpoints",
+                                    details={"services": ok_count[namespace]}))
+    return findings
+
+
+# -- workload policy (seed 000 §3.2) --------------------------------------------------------------------------
+def _quantity_or_none(value: object) -> t.Any:
+    if value is None:
+        return None
+    try:
+        return parse_quantity(value)
+    except QuantityError:
+        return None
+
+
+def container_jvm_heap(container: dict) -> tuple[int | None, str | None]:
+    """Largest -Xmx set in the container's JVM env vars or command/args, and where it was found."""
+    found: tuple[int | None, str | None] = (None, None)
+    for env in container.get("env") or []:
+        if env.get("name") in JVM_ENV_NAMES:
+            heap = jvm_max_heap(env.get("value"))
+            if heap is not None and (found[0] is None or heap > found[0]):
+                found = (heap, f"env {env['name']}")
+    argv = " ".join(str(a) for a in (container.get("command") or []) + (container.get("args") or []))
+    heap = jvm_max_heap(argv)
+    if heap is not None and (found[0] is None or heap > found[0]):
+        found = (heap, "command/args")
+    return found
+
+
+def workload_policy_findings(deployments: list[dict], namespaces: t.Collection[str] | None = None,
+                             exclude_namespaces: t.Collection[str] = SYSTEM_NAMESPACES,
+                             jvm_heap_max_ratio: float = 0.9) -> list[dict]:
+    """workload_policy.requests_limits / .probes / .jvm_heap per container that breaks the handbook's rule."""
+    if not 0 < jvm_heap_max_ratio <= 1:
+        raise CheckError(f"jvm_heap_max_ratio must be in (0, 1], got {jvm_heap_max_ratio}")
+    findings = []
+    compliant: dict[str, int] = {}
+    seen: list[str] = []
+    for dep in deployments:
+        namespace, name = _meta(dep)
+        if not _in_namespaces(namespace, namespaces) or namespace in (exclude_namespaces or ()):
+            continue
+        if namespace not in seen:
+            seen.append(namespace)
+        pod_spec = (((dep.get("spec") or {}).get("template") or {}).get("spec") or {})
+        bad_before = len(findings)
+        for container in pod_spec.get("containers") or []:
+            cname = container.get("name") or "?"
+            target = f"{namespace}/{name}/{cname}"
+            resources = container.get("resources") or {}
+            requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+            problems = []
+            for res in ("cpu", "memory"):
+                req, lim = requests.get(res), limits.get(res)
+                if lim is None:
+                    problems.append(f"no {res} limit")
+                elif req is not None and _quantity_or_none(req) != _quantity_or_none(lim):
+                    problems.append(f"{res} request {req} != limit {lim}")
+            if problems:
+                findings.append(finding("workload_policy.requests_limits", target, WARNING, "; ".join(problems),
+                                        details={"requests": requests, "limits": limits}))
+            missing = [p for p in ("livenessProbe", "readinessProbe") if not container.get(p)]
+            if missing:
+                findings.append(finding("workload_policy.probes", target, WARNING, f"missing {' and '.join(missing)}",
+                                        details={"missing": missing}))
+            heap, where = container_jvm_heap(container)
+            limit = _quantity_or_none(limits.get("memory"))
+            if heap is not None and limit:
+                ratio = float(heap / limit)
+                if ratio >= 1:
+                    level, text = CRITICAL, "at or above"
+                elif ratio > jvm_heap_max_ratio:
+                    level, text = WARNING, f"above {jvm_heap_max_ratio:.0%} of"
+                else:
+                    level = None
+                if level:
+                    findings.append(finding("workload_policy.jvm_heap", target, level,
+                                            f"-Xmx {heap // 2 ** 20}Mi ({where}) is {text} the memory limit {limits.get('memory')}",
+                                            details={"xmx_bytes": heap, "limit_bytes": int(limit), "ratio": round(ratio, 3),
+                                                     "source": where}))
+        if len(findings) == bad_before:
+            compliant[namespace] = compliant.get(namespace, 0) + 1
+    for namespace in seen:
+        if compliant.get(namespace):
+            findings.append(finding("workload_policy.compliant", f"{namespace}/*", OK,
+                                    f"{compliant[namespace]} deployments follow the resource/probe/JVM policy",
+                                    details={"deployments": compliant[namespace]}))
+    return findings
+
+
+# -- calico-node pods -----------------------------------------------------------------------------------------
+def calico_node_pod_findings(nodes: list[dict], pods: list[dict], namespace: str = "kube-system",
+                             label: str = "k8s-app=calico-node", node_hosts: dict | None = None) -> list[dict]:
+    """calico.node_pod per node: its calico-node pod exists, Running and Ready. No calico-node pod at all: none."""
+    node_hosts = node_hosts or {}
+    lkey, _sep, lvalue = label.partition("=")
+    calico = [p for p in pods if _meta(p)[0] == namespace
+              and ((p.get("metadata") or {}).get("labels") or {}).get(lkey) == lvalue]
+    if not calico:
+        return []
+    by_node: dict[str, dict] = {}
+    for pod in calico:
+        node = (pod.get("spec") or {}).get("nodeName")
+        if node:
+            by_node[node] = pod
+    findings = []
+    for node in nodes:
+        _ns, name = _meta(node)
+        host = node_hosts.get(name, name)
+        pod = by_node.get(name)
+        if pod is None:
+            findings.append(finding("calico.node_pod", name, CRITICAL, "no calico-node pod on this node", host=host))
+            continue
+        ready, total = pod_ready(pod)
+        phase = (pod.get("status") or {}).get("phase")
+        details = {"pod": "/".join(_meta(pod)), "phase": phase, "ready": f"{ready}/{total}"}
+        if phase == "Running" and total and ready == total:
+            findings.append(finding("calico.node_pod", name, OK, f"{details['pod']} Running {ready}/{total}",
+                                    host=host, details=details))
+        else:
+            findings.append(finding("calico.node_pod", name, CRITICAL, f"{details['pod']} {phase} {ready}/{total}",
+                                    host=host, details=details))
+    return findings
