@@ -56,6 +56,10 @@ class K8sError(Exception):
     """The Kubernetes API could not be configured or reached; the message is for an operator."""
 
 
+class K8sConfigError(K8sError):
+    """The connection options are wrong (missing kubeconfig, bad context, missing cert file): bad input."""
+
+
 def _configuration(params: dict) -> "k8s_client.Configuration":
     kubeconfig = params.get("kubeconfig")
     context = params.get("context")
@@ -64,18 +68,18 @@ def _configuration(params: dict) -> "k8s_client.Configuration":
     if kubeconfig or (not host and (os.environ.get("KUBECONFIG") or os.path.exists(os.path.expanduser("~/.kube/config")))):
         path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or os.path.expanduser("~/.kube/config")
         if not os.path.exists(path):
-            raise K8sError(f"kubeconfig {path} does not exist")
+            raise K8sConfigError(f"kubeconfig {path} does not exist")
         try:
             k8s_config.load_kube_config(config_file=path, context=context, client_configuration=cfg, persist_config=False)
         except (ConfigException, ValueError, KeyError, TypeError) as exc:
-            raise K8sError(f"cannot load kubeconfig {path} (context {context or 'current'}): {exc}") from exc
+            raise K8sConfigError(f"cannot load kubeconfig {path} (context {context or 'current'}): {exc}") from exc
     elif host:
         cfg.host = host
     else:
         try:
             k8s_config.load_incluster_config(client_configuration=cfg)
         except ConfigException as exc:
-            raise K8sError("no kubeconfig, host or in-cluster service account: set kubeconfig or host") from exc
+            raise K8sConfigError("no kubeconfig, host or in-cluster service account: set kubeconfig or host") from exc
     if host:
         cfg.host = host
     if params.get("api_key"):
@@ -83,7 +87,7 @@ def _configuration(params: dict) -> "k8s_client.Configuration":
     for option, attr in (("ca_cert", "ssl_ca_cert"), ("client_cert", "cert_file"), ("client_key", "key_file")):
         if params.get(option):
             if not os.path.exists(params[option]):
-                raise K8sError(f"{option} {params[option]} does not exist")
+                raise K8sConfigError(f"{option} {params[option]} does not exist")
             setattr(cfg, attr, params[option])
     if params.get("validate_certs") is False:
         cfg.verify_ssl = False
@@ -95,7 +99,7 @@ def _configuration(params: dict) -> "k8s_client.Configuration":
 def build_client(params: dict) -> "k8s_client.ApiClient":
     """An ApiClient from module params (K8S_AUTH_SPEC keys); raises K8sError with a readable message."""
     if not HAS_KUBERNETES:
-        raise K8sError(f"the kubernetes Python client is required: {KUBERNETES_IMPORT_ERROR}")
+        raise K8sConfigError(f"the kubernetes Python client is required: {KUBERNETES_IMPORT_ERROR}")
     return k8s_client.ApiClient(_configuration(params))
 
 
@@ -133,9 +137,9 @@ def list_all(api_client: t.Any, kind: str, page_size: int = DEFAULT_PAGE_SIZE, t
     try:
         api_name, method = KINDS[kind]
     except KeyError:
-        raise K8sError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}") from None
+        raise K8sConfigError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}") from None
     if page_size < 1:
-        raise K8sError(f"page_size must be at least 1, got {page_size}")
+        raise K8sConfigError(f"page_size must be at least 1, got {page_size}")
     api = getattr(k8s_client, api_name)(api_client)
     func = getattr(api, method)
     items: list[dict] = []

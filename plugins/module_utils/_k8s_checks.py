@@ -425,3 +425,67 @@ def calico_node_pod_findings(nodes: list[dict], pods: list[dict], namespace: str
             findings.append(finding("calico.node_pod", name, CRITICAL, f"{details['pod']} {phase} {ready}/{total}",
                                     host=host, details=details))
     return findings
+
+
+# -- orchestration: one LIST per kind, then the pure checks ---------------------------------------------------
+CHECKS = ("nodes", "deployments", "pods", "services", "workload_policy", "calico_node_pods")
+KINDS_FOR = {"nodes": ("nodes",), "deployments": ("deployments",), "pods": ("pods",),
+             "services": ("services", "endpoints"), "workload_policy": ("deployments",),
+             "calico_node_pods": ("nodes", "pods")}
+
+
+def inspect_cluster(api_client: t.Any, options: dict, lister: t.Callable | None = None) -> dict:
+    """Run the selected checks with one paginated LIST per kind; the API's unreachability is a finding.
+
+    Returns {findings, pod_restarts, objects, api_requests, server_version}. ``lister(api_client, kind,
+    page_size, timeout)`` defaults to ``_k8s.list_all``.
+    """
+    from ansible_collections.kubeops.runbook.plugins.module_utils import _k8s  # pylint: disable=import-outside-toplevel
+    lister = lister or (lambda client, kind, page_size, timeout: _k8s.list_all(client, kind, page_size, timeout))
+    checks = [c for c in CHECKS if c in (options.get("checks") or CHECKS)]
+    namespaces = options.get("namespaces") or None
+    node_hosts = options.get("node_hosts") or {}
+    timeout = options.get("request_timeout") or 30
+    page_size = options.get("page_size") or _k8s.DEFAULT_PAGE_SIZE
+    host = getattr(getattr(api_client, "configuration", None), "host", None) or "kubernetes"
+    objects: dict[str, list[dict]] = {}
+    requests: dict[str, int] = {}
+    findings: list[dict] = []
+    version = None
+    try:
+        version = _k8s.server_version(api_client, timeout)
+        for check in checks:
+            for kind in KINDS_FOR[check]:
+                if kind not in objects:
+                    result = lister(api_client, kind, page_size, timeout)
+                    objects[kind], requests[kind] = result.items, result.requests
+    except _k8s.K8sConfigError:
+        raise
+    except _k8s.K8sError as exc:
+        findings.append(finding("control_plane_services.api", host, CRITICAL, str(exc), host="localhost",
+                                category="control_plane_services", details={"server": host}))
+        return {"findings": findings, "pod_restarts": {}, "objects": {k: len(v) for k, v in objects.items()},
+                "api_requests": requests, "server_version": version}
+    findings.append(finding("control_plane_services.api", host, OK,
+                            f"Kubernetes API answers ({version.get('gitVersion', '?')})", host="localhost",
+                            details={"server": host, "version": version.get("gitVersion")}))
+    if "nodes" in checks:
+        findings += node_findings(objects["nodes"], node_hosts)
+    if "deployments" in checks:
+        findings += deployment_findings(objects["deployments"], namespaces, options.get("deployment_available_critical_ratio", 0.5))
+    if "pods" in checks:
+        findings += pod_findings(objects["pods"], namespaces, options.get("restart_baseline") or {},
+                                 options.get("pod_pending_seconds", 300), options.get("restart_delta_warning", 1),
+                                 options.get("restart_delta_critical"), node_hosts)
+    if "services" in checks:
+        findings += service_findings(objects["services"], objects["endpoints"], namespaces)
+    if "workload_policy" in checks:
+        findings += workload_policy_findings(objects["deployments"], namespaces,
+                                             options.get("workload_policy_exclude_namespaces", SYSTEM_NAMESPACES),
+                                             options.get("jvm_heap_max_ratio", 0.9))
+    if "calico_node_pods" in checks:
+        findings += calico_node_pod_findings(objects["nodes"], objects["pods"], options.get("calico_namespace", "kube-system"),
+                                             options.get("calico_node_label", "k8s-app=calico-node"), node_hosts)
+    restarts = pod_restart_counts(objects["pods"]) if "pods" in objects else {}
+    return {"findings": findings, "pod_restarts": restarts, "objects": {k: len(v) for k, v in objects.items()},
+            "api_requests": requests, "server_version": version}

@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeops.runbook contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: calico_bgp_info
+short_description: Read calico's BGP sessions on a host and return findings
+version_added: 0.1.0
+description:
+  - Runs C(calicoctl node status) when calicoctl is installed, else asks BIRD over calico's control socket
+    (C(birdcl -s <socket> show protocols all)), the same data calicoctl reads (handbook seed 000 section 1.4 (9)).
+  - Each BGP session not C(Established) is a critical C(calico.bgp_peer) finding on this host and, when
+    O(peer_hosts) maps the peer address to an inventory host, a second one for the peer's host.
+  - BIRD not answering on its socket is a critical C(calico.bird) finding; neither tool installed is C(unknown).
+author: kubeops.runbook contributors
+extends_documentation_fragment:
+  - kubeops.runbook.attributes
+  - kubeops.runbook.attributes.info_module
+options:
+  socket:
+    description: BIRD control socket calico's BIRD listens on.
+    type: path
+    default: /var/run/calico/bird.ctl
+  birdcl_path:
+    description: The C(birdcl) binary (a bare name is looked up in E(PATH)).
+    type: str
+    default: birdcl
+  calicoctl_path:
+    description:
+      - The C(calicoctl) binary; used when found. Set to an empty string to always ask BIRD directly.
+    type: str
+    default: calicoctl
+  host_name:
+    description: Inventory name of this host, for the C(host) of findings (pass C(inventory_hostname)).
+    type: str
+    required: true
+  local_address:
+    description: This host's BGP address, named in the findings recorded for the peers' hosts.
+    type: str
+  peer_hosts:
+    description: Peer address to inventory host name (for example C({"198.18.0.21": "node1"})).
+    type: dict
+    default: {}
+"""
+
+EXAMPLES = r"""
+- name: Check the BGP mesh
+  kubeops.runbook.calico_bgp_info:
+    socket: "{{ kubeops_bird_socket }}"
+    host_name: "{{ inventory_hostname }}"
+    local_address: "{{ ansible_host }}"
+    peer_hosts: "{{ dict(groups['calico'] | map('extract', hostvars, 'ansible_host') | zip(groups['calico'])) }}"
+  register: bgp
+"""
+
+RETURN = r"""
+findings:
+  description: C(calico.bird) and C(calico.bgp_peer) findings of the one model.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - id: calico.bgp_peer
+      category: calico
+      target: 198.18.0.21
+      host: master1
+      status: critical
+      summary: "BGP session with node1 (198.18.0.21) not Established: start Passive Received: Administrative shutdown"
+      details: {}
+peers:
+  description: BGP sessions as read.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    address: {description: Peer address., type: str}
+    name: {description: BIRD protocol name or calicoctl peer type., type: str}
+    state: {description: Protocol state (up, start, ...)., type: str}
+    info: {description: BGP state and last error., type: str}
+    since: {description: Time of the last state change., type: str}
+    established: {description: Whether the session is Established., type: bool}
+source:
+  description: Where the state came from, C(calicoctl), C(birdcl) or C(none).
+  returned: always
+  type: str
+  sample: birdcl
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kubeops.runbook.plugins.module_utils._calico import CalicoError, run_bgp_check
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "socket": {"type": "path", "default": "/var/run/calico/bird.ctl"},
+            "birdcl_path": {"type": "str", "default": "birdcl"},
+            "calicoctl_path": {"type": "str", "default": "calicoctl"},
+            "host_name": {"type": "str", "required": True},
+            "local_address": {"type": "str"},
+            "peer_hosts": {"type": "dict", "default": {}},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    birdcl = module.get_bin_path(p["birdcl_path"], opt_dirs=["/usr/sbin", "/usr/local/sbin"]) if p["birdcl_path"] else None
+    calicoctl = module.get_bin_path(p["calicoctl_path"], opt_dirs=["/usr/local/bin", "/opt/cni/bin"]) if p["calicoctl_path"] else None
+
+    def run(argv: list[str]) -> tuple[int, str, str]:
+        return module.run_command(argv, environ_update={"LC_ALL": "C"})
+
+    try:
+        peers, findings, source = run_bgp_check(run, p["host_name"], p["socket"], birdcl, calicoctl,
+                                                p["local_address"], p["peer_hosts"])
+    except CalicoError as exc:
+        module.fail_json(msg=f"cannot understand the BGP state on {p['host_name']}: {exc}")
+    module.exit_json(changed=False, findings=findings, peers=peers, source=source)
+
+
+if __name__ == "__main__":
+    main()

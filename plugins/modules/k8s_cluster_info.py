@@ -1,0 +1,186 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeops.runbook contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: k8s_cluster_info
+short_description: Inspect a Kubernetes cluster through its API and return findings
+version_added: 0.1.0
+description:
+  - The Kubernetes half of the daily inspection (handbook seed 000 sections 1.2 to 1.5 and 3.2).
+  - Does ONE paginated LIST (C(limit) and C(continue)) per resource kind for the whole cluster, never a call per
+    namespace or pod, so its cost grows with the number of objects, not with round trips.
+  - Checks nodes (Ready, memory/disk/PID pressure, cordoned), deployments (DESIRED = CURRENT = UP-TO-DATE =
+    AVAILABLE), pods (phase, READY x/y, CrashLoopBackOff/ImagePullBackOff/Evicted, Pending too long, restarts
+    that grew since O(restart_baseline)), services whose selector has no ready endpoint, the workload policy
+    (requests equal to limits, liveness/readiness probes, JVM C(-Xmx) below the memory limit) and the
+    calico-node pod of each node.
+  - Nodes and deployments get one finding per object, ok included. Pods, services and workload policy report
+    only what is wrong plus one aggregate ok finding per namespace.
+  - An API server that cannot be reached gives a critical C(control_plane_services.api) finding, not a failure.
+author: kubeops.runbook contributors
+extends_documentation_fragment:
+  - kubeops.runbook.k8s_auth
+  - kubeops.runbook.attributes
+  - kubeops.runbook.attributes.info_module
+options:
+  checks:
+    description: Checks to run.
+    type: list
+    elements: str
+    choices: [nodes, deployments, pods, services, workload_policy, calico_node_pods]
+    default: [nodes, deployments, pods, services, workload_policy, calico_node_pods]
+  namespaces:
+    description:
+      - Namespaces whose deployments, pods, services and workload policy are checked; empty means all.
+      - Filtering happens on the result of the one cluster-wide LIST.
+    type: list
+    elements: str
+    default: []
+  page_size:
+    description: Objects per page of each paginated LIST.
+    type: int
+    default: 500
+  restart_baseline:
+    description:
+      - Container restart counts of the previous inspection, C(namespace/pod) to count (the RV(pod_restarts) of
+        the previous run). A pod whose count grew gets a C(pods.restarts) finding with old and new count.
+    type: dict
+    default: {}
+  restart_delta_warning:
+    description: Restart increase that makes a C(pods.restarts) warning.
+    type: int
+    default: 1
+  restart_delta_critical:
+    description: Restart increase that makes a C(pods.restarts) critical; V(0) disables the critical level.
+    type: int
+    default: 5
+  pod_pending_seconds:
+    description: A pod Pending longer than this is critical (C(pods.phase)).
+    type: int
+    default: 300
+  deployment_available_critical_ratio:
+    description:
+      - A deployment with fewer available replicas than this share of the desired ones is critical; any other
+        gap is a warning. 0 available of a desired count above 0 is always critical.
+    type: float
+    default: 0.5
+  jvm_heap_max_ratio:
+    description: A JVM C(-Xmx) above this share of the container memory limit is a warning (at or above the limit, critical).
+    type: float
+    default: 0.9
+  workload_policy_exclude_namespaces:
+    description: Namespaces the workload policy does not apply to.
+    type: list
+    elements: str
+    default: [kube-system, kube-public, kube-node-lease]
+  node_hosts:
+    description: Kubernetes node name to inventory host name, for the C(host) of findings; unmapped names are used as they are.
+    type: dict
+    default: {}
+  calico_namespace:
+    description: Namespace of the calico-node DaemonSet pods.
+    type: str
+    default: kube-system
+  calico_node_label:
+    description: Label (C(key=value)) of the calico-node pods.
+    type: str
+    default: k8s-app=calico-node
+"""
+
+EXAMPLES = r"""
+- name: Inspect the cluster from the controller
+  kubeops.runbook.k8s_cluster_info:
+    kubeconfig: "{{ kubeops_kubeconfig }}"
+    namespaces: [product, developer-center, kube-system]
+    restart_baseline: "{{ previous.baselines.pod_restarts | default({}) }}"
+  delegate_to: localhost
+  run_once: true
+  register: k8s
+
+- name: Show what is not ok
+  ansible.builtin.debug:
+    msg: "{{ k8s.findings | kubeops.runbook.findings_by_status('warning') }}"
+"""
+
+RETURN = r"""
+findings:
+  description: Findings of the one model (id, category, target, host, status, summary, details).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - id: nodes.ready
+      category: nodes
+      target: node2
+      host: node2
+      status: critical
+      summary: NotReady (kubelet stopped posting status)
+      details: {ready: Unknown}
+pod_restarts:
+  description: Current container restart count per pod (C(namespace/pod)), the baseline for the next inspection.
+  returned: always
+  type: dict
+  sample: {"product/oltp-gateway-1-3-0-6bdc7d7b75-gkxqk": 0}
+objects:
+  description: Number of objects listed per kind.
+  returned: always
+  type: dict
+  sample: {nodes: 2, pods: 14, deployments: 8}
+api_requests:
+  description: HTTP LIST requests made per kind (pages); one LIST per kind, several pages for big clusters.
+  returned: always
+  type: dict
+  sample: {nodes: 1, pods: 1}
+server_version:
+  description: The API server's C(/version) answer; null when it could not be reached.
+  returned: always
+  type: dict
+  sample: {gitVersion: v1.30.14}
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.kubeops.runbook.plugins.module_utils._k8s import (
+    HAS_KUBERNETES, K8S_AUTH_SPEC, KUBERNETES_IMPORT_ERROR, K8sConfigError, build_client,
+)
+from ansible_collections.kubeops.runbook.plugins.module_utils._k8s_checks import CHECKS, CheckError, inspect_cluster
+
+
+def main() -> None:
+    argument_spec = dict(
+        K8S_AUTH_SPEC,
+        checks={"type": "list", "elements": "str", "choices": list(CHECKS), "default": list(CHECKS)},
+        namespaces={"type": "list", "elements": "str", "default": []},
+        page_size={"type": "int", "default": 500},
+        restart_baseline={"type": "dict", "default": {}},
+        restart_delta_warning={"type": "int", "default": 1},
+        restart_delta_critical={"type": "int", "default": 5},
+        pod_pending_seconds={"type": "int", "default": 300},
+        deployment_available_critical_ratio={"type": "float", "default": 0.5},
+        jvm_heap_max_ratio={"type": "float", "default": 0.9},
+        workload_policy_exclude_namespaces={"type": "list", "elements": "str",
+                                            "default": ["kube-system", "kube-public", "kube-node-lease"]},
+        node_hosts={"type": "dict", "default": {}},
+        calico_namespace={"type": "str", "default": "kube-system"},
+        calico_node_label={"type": "str", "default": "k8s-app=calico-node"},
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
+    params = dict(module.params)
+    if params["page_size"] < 1:
+        module.fail_json(msg=f"page_size must be at least 1, got {params['page_size']}")
+    if "=" not in params["calico_node_label"]:
+        module.fail_json(msg=f"calico_node_label must be key=value, got {params['calico_node_label']!r}")
+    params["restart_delta_critical"] = params["restart_delta_critical"] or None
+    try:
+        result = inspect_cluster(build_client(params), params)
+    except (K8sConfigError, CheckError) as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()
