@@ -70,31 +70,40 @@ class ActionModule(ActionBase):
         reachable = list(args["reachable_hosts"])
 
         findings_by_host: dict[str, t.Any] = {}
-        reached: set[str] = set()
+        failed: dict[str, str] = {}
+        unreachable: dict[str, str] = {}
         if args["collect_hostvars"]:
             names = list((task_vars.get("groups") or {}).get("all") or []) + ["localhost"]
             for host in dict.fromkeys(names + targeted):
                 hvars = _host_vars(task_vars, host)
-                items = hvars.get("kubeops_findings") if hasattr(hvars, "get") else None
+                if not hasattr(hvars, "get"):
+                    continue
+                items = hvars.get("kubeops_findings")
                 if items:
                     findings_by_host[host] = list(items)
-                    reached.add(host)
-                elif hasattr(hvars, "get") and hvars.get("ansible_facts"):
-                    reached.add(host)
+                gather = hvars.get("kubeops_inspection_gather")
+                if hvars.get("kubeops_inspection_failed"):
+                    failed[host] = str(hvars.get("kubeops_inspection_failed"))
+                elif isinstance(gather, t.Mapping) and gather.get("unreachable"):
+                    unreachable[host] = str(gather.get("msg") or "")
+                elif items or hvars.get("ansible_facts"):
+                    # it answered at some point, then left the play: a task failed on it
+                    failed[host] = "a task failed on this host"
         if args["findings"]:
             findings_by_host.setdefault("localhost", [])
             findings_by_host["localhost"] = list(findings_by_host["localhost"]) + list(args["findings"])
 
-        findings = _report.collect(findings_by_host) + _report.reachability(targeted, reachable, reached)
+        findings = _report.collect(findings_by_host) + _report.reachability(targeted, reachable, failed, unreachable)
         moment = _report.utc_now()
         finished = _report.iso(moment)
         started = args["started"] or finished
         with _history.History(history_db) as history:
             previous = history.last_run(args["cluster"])
-            report = _report.build_report(args["cluster"], started, finished, findings, previous, args["baselines"])
+            report = _report.build_report(args["cluster"], started, finished, findings, previous, args["baselines"],
+                                          inspected=(set(reachable) | {"localhost"}) if targeted else None)
             paths = _report.write_report(report, report_dir, args["template_dir"] or DEFAULT_TEMPLATE_DIR, moment)
             history.record(args["cluster"], started, finished, report["summary"]["status"],
-                           _report.key_statuses(report["findings"]), paths["json"])
+                           _report.key_statuses(report["findings"]), paths["json"], _report.key_hosts(report["findings"]))
 
         status = report["summary"]["status"]
         return {

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS findings (
     run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
     key TEXT NOT NULL,
     status TEXT NOT NULL,
+    host TEXT,
     PRIMARY KEY (run_id, key)
 );
 """
@@ -51,6 +52,9 @@ class History:
             with self._db:
                 self._db.executescript(_SCHEMA)
                 self._db.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                columns = {row[1] for row in self._db.execute("PRAGMA table_info(findings)")}
+                if "host" not in columns:
+                    self._db.execute("ALTER TABLE findings ADD COLUMN host TEXT")
         except (OSError, sqlite3.Error) as exc:
             raise HistoryError(f"cannot open inspection history {path}: {exc}") from exc
 
@@ -64,30 +68,31 @@ class History:
         self.close()
 
     def last_run(self, cluster: str) -> dict | None:
-        """The previous run of the cluster: id, started, finished, status, report and its findings {key: status}."""
+        """The previous run of the cluster: id, started, finished, status, report, its findings {key: status} and
+        the host of each key ({key: host or None})."""
         try:
             row = self._db.execute(
                 "SELECT id, started, finished, status, report FROM runs WHERE cluster = ? ORDER BY id DESC LIMIT 1",
                 (cluster,)).fetchone()
             if row is None:
                 return None
-            findings = dict(self._db.execute("SELECT key, status FROM findings WHERE run_id = ?", (row[0],)).fetchall())
+            rows = self._db.execute("SELECT key, status, host FROM findings WHERE run_id = ?", (row[0],)).fetchall()
         except sqlite3.Error as exc:
             raise HistoryError(f"cannot read inspection history {self.path}: {exc}") from exc
         return {"id": row[0], "started": row[1], "finished": row[2], "status": row[3], "report": row[4],
-                "findings": findings}
+                "findings": {r[0]: r[1] for r in rows}, "hosts": {r[0]: r[2] for r in rows}}
 
     def record(self, cluster: str, started: str, finished: str, status: str, findings: t.Mapping[str, str],
-               report: str | None = None) -> int:
-        """Store one run with its {finding key: status}; returns the run id."""
+               report: str | None = None, hosts: t.Mapping[str, str | None] | None = None) -> int:
+        """Store one run with its {finding key: status} (and {finding key: host}); returns the run id."""
         try:
             with self._db:
                 cur = self._db.execute(
                     "INSERT INTO runs (cluster, started, finished, status, report) VALUES (?, ?, ?, ?, ?)",
                     (cluster, started, finished, status, report))
                 run_id = int(cur.lastrowid or 0)
-                self._db.executemany("INSERT OR REPLACE INTO findings (run_id, key, status) VALUES (?, ?, ?)",
-                                     [(run_id, key, status) for key, status in findings.items()])
+                self._db.executemany("INSERT OR REPLACE INTO findings (run_id, key, status, host) VALUES (?, ?, ?, ?)",
+                                     [(run_id, key, status, (hosts or {}).get(key)) for key, status in findings.items()])
         except sqlite3.Error as exc:
             raise HistoryError(f"cannot write inspection history {self.path}: {exc}") from exc
         return run_id
@@ -107,11 +112,21 @@ def wrong_keys(findings: t.Mapping[str, str]) -> set[str]:
     return {key for key, status in findings.items() if status != "ok"}
 
 
-def compare(previous: t.Mapping[str, str] | None, current: t.Mapping[str, str]) -> tuple[list[str], list[str]]:
+def compare(previous: t.Mapping[str, str] | None, current: t.Mapping[str, str],
+            previous_hosts: t.Mapping[str, str | None] | None = None,
+            inspected: t.Collection[str] | None = None) -> tuple[list[str], list[str]]:
     """(new_since_last, resolved_since_last) between two {key: status} maps, sorted.
 
-    Only non-ok findings count as wrong. Without a previous run every wrong finding is new.
+    Only non-ok findings count as wrong. Without a previous run every wrong finding is new. A wrong finding that
+    is absent now counts as resolved only when its host was inspected this time (``inspected``; None: always),
+    so that a run limited to some hosts, or a host that is down, does not "resolve" the findings of the others.
     """
     now_wrong = wrong_keys(current)
     before_wrong = wrong_keys(previous or {})
-    return sorted(now_wrong - before_wrong), sorted(before_wrong - now_wrong)
+    hosts = previous_hosts or {}
+    resolved = set()
+    for key in before_wrong - now_wrong:
+        host = hosts.get(key)
+        if key in current or inspected is None or not host or host in inspected:
+            resolved.add(key)
+    return sorted(now_wrong - before_wrong), sorted(resolved)

@@ -17,6 +17,7 @@ import typing as t
 from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (
     CATEGORIES, CRITICAL, OK, STATUSES, FindingError, finding, finding_key, rank, summarize,
 )
+from ansible_collections.kubeops.runbook.plugins.module_utils._history import compare
 
 try:
     import jinja2
@@ -115,25 +116,29 @@ def collect(findings_by_host: t.Mapping[str, t.Any]) -> list[dict]:
     return list(merged.values())
 
 
-def reachability(targeted: t.Iterable[str], reachable: t.Iterable[str], reached: t.Iterable[str] = ()) -> list[dict]:
-    """``host.reachable`` findings: ok for hosts that finished the play, critical for those that dropped out.
+def reachability(targeted: t.Iterable[str], reachable: t.Iterable[str], failed: t.Mapping[str, str] | None = None,
+                 unreachable: t.Mapping[str, str] | None = None) -> list[dict]:
+    """``host.reachable`` findings: ok for hosts that finished the inspection, critical for those that dropped out.
 
-    ``reached`` names hosts known to have answered at some point (they reported findings or facts): they dropped
-    out because a task failed, the others were unreachable.
+    ``failed`` maps hosts that answered but on which a task failed to the reason; the other hosts that dropped
+    out were unreachable (``unreachable`` may give the connection error).
     """
     reachable_set = set(reachable)
-    reached_set = set(reached)
+    failed = failed or {}
+    unreachable = unreachable or {}
     result = []
     for host in sorted(set(targeted)):
         if host in reachable_set:
             result.append(finding("host.reachable", host, OK, "host answered and finished the inspection", host=host))
-        elif host in reached_set:
+        elif host in failed:
+            reason = " ".join(clean_text(failed[host]).split())
             result.append(finding("host.reachable", host, CRITICAL,
-                                  "host dropped out of the inspection: a task failed on it, its remaining checks did not run",
-                                  host=host, details={"reason": "failed"}))
+                                  f"inspection stopped on this host, its remaining checks did not run: {reason}",
+                                  host=host, details={"reason": "failed", "error": reason}))
         else:
-            result.append(finding("host.reachable", host, CRITICAL,
-                                  "host unreachable: none of its checks ran", host=host, details={"reason": "unreachable"}))
+            error = " ".join(clean_text(unreachable.get(host) or "").split())
+            result.append(finding("host.reachable", host, CRITICAL, "host unreachable: none of its checks ran",
+                                  host=host, details={"reason": "unreachable", "error": error}))
     return result
 
 
@@ -165,25 +170,29 @@ def key_statuses(findings: t.Iterable[dict]) -> dict[str, str]:
     return {finding_key(f): f["status"] for f in findings}
 
 
+def key_hosts(findings: t.Iterable[dict]) -> dict[str, str | None]:
+    return {finding_key(f): f.get("host") for f in findings}
+
+
 def build_report(cluster: str, started: str, finished: str, findings: t.Iterable[dict],
-                 previous: dict | None = None, baselines: t.Mapping | None = None) -> dict:
+                 previous: dict | None = None, baselines: t.Mapping | None = None,
+                 inspected: t.Collection[str] | None = None) -> dict:
     """The report document (schema ``kubeops.runbook/inspection/v1``).
 
-    ``previous`` is the last run of the same cluster as returned by ``History.last_run`` (None on the first run).
+    ``previous`` is the last run of the same cluster as returned by ``History.last_run`` (None on the first run);
+    ``inspected`` the hosts that finished this inspection (see ``_history.compare``).
     """
     ordered = sort_findings(findings)
-    current = key_statuses(ordered)
-    before = previous["findings"] if previous else None
-    now_wrong = {k for k, s in current.items() if s != OK}
-    before_wrong = {k for k, s in (before or {}).items() if s != OK}
+    new, resolved = compare(previous["findings"] if previous else None, key_statuses(ordered),
+                            previous.get("hosts") if previous else None, inspected)
     report = {
         "schema": SCHEMA,
         "cluster": clean_text(cluster),
         "started": started,
         "finished": finished,
         "summary": summarize(ordered),
-        "new_since_last": sorted(now_wrong - before_wrong),
-        "resolved_since_last": sorted(before_wrong - now_wrong),
+        "new_since_last": new,
+        "resolved_since_last": resolved,
         "previous": ({"started": previous.get("started"), "finished": previous.get("finished"),
                       "status": previous.get("status"), "report": previous.get("report")} if previous else None),
         "findings": ordered,

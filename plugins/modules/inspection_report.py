@@ -60,7 +60,10 @@ options:
     elements: str
     default: []
   collect_hostvars:
-    description: Collect the C(kubeops_findings) fact of every inventory host and of C(localhost).
+    description:
+      - Collect the C(kubeops_findings) fact of every inventory host and of C(localhost).
+      - Also read why a targeted host dropped out, from its C(kubeops_inspection_failed) fact (the failed task) or its
+        registered C(kubeops_inspection_gather) result (the connection error), as C(playbooks/daily_inspection.yml) sets them.
     type: bool
     default: true
   findings:

@@ -26,17 +26,17 @@ def load(name: str) -> dict:
 
 
 def run_findings(data: dict) -> list[dict]:
-    reached = [h for h, items in data["findings_by_host"].items() if items]
-    return R.collect(data["findings_by_host"]) + R.reachability(data["targeted"], data["reachable"], reached)
+    failed = {h: "a task failed on this host" for h, items in data["findings_by_host"].items() if items}
+    return R.collect(data["findings_by_host"]) + R.reachability(data["targeted"], data["reachable"], failed)
 
 
 def one_run(db: str, data: dict) -> dict:
     with H.History(db) as history:
         previous = history.last_run(data["cluster"])
         report = R.build_report(data["cluster"], data["started"], data["finished"], run_findings(data), previous,
-                                data.get("baselines"))
+                                data.get("baselines"), inspected=set(data["reachable"]) | {"localhost"})
         history.record(data["cluster"], report["started"], report["finished"], report["summary"]["status"],
-                       R.key_statuses(report["findings"]), "x.json")
+                       R.key_statuses(report["findings"]), "x.json", R.key_hosts(report["findings"]))
     return report
 
 
@@ -78,17 +78,22 @@ def test_collect_accepts_none_and_single_mapping():
     assert R.collect({"a": None, "mw1": single}) == [single]
 
 
-@pytest.mark.parametrize("targeted, reachable, reached, expected", [
-    (["a", "b"], ["a", "b"], [], {"a": ("ok", None), "b": ("ok", None)}),
-    (["a", "ghost"], ["a"], ["a"], {"a": ("ok", None), "ghost": ("critical", "unreachable")}),
-    (["a", "b"], ["a"], ["a", "b"], {"a": ("ok", None), "b": ("critical", "failed")}),
-    ([], [], [], {}),
+@pytest.mark.parametrize("targeted, reachable, failed, expected", [
+    (["a", "b"], ["a", "b"], {}, {"a": ("ok", None), "b": ("ok", None)}),
+    (["a", "ghost"], ["a"], {}, {"a": ("ok", None), "ghost": ("critical", "unreachable")}),
+    (["a", "b"], ["a"], {"b": "Check units: unit kubelet not found"}, {"a": ("ok", None), "b": ("critical", "failed")}),
+    ([], [], {}, {}),
 ])
-def test_reachability(targeted, reachable, reached, expected):
-    result = R.reachability(targeted, reachable, reached)
+def test_reachability(targeted, reachable, failed, expected):
+    result = R.reachability(targeted, reachable, failed, {"ghost": "ssh: connect to host 198.18.0.99 port 22: No route to host"})
     got = {f["target"]: (f["status"], f["details"].get("reason")) for f in result}
     assert got == expected
     assert all(f["id"] == "host.reachable" and f["category"] == "host" and f["host"] == f["target"] for f in result)
+    for item in result:
+        if item["details"].get("reason") == "failed":
+            assert item["summary"].endswith("Check units: unit kubelet not found")
+        if item["details"].get("reason") == "unreachable":
+            assert "No route to host" in item["details"]["error"]
 
 
 def test_sort_is_worst_first():
@@ -170,6 +175,28 @@ def test_history_schema_on_disk(tmp_path):
 ])
 def test_compare(previous, current, new, resolved):
     assert H.compare(previous, current) == (new, resolved)
+
+
+@pytest.mark.parametrize("inspected, resolved", [
+    (None, ["disk.space:/@node1", "host.reachable:ghost", "nodes.ready:n2"]),
+    ({"node1", "localhost"}, ["disk.space:/@node1", "nodes.ready:n2"]),   # ghost not inspected: still wrong
+    ({"localhost"}, ["nodes.ready:n2"]),                                 # --limit left node1 out
+])
+def test_absent_findings_resolve_only_on_inspected_hosts(inspected, resolved):
+    previous = {"disk.space:/@node1": "warning", "host.reachable:ghost": "critical", "nodes.ready:n2": "critical"}
+    hosts = {"disk.space:/@node1": "node1", "host.reachable:ghost": "ghost", "nodes.ready:n2": None}
+    assert H.compare(previous, {}, hosts, inspected) == ([], resolved)
+
+
+def test_limited_run_does_not_resolve_other_hosts(tmp_path):
+    db = str(tmp_path / "h.sqlite")
+    one_run(db, load("run2.json"))
+    limited = load("run2.json")
+    limited["targeted"] = limited["reachable"] = ["mw1"]
+    limited["findings_by_host"] = {"mw1": limited["findings_by_host"]["mw1"], "localhost": limited["findings_by_host"]["localhost"]}
+    report = one_run(db, limited)
+    assert report["resolved_since_last"] == []
+    assert report["new_since_last"] == []
 
 
 @pytest.mark.parametrize("status, level, expected", [

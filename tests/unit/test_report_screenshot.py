@@ -81,8 +81,8 @@ def report_html(tmp_path_factory) -> Path:
             data["findings_by_host"]["mw1"].append({
                 "id": "disk.space", "target": "/data", "host": "mw1", "status": "critical",
                 "summary": (FIXTURES / "gbk_summary.bin").read_bytes()})
-        reached = list(data["findings_by_host"])
-        findings = R.collect(data["findings_by_host"]) + R.reachability(data["targeted"], data["reachable"], reached)
+        failed = {h: "a task failed on this host" for h in data["findings_by_host"]}
+        findings = R.collect(data["findings_by_host"]) + R.reachability(data["targeted"], data["reachable"], failed)
         with H.History(db) as history:
             report = R.build_report("lab", data["started"], data["finished"], findings, history.last_run("lab"))
             paths = R.write_report(report, str(tmp), TEMPLATES, dt.datetime.now(dt.timezone.utc))
