@@ -1,0 +1,211 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeops.runbook contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""x509 certificate expiry for kubeops.runbook. PRIVATE to the collection: not a public API.
+
+``find_files()`` walks the certificate directories (no symlinked directories), ``pem_blocks()`` splits a PEM
+file and tells certificates from keys and requests, ``not_after_cryptography()`` / ``parse_openssl_enddate()``
+are the two backends (the ``cryptography`` library when the host has it, else ``openssl x509 -enddate``), and
+``cert_finding()`` turns days left into a ``certificates.expiry`` finding.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import re
+import typing as t
+
+from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (
+    CRITICAL, UNKNOWN, by_threshold_below, finding,
+)
+
+CERT_SUFFIXES = (".pem", ".crt", ".cer", ".cert")
+MAX_FILE_BYTES = 1024 * 1024
+_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.S)
+_ENDDATE = re.compile(r"notAfter=(.+)")
+_SUBJECT = re.compile(r"subject=\s*(.*)")
+
+
+class CertError(Exception):
+    """Bad input (thresholds); the message is for an operator."""
+
+
+class CertUnreadable(Exception):
+    """A certificate file that cannot be read or parsed; becomes an ``unknown`` finding."""
+
+
+def validate_thresholds(warning_days: int, critical_days: int) -> None:
+    if critical_days < 0:
+        raise CertError(f"critical_days: must be 0 or more, got {critical_days}")
+    if warning_days < critical_days:
+        raise CertError(f"warning_days: {warning_days} is below critical_days {critical_days}; warn earlier than critical")
+
+
+def find_files(directory: str, max_depth: int = 3) -> list[str]:
+    """Regular files under ``directory`` (sorted), not following symlinked directories."""
+    result: list[str] = []
+    base_depth = directory.rstrip("/").count("/")
+    for root, dirs, files in os.walk(directory, followlinks=False):
+        if root.rstrip("/").count("/") - base_depth >= max_depth:
+            dirs[:] = []
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            if os.path.isfile(path):
+                result.append(path)
+    return result
+
+
+def pem_blocks(data: bytes) -> list[tuple[str, bytes]]:
+    """(label, whole PEM block) for each block, e.g. ('CERTIFICATE', b'-----BEGIN ...')."""
+    return [(m.group(1).decode("ascii"), m.group(0)) for m in _BLOCK.finditer(data)]
+
+
+def classify(path: str, data: bytes) -> str:
+    """'certificate', 'skip' (keys, requests, other files) or 'broken' (looks like a certificate but is not)."""
+    labels = [label for label, _ in pem_blocks(data)]
+    if "CERTIFICATE" in labels:
+        return "certificate"
+    if labels:
+        return "skip"  # PRIVATE KEY, RSA PRIVATE KEY, EC PRIVATE KEY, CERTIFICATE REQUEST, PUBLIC KEY, ...
+    if b"-----BEGIN CERTIFICATE-----" in data:
+        return "broken"
+    if path.endswith(CERT_SUFFIXES) and b"PRIVATE KEY" not in data and b"-----BEGIN" not in data:
+        return "broken"  # a .pem/.crt without any PEM block (DER, empty, damaged)
+    return "skip"
+
+
+def read_limited(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(MAX_FILE_BYTES)
+    except OSError as exc:
+        raise CertUnreadable(f"{path} cannot be read: {exc.strerror}") from None
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+
+
+def not_after_cryptography(block: bytes) -> dict:
+    """notAfter/subject of one PEM certificate with the cryptography library (any version since 3.x)."""
+    from cryptography import x509  # pylint: disable=import-outside-toplevel
+
+    try:
+        cert = x509.load_pem_x509_certificate(block)
+    except Exception as exc:  # pylint: disable=broad-except  # cryptography raises ValueError and others
+        raise CertUnreadable(f"not a valid x509 certificate: {str(exc)[:120]}") from None
+    not_after = getattr(cert, "not_valid_after_utc", None) or cert.not_valid_after
+    try:
+        subject = cert.subject.rfc4514_string()
+    except Exception:  # pylint: disable=broad-except
+        subject = ""
+    return {"not_after": _utc(not_after), "subject": subject}
+
+
+def parse_openssl_enddate(text: str) -> dict:
+    """``openssl x509 -noout -enddate -subject`` output -> notAfter (UTC) and subject."""
+    match = _ENDDATE.search(text)
+    if not match:
+        raise CertUnreadable("openssl printed no notAfter date")
+    raw = " ".join(match.group(1).split())
+    try:
+        not_after = dt.datetime.strptime(raw, "%b %d %H:%M:%S %Y GMT")
+    except ValueError:
+        raise CertUnreadable(f"cannot read the notAfter date {raw[:60]!r}") from None
+    subject = _SUBJECT.search(text)
+    return {"not_after": _utc(not_after), "subject": subject.group(1).strip() if subject else ""}
+
+
+def days_left(not_after: dt.datetime, now: dt.datetime) -> int:
+    """Whole days until expiry, rounded down (negative once expired)."""
+    return math.floor((not_after - now).total_seconds() / 86400)
+
+
+def cert_finding(path: str, host: str | None, certs: list[dict] | None, now: dt.datetime, warning_days: int,
+                 critical_days: int, problem: str | None = None) -> dict:
+    """One finding per file; a bundle is as good as its first-expiring certificate."""
+    if problem is not None or not certs:
+        return finding("certificates.expiry", path, UNKNOWN, problem or f"{path}: no certificate found", host=host,
+                       details={"path": path})
+    first = min(certs, key=lambda c: c["not_after"])
+    left = days_left(first["not_after"], now)
+    details = {"path": path, "days_left": left, "not_after": first["not_after"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+               "subject": first["subject"], "certificates": len(certs), "warning_days": warning_days,
+               "critical_days": critical_days}
+    if left < 0:
+        return finding("certificates.expiry", path, CRITICAL,
+                       f"expired {-left} day(s) ago ({details['not_after']}) {first['subject']}".rstrip(),
+                       host=host, details=details)
+    status = by_threshold_below(left, warning_days, critical_days)
+    return finding("certificates.expiry", path, status,
+                   f"{left} day(s) left, expires {details['not_after']} {first['subject']}".rstrip(), host=host,
+                   details=details)
+
+
+class CertChecker:
+    """Checks certificate files and directories; ``run_openssl(pem_text) -> (rc, out, err)`` is the openssl backend."""
+
+    def __init__(self, backend: str, host: str | None, warning_days: int, critical_days: int,
+                 run_openssl: t.Callable[[str], tuple[int, str, str]] | None = None,
+                 now: dt.datetime | None = None, max_depth: int = 3):
+        validate_thresholds(warning_days, critical_days)
+        if max_depth < 1:
+            raise CertError(f"max_depth: must be at least 1, got {max_depth}")
+        if backend == "openssl" and run_openssl is None:
+            raise CertError("backend: openssl needs the openssl command")
+        self.backend, self.host, self.run_openssl = backend, host, run_openssl
+        self.warning_days, self.critical_days, self.max_depth = warning_days, critical_days, max_depth
+        self.now = now or dt.datetime.now(dt.timezone.utc)
+        self.findings: list[dict] = []
+        self.facts: list[dict] = []
+        self._seen: set[str] = set()
+
+    def read_certs(self, data: bytes) -> list[dict]:
+        certs = []
+        for label, block in pem_blocks(data):
+            if label != "CERTIFICATE":
+                continue
+            if self.backend == "cryptography":
+                certs.append(not_after_cryptography(block))
+                continue
+            assert self.run_openssl is not None
+            rc, out, err = self.run_openssl(block.decode("ascii", "replace"))
+            if rc != 0:
+                raise CertUnreadable(f"openssl cannot read it: {err.strip()[:120]}")
+            certs.append(parse_openssl_enddate(out))
+        return certs
+
+    def check_file(self, path: str, explicit: bool = True) -> int:
+        """Check one file; returns the number of findings added (0 for a skipped key or other file)."""
+        if path in self._seen:
+            return 0
+        self._seen.add(path)
+        try:
+            data = read_limited(path)
+            kind = classify(path, data)
+            if kind == "skip" and not explicit:
+                return 0
+            if kind != "certificate":
+                raise CertUnreadable(f"{path} holds no readable PEM certificate")
+            certs = self.read_certs(data)
+        except CertUnreadable as exc:
+            problem = str(exc) if str(exc).startswith(path) else f"{path}: {exc}"
+            self.facts.append({"path": path, "error": problem})
+            self.findings.append(cert_finding(path, self.host, None, self.now, 0, 0, problem=problem))
+            return 1
+        item = cert_finding(path, self.host, certs, self.now, self.warning_days, self.critical_days)
+        self.facts.append({k: item["details"].get(k) for k in ("path", "days_left", "not_after", "subject")})
+        self.findings.append(item)
+        return 1
+
+    def check_dir(self, directory: str) -> None:
+        if not os.path.isdir(directory):
+            why = "does not exist" if not os.path.exists(directory) else "is not a directory"
+            self.findings.append(cert_finding(directory, self.host, None, self.now, 0, 0, problem=f"{directory} {why}"))
+            return
+        added = sum(self.check_file(path, explicit=False) for path in find_files(directory, self.max_depth))
+        if not added:
+            self.findings.append(cert_finding(directory, self.host, None, self.now, 0, 0,
+                                              problem=f"no x509 certificate found under {directory}"))

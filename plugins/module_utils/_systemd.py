@@ -1,0 +1,291 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeops.runbook contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""systemd units and their journal for kubeops.runbook. PRIVATE to the collection: not a public API.
+
+One ``systemctl show -p ... u1 u2 ...`` and one ``journalctl -o json -p err -u u1 -u u2 --since ...`` per host:
+``show_command()``/``journal_command()`` build the argv, ``parse_show()``/``parse_journal()`` turn the output into
+plain data, ``unit_findings()`` applies the handbook's rule (``active (running)`` and no error logs).
+Also the small JSON state file helpers shared by the modules that remember the last inspection on the host.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import typing as t
+
+from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (
+    CRITICAL, OK, UNKNOWN, WARNING, finding, worst,
+)
+
+SHOW_PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState", "ActiveEnterTimestamp", "MainPID",
+                   "MemoryCurrent", "NRestarts", "Result", "UnitFileState")
+CATEGORIES = ("control_plane_services", "node_services")
+# journal fields that name the unit an entry is about, in order of preference (journalctl -u matches them all)
+_UNIT_FIELDS = ("_SYSTEMD_UNIT", "UNIT", "OBJECT_SYSTEMD_UNIT", "COREDUMP_UNIT")
+_UNIT_NAME = re.compile(r"^[A-Za-z0-9:_.\\@-]+$")
+_UNIT_SUFFIXES = (".service", ".socket", ".target", ".timer", ".mount", ".path", ".scope", ".slice", ".swap",
+                  ".device", ".automount")
+MAX_SAMPLE_CHARS = 400
+
+
+class SystemdError(Exception):
+    """Bad input or output that cannot be understood; the message is for an operator."""
+
+
+# -- state file on the host ---------------------------------------------------------------------------------
+def load_state(path: str) -> dict:
+    """JSON object kept on the host between inspections; an absent or damaged file is an empty state."""
+    try:
+        with open(path, "rb") as handle:
+            data = json.loads(handle.read(4 * 1024 * 1024).decode("utf-8", "replace"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save_state(path: str, data: dict) -> None:
+    """Write the state atomically (temporary file + rename), creating the directory (0700) when missing."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".kubeops-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# -- input ------------------------------------------------------------------------------------------------
+def normalize_unit(name: str) -> str:
+    """``kubelet`` -> ``kubelet.service``; rejects names systemd would not accept (and shell tricks)."""
+    name = str(name).strip()
+    if not name or not _UNIT_NAME.match(name) or name.startswith("-"):
+        raise SystemdError(f"units: {name!r} is not a systemd unit name")
+    return name if name.endswith(_UNIT_SUFFIXES) else f"{name}.service"
+
+
+def normalize_units(units: t.Iterable[str]) -> list[str]:
+    result: list[str] = []
+    for unit in units:
+        norm = normalize_unit(unit)
+        if norm not in result:
+            result.append(norm)
+    if not result:
+        raise SystemdError("units: at least one unit is required")
+    return result
+
+
+def show_command(systemctl: str, units: list[str]) -> list[str]:
+    return [systemctl, "show", "--no-pager", "-p", ",".join(SHOW_PROPERTIES), "--", *units]
+
+
+def journal_command(journalctl: str, units: list[str], since: str) -> list[str]:
+    argv = [journalctl, "-o", "json", "-p", "err", "--no-pager", "-q", "--since", since]
+    for unit in units:
+        argv += ["-u", unit]
+    return argv
+
+
+# -- parsing ----------------------------------------------------------------------------------------------
+def _int_or_none(value: str | None) -> int | None:
+    if value is None or value == "" or value == "[not set]":
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        return None
+    # MemoryCurrent is 2^64-1 ("infinity") when memory accounting is off
+    return None if number >= 2 ** 63 else number
+
+
+def parse_show(text: str) -> list[dict]:
+    """``systemctl show`` output of several units (blocks separated by blank lines) -> one dict per block."""
+    blocks: list[dict] = []
+    current: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.rstrip("\r")
+        if not line.strip():
+            if current:
+                blocks.append(current)
+                current = {}
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key or not key.isidentifier():
+            raise SystemdError(f"unexpected line in systemctl show output: {line[:120]!r}")
+        current[key] = value
+    if current:
+        blocks.append(current)
+    return [_unit_props(block) for block in blocks]
+
+
+def _unit_props(block: dict[str, str]) -> dict:
+    return {
+        "id": block.get("Id", ""),
+        "load_state": block.get("LoadState", ""),
+        "active_state": block.get("ActiveState", ""),
+        "sub_state": block.get("SubState", ""),
+        "since": block.get("ActiveEnterTimestamp") or None,
+        "main_pid": _int_or_none(block.get("MainPID")),
+        "memory_bytes": _int_or_none(block.get("MemoryCurrent")),
+        "restarts": _int_or_none(block.get("NRestarts")),
+        "result": block.get("Result") or None,
+        "unit_file_state": block.get("UnitFileState") or None,
+    }
+
+
+def match_units(units: list[str], blocks: list[dict]) -> dict[str, dict]:
+    """Blocks come in the order of the units asked for; check that by Id (systemctl prints Id=<name given>)."""
+    by_id = {block["id"]: block for block in blocks if block.get("id")}
+    result: dict[str, dict] = {}
+    for index, unit in enumerate(units):
+        if unit in by_id:
+            result[unit] = by_id[unit]
+        elif len(blocks) == len(units) and not blocks[index].get("id"):
+            result[unit] = blocks[index]
+    return result
+
+
+def _message(value: t.Any) -> str:
+    """MESSAGE is a string, or a list of byte values when it is not valid UTF-8, or null."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        try:
+            raw = bytes(int(b) & 0xFF for b in value)
+        except (TypeError, ValueError):
+            return ""
+        return raw.decode("utf-8", "replace")
+    return "" if value is None else str(value)
+
+
+def entry_unit(entry: dict, units: t.Iterable[str]) -> str | None:
+    wanted = set(units)
+    for field in _UNIT_FIELDS:
+        value = entry.get(field)
+        if isinstance(value, str) and value in wanted:
+            return value
+    return None
+
+
+def parse_journal(text: str, units: list[str], not_before_us: dict[str, int] | None = None,
+                  samples: int = 3) -> dict[str, dict]:
+    """``journalctl -o json`` lines -> per unit ``{"count", "samples", "last"}``.
+
+    Lines that are not JSON objects (a truncated last line, a warning from journalctl) are skipped and counted
+    in ``{"_skipped": n}`` under the key ``""``. ``not_before_us`` drops entries older than a per-unit time
+    (microseconds since the epoch), so one journal query can serve units inspected at different times.
+    """
+    result: dict[str, dict] = {unit: {"count": 0, "samples": [], "last": None} for unit in units}
+    skipped = 0
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            skipped += 1
+            continue
+        if not isinstance(entry, dict):
+            skipped += 1
+            continue
+        unit = entry_unit(entry, units)
+        if unit is None:
+            continue
+        stamp = _int_or_none(entry.get("__REALTIME_TIMESTAMP") if isinstance(entry.get("__REALTIME_TIMESTAMP"), str)
+                             else None)
+        if not_before_us and stamp is not None and stamp < not_before_us.get(unit, 0):
+            continue
+        data = result[unit]
+        data["count"] += 1
+        message = _message(entry.get("MESSAGE"))[:MAX_SAMPLE_CHARS]
+        data["last"] = message
+        if len(data["samples"]) < samples:
+            data["samples"].append(message)
+    if skipped:
+        result[""] = {"count": 0, "samples": [], "last": None, "skipped_lines": skipped}
+    return result
+
+
+# -- findings ---------------------------------------------------------------------------------------------
+def unit_status(props: dict | None, journal: dict | None, max_restarts: int | None,
+                journal_errors_warning: int | None) -> tuple[str, str]:
+    """The handbook's rule for one unit -> (status, summary)."""
+    if props is None:
+        return UNKNOWN, "systemctl did not report on this unit"
+    load, active, sub = props["load_state"], props["active_state"], props["sub_state"]
+    if load == "not-found":
+        return CRITICAL, "unit not found"
+    if load in ("masked", "error", "bad-setting"):
+        return CRITICAL, f"unit {load} (LoadState={load})"
+    state = f"{active} ({sub})"
+    problems: list[tuple[str, str]] = []
+    if active != "active":
+        extra = f", result {props['result']}" if props.get("result") not in (None, "success") else ""
+        return CRITICAL, f"{state}{extra}; expected active (running)"
+    if sub != "running":
+        problems.append((WARNING, f"{state}; expected active (running)"))
+    restarts = props.get("restarts")
+    if max_restarts is not None and restarts is not None and restarts > max_restarts:
+        problems.append((WARNING, f"restarted {restarts} times (more than {max_restarts})"))
+    count = (journal or {}).get("count", 0)
+    if journal_errors_warning is not None and count >= journal_errors_warning and count > 0:
+        last = (journal or {}).get("last") or ""
+        problems.append((WARNING, f"{count} error log line(s) in the journal, last: {last[:160]}"))
+    if not problems:
+        return OK, f"{state}, no error logs"
+    return worst(p[0] for p in problems), f"{state}; " + "; ".join(p[1] for p in problems)
+
+
+def unit_findings(units: list[str], props: dict[str, dict], journal: dict[str, dict] | None, category: str,
+                  host: str | None, max_restarts: int | None = 3, journal_errors_warning: int | None = 1,
+                  journal_note: str | None = None, since: str | None = None) -> list[dict]:
+    if category not in CATEGORIES:
+        raise SystemdError(f"category: {category!r} must be one of {', '.join(CATEGORIES)}")
+    findings: list[dict] = []
+    for unit in units:
+        unit_props = props.get(unit)
+        unit_journal = (journal or {}).get(unit)
+        status, summary = unit_status(unit_props, unit_journal, max_restarts, journal_errors_warning)
+        details: dict[str, t.Any] = {"unit": unit, "journal_since": since}
+        if unit_props:
+            details.update({k: v for k, v in unit_props.items() if k != "id"})
+        if unit_journal is not None:
+            details["journal_errors"] = unit_journal["count"]
+            details["journal_samples"] = unit_journal["samples"]
+        findings.append(finding(f"{category}.unit", unit.removesuffix(".service"), status, summary, host=host,
+                                details=details))
+    if journal_note:
+        findings.append(finding(f"{category}.journal", "journalctl", UNKNOWN, journal_note, host=host,
+                                details={"units": units}))
+    return findings
+
+
+def window_since(units: list[str], state: dict, default_since: str, now: float) -> tuple[str, dict[str, int]]:
+    """journalctl ``--since`` covering every unit since its own last inspection, and per-unit cut-offs (µs).
+
+    A unit never inspected before looks back ``default_since``; otherwise the query starts at the oldest last
+    inspection among the units and entries are cut per unit afterwards.
+    """
+    last = state.get("last_inspection") if isinstance(state.get("last_inspection"), dict) else {}
+    stamps: dict[str, int] = {}
+    for unit in units:
+        value = last.get(unit)
+        if isinstance(value, (int, float)) and 0 < value <= now:
+            stamps[unit] = int(value * 1_000_000)
+    if len(stamps) < len(units):
+        return default_since, stamps
+    return f"@{min(stamps.values()) // 1_000_000}", stamps
+
+
+def updated_state(state: dict, units: list[str], now: float) -> dict:
+    last = dict(state.get("last_inspection") or {}) if isinstance(state.get("last_inspection"), dict) else {}
+    for unit in units:
+        last[unit] = now
+    return {**state, "last_inspection": last}

@@ -1,0 +1,150 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeops.runbook contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: cert_expiry_info
+short_description: Days left of x509 certificates under directories, as inspection findings
+version_added: 1.0.0
+description:
+  - Finds PEM certificates in the files under O(dirs) (Kubernetes and etcd certificate directories) and in O(paths),
+    and returns one C(certificates.expiry) finding per file with the days left until its first certificate expires.
+  - Private keys, certificate requests and files that are not certificates are skipped. A C(.pem), C(.crt),
+    C(.cer) or C(.cert) file that holds no readable PEM certificate is V(unknown), an expired certificate is
+    V(critical). A directory that does not exist or holds no certificate gives an V(unknown) finding.
+  - Uses the C(cryptography) Python library when the host has it, else C(openssl x509 -noout -enddate).
+author:
+  - kubeops.runbook maintainers
+extends_documentation_fragment:
+  - kubeops.runbook.attributes
+  - kubeops.runbook.attributes.info_module
+options:
+  dirs:
+    description: Directories to search (the inventory's C(kubeops_cert_dirs)). Symlinked subdirectories are not followed.
+    type: list
+    elements: path
+    default: []
+  paths:
+    description: Certificate files to check in addition to those found under O(dirs).
+    type: list
+    elements: path
+    default: []
+  max_depth:
+    description: How deep to descend below each directory of O(dirs) (V(1) means the directory itself only).
+    type: int
+    default: 3
+  warning_days:
+    description: A certificate with this many days left or fewer is a V(warning).
+    type: int
+    default: 30
+  critical_days:
+    description: A certificate with this many days left or fewer is V(critical) (at most O(warning_days)).
+    type: int
+    default: 7
+  backend:
+    description: How to read certificates; V(auto) uses C(cryptography) when importable, else C(openssl).
+    type: str
+    choices: [auto, cryptography, openssl]
+    default: auto
+  host:
+    description: Host name put in the findings (the role passes C(inventory_hostname)). Defaults to the host's node name.
+    type: str
+requirements:
+  - the C(cryptography) Python library or the C(openssl) command on the host
+"""
+
+EXAMPLES = r"""
+- name: Kubernetes and etcd certificates
+  kubeops.runbook.cert_expiry_info:
+    dirs: "{{ kubeops_cert_dirs }}"
+    warning_days: 30
+    critical_days: 7
+    host: "{{ inventory_hostname }}"
+  register: certs
+"""
+
+RETURN = r"""
+findings:
+  description: One C(certificates.expiry) finding per certificate file (target is the path) or problem directory.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - id: certificates.expiry
+      category: certificates
+      target: /etc/kubernetes/ssl/kube-apiserver.pem
+      host: master1
+      status: ok
+      summary: 364 day(s) left, expires 2026-01-05T09:00:00Z CN=kube-apiserver
+      details: {days_left: 364, not_after: "2026-01-05T09:00:00Z", subject: CN=kube-apiserver, certificates: 1}
+certificates:
+  description: Per certificate file, the days left and the notAfter date of the first-expiring certificate.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {path: /etc/etcd/ssl/ca.pem, days_left: 3649, not_after: "2035-01-03T09:00:00Z", subject: CN=etcd-ca}
+backend:
+  description: The backend that read the certificates.
+  returned: always
+  type: str
+  sample: cryptography
+"""
+
+import platform
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.kubeops.runbook.plugins.module_utils import _certs as C
+
+try:
+    import cryptography  # noqa: F401  pylint: disable=unused-import
+    HAS_CRYPTOGRAPHY = True
+except ImportError:
+    HAS_CRYPTOGRAPHY = False
+
+
+def run(module: AnsibleModule) -> dict:
+    params = module.params
+    backend = params["backend"]
+    if backend == "auto":
+        backend = "cryptography" if HAS_CRYPTOGRAPHY else "openssl"
+    if backend == "cryptography" and not HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib("cryptography"))
+    openssl = module.get_bin_path("openssl", required=backend == "openssl")
+
+    def run_openssl(pem: str) -> tuple[int, str, str]:
+        return module.run_command([openssl, "x509", "-noout", "-enddate", "-subject"], data=pem)
+
+    checker = C.CertChecker(backend, params["host"] or platform.node(), params["warning_days"],
+                            params["critical_days"], run_openssl if openssl else None, max_depth=params["max_depth"])
+    for directory in params["dirs"]:
+        checker.check_dir(directory)
+    for path in params["paths"]:
+        checker.check_file(path, explicit=True)
+    return {"findings": checker.findings, "certificates": checker.facts, "backend": backend}
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "dirs": {"type": "list", "elements": "path", "default": []},
+            "paths": {"type": "list", "elements": "path", "default": []},
+            "max_depth": {"type": "int", "default": 3},
+            "warning_days": {"type": "int", "default": 30},
+            "critical_days": {"type": "int", "default": 7},
+            "backend": {"type": "str", "choices": ["auto", "cryptography", "openssl"], "default": "auto"},
+            "host": {"type": "str"},
+        },
+        supports_check_mode=True,
+    )
+    try:
+        result = run(module)
+    except C.CertError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()

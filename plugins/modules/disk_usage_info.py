@@ -1,0 +1,137 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeops.runbook contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: disk_usage_info
+short_description: Disk space and inodes per mount or per path, as inspection findings
+version_added: 1.0.0
+description:
+  - Measures every mounted filesystem listed in C(/proc/mounts) (pseudo filesystems such as C(proc), C(cgroup2),
+    C(tmpfs) or C(squashfs) skipped), or the filesystems holding the given O(paths), with C(os.statvfs).
+  - Percentages are those C(df) and C(df -i) print (space used out of used plus available to unprivileged users).
+  - Returns C(disk.space) and C(disk.inodes) findings per mount or path against percent thresholds. The handbook's
+    white screen came from a full C(/data/iuap/logs/nginx).
+author:
+  - kubeops.runbook maintainers
+extends_documentation_fragment:
+  - kubeops.runbook.attributes
+  - kubeops.runbook.attributes.info_module
+options:
+  paths:
+    description: Measure the filesystems holding these paths instead of every mount; the finding target is the path.
+    type: list
+    elements: path
+  include_fs:
+    description: Filesystem types to measure although they are skipped by default, for example V(tmpfs).
+    type: list
+    elements: str
+    default: []
+  space_warning:
+    description: Used space percent from which a filesystem is a V(warning) (0 to 100, at most O(space_critical)).
+    type: float
+    default: 80
+  space_critical:
+    description: Used space percent from which a filesystem is V(critical) (0 to 100).
+    type: float
+    default: 90
+  inodes_warning:
+    description: Used inodes percent from which a filesystem is a V(warning) (0 to 100, at most O(inodes_critical)).
+    type: float
+    default: 80
+  inodes_critical:
+    description: Used inodes percent from which a filesystem is V(critical) (0 to 100).
+    type: float
+    default: 90
+  host:
+    description: Host name put in the findings (the role passes C(inventory_hostname)). Defaults to the host's node name.
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: Space and inodes of every filesystem
+  kubeops.runbook.disk_usage_info:
+    host: "{{ inventory_hostname }}"
+  register: disks
+
+- name: The nginx log directory of the handbook, stricter
+  kubeops.runbook.disk_usage_info:
+    paths: [/data/iuap/logs/nginx]
+    space_warning: 70
+    space_critical: 85
+"""
+
+RETURN = r"""
+findings:
+  description: C(disk.space) and C(disk.inodes) per mount (target is the mount point) or per path.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - id: disk.space
+      category: disk
+      target: /
+      host: mw1
+      status: warning
+      summary: 83% used, 3.3GiB free of 19.6GiB
+      details: {mountpoint: /, fstype: ext4, used_percent: 83.0}
+mounts:
+  description: The measurements per mount or path.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - target: /
+      mountpoint: /
+      device: /dev/vda1
+      fstype: ext4
+      usage: {size_bytes: 21003583488, used_bytes: 17431420928, avail_bytes: 3572162560, used_percent: 83.0,
+              inodes_total: 1310720, inodes_used: 254000, inodes_free: 1056720, inodes_used_percent: 19.4}
+"""
+
+import platform
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kubeops.runbook.plugins.module_utils import _disk as D
+
+
+def run(module: AnsibleModule) -> dict:
+    params = module.params
+    D.validate_thresholds(params)
+    try:
+        with open("/proc/mounts", encoding="utf-8", errors="surrogateescape") as handle:
+            mounts = D.parse_mounts(handle.read(), include_fs=params["include_fs"])
+    except OSError as exc:
+        if not params["paths"]:
+            problem = {"target": "/proc/mounts", "error": f"cannot read /proc/mounts: {exc.strerror}"}
+            return {"findings": D.disk_findings([problem], params["host"] or platform.node(), params), "mounts": []}
+        mounts = []
+    entries = D.collect(mounts, params["paths"])
+    findings = D.disk_findings(entries, params["host"] or platform.node(), params)
+    return {"findings": findings, "mounts": entries}
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "paths": {"type": "list", "elements": "path"},
+            "include_fs": {"type": "list", "elements": "str", "default": []},
+            "space_warning": {"type": "float", "default": 80},
+            "space_critical": {"type": "float", "default": 90},
+            "inodes_warning": {"type": "float", "default": 80},
+            "inodes_critical": {"type": "float", "default": 90},
+            "host": {"type": "str"},
+        },
+        supports_check_mode=True,
+    )
+    try:
+        result = run(module)
+    except D.DiskError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeops.runbook contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: systemd_unit_info
+short_description: State and error logs of systemd units, as inspection findings
+version_added: 1.0.0
+description:
+  - Reads the state of a list of units with one C(systemctl show) call and their error-priority journal lines
+    (C(journalctl -p err)) with one C(journalctl) call, whatever the number of units.
+  - Applies the handbook's rule per unit. V(active (running)) and no error log lines is V(ok); a unit that is not
+    active is V(critical); a unit that does not exist is V(critical) with the summary C(unit not found);
+    error log lines in the window, a restart count above O(max_restarts) or an active unit that is not running
+    give V(warning).
+  - The journal window is O(since) when given. Otherwise it is the time since this module last inspected the unit
+    on this host, kept in O(state_file) (the first run looks back O(default_since)). The state file is not
+    written in check mode, and not when O(since) is given.
+  - A host without C(journalctl), or where it fails, still gets the unit states plus one V(unknown) finding
+    C(<category>.journal) saying that the journal could not be read.
+author:
+  - kubeops.runbook maintainers
+extends_documentation_fragment:
+  - kubeops.runbook.attributes
+  - kubeops.runbook.attributes.info_module
+options:
+  units:
+    description: Units to inspect; names without a suffix get C(.service).
+    type: list
+    elements: str
+    required: true
+  category:
+    description: Finding category, which is also the first part of the finding id C(<category>.unit).
+    type: str
+    choices: [control_plane_services, node_services]
+    default: node_services
+  host:
+    description: Host name put in the findings (the role passes C(inventory_hostname)). Defaults to the host's node name.
+    type: str
+  since:
+    description:
+      - Journal window in C(journalctl --since) syntax, for example V(-24h) or V(2025-01-01 09:00:00).
+      - When set, the last-inspection time in O(state_file) is neither used nor updated.
+    type: str
+  default_since:
+    description: Window for units this host never inspected before (O(since) unset).
+    type: str
+    default: -24h
+  state_file:
+    description: JSON file on the host that keeps the last inspection time per unit.
+    type: path
+    default: /var/lib/kubeops/systemd_unit_info.json
+  max_restarts:
+    description: A unit restarted by systemd (C(NRestarts)) more often than this is a V(warning).
+    type: int
+    default: 3
+  journal_errors_warning:
+    description: This many error-priority journal lines in the window (or more) make a V(warning).
+    type: int
+    default: 1
+  samples:
+    description: How many journal lines to keep per unit in the finding details.
+    type: int
+    default: 3
+"""
+
+EXAMPLES = r"""
+- name: Inspect the control plane units
+  kubeops.runbook.systemd_unit_info:
+    units: [kube-apiserver, kube-controller-manager, kube-scheduler]
+    category: control_plane_services
+    host: "{{ inventory_hostname }}"
+  register: cp_units
+
+- name: Look at the last hour of error logs only
+  kubeops.runbook.systemd_unit_info:
+    units: [kubelet, kube-proxy, containerd]
+    since: -1h
+"""
+
+RETURN = r"""
+findings:
+  description: One C(<category>.unit) finding per unit (target is the unit name without C(.service)), plus a
+    C(<category>.journal) V(unknown) finding when the journal could not be read.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - id: control_plane_services.unit
+      category: control_plane_services
+      target: kube-scheduler
+      host: master1
+      status: critical
+      summary: inactive (dead); expected active (running)
+      details: {unit: kube-scheduler.service, active_state: inactive, sub_state: dead}
+units:
+  description: The facts per unit (full unit name), from C(systemctl show) and the journal.
+  returned: always
+  type: dict
+  sample:
+    kube-apiserver.service:
+      load_state: loaded
+      active_state: active
+      sub_state: running
+      since: Mon 2025-01-06 09:00:01 UTC
+      main_pid: 1234
+      memory_bytes: 452984832
+      restarts: 0
+      result: success
+      unit_file_state: enabled
+      journal_errors: 0
+      journal_samples: []
+journal_since:
+  description: The C(--since) value of the journal query.
+  returned: always
+  type: str
+  sample: -24h
+journal_available:
+  description: Whether the journal could be read.
+  returned: always
+  type: bool
+  sample: true
+"""
+
+import platform
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kubeops.runbook.plugins.module_utils import _systemd as S
+
+
+def run(module: AnsibleModule) -> dict:
+    params = module.params
+    units = S.normalize_units(params["units"])
+    for option, minimum in (("max_restarts", 0), ("journal_errors_warning", 1), ("samples", 0)):
+        if params[option] < minimum:
+            raise S.SystemdError(f"{option}: must be at least {minimum}, got {params[option]}")
+    host = params["host"] or platform.node()
+    now = time.time()
+    props: dict[str, dict] = {}
+    show_problem = None
+    systemctl = module.get_bin_path("systemctl")
+    if not systemctl:
+        show_problem = "systemctl is not installed on this host"
+    else:
+        rc, out, err = module.run_command(S.show_command(systemctl, units))
+        if rc != 0:
+            show_problem = f"systemctl show failed (rc={rc}): {err.strip()[:200]}"
+        else:
+            try:
+                props = S.match_units(units, S.parse_show(out))
+            except S.SystemdError as exc:
+                show_problem = str(exc)
+    state = {} if params["since"] else S.load_state(params["state_file"])
+    if params["since"]:
+        since, cutoffs = params["since"], {}
+    else:
+        since, cutoffs = S.window_since(units, state, params["default_since"], now)
+    journal, note = None, None
+    journalctl = module.get_bin_path("journalctl")
+    if not journalctl:
+        note = "journalctl is not installed on this host: unit states only, no error-log check"
+    else:
+        rc, out, err = module.run_command(S.journal_command(journalctl, units, since))
+        if rc != 0:
+            note = f"journalctl failed (rc={rc}): {err.strip()[:200]}; unit states only, no error-log check"
+        else:
+            journal = S.parse_journal(out, units, cutoffs, params["samples"])
+    findings = S.unit_findings(units, props, journal, params["category"], host, params["max_restarts"],
+                               params["journal_errors_warning"], note, since)
+    if show_problem:
+        findings = [dict(f, summary=show_problem) if f["details"].get("unit") in units and f["details"]["unit"] not in props
+                    else f for f in findings]
+    facts = {}
+    for unit in units:
+        facts[unit] = dict(props.get(unit) or {})
+        facts[unit].pop("id", None)
+        if journal is not None:
+            facts[unit]["journal_errors"] = journal[unit]["count"]
+            facts[unit]["journal_samples"] = journal[unit]["samples"]
+    if not params["since"] and not module.check_mode and props:
+        try:
+            S.save_state(params["state_file"], S.updated_state(state, list(props), now))
+        except OSError as exc:
+            module.warn(f"could not record the inspection time in {params['state_file']}: {exc}")
+    return {"findings": findings, "units": facts, "journal_since": since, "journal_available": journal is not None}
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "units": {"type": "list", "elements": "str", "required": True},
+            "category": {"type": "str", "choices": list(S.CATEGORIES), "default": "node_services"},
+            "host": {"type": "str"},
+            "since": {"type": "str"},
+            "default_since": {"type": "str", "default": "-24h"},
+            "state_file": {"type": "path", "default": "/var/lib/kubeops/systemd_unit_info.json"},
+            "max_restarts": {"type": "int", "default": 3},
+            "journal_errors_warning": {"type": "int", "default": 1},
+            "samples": {"type": "int", "default": 3},
+        },
+        supports_check_mode=True,
+    )
+    try:
+        result = run(module)
+    except S.SystemdError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()
