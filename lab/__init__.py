@@ -1,0 +1,1 @@
+"""The kubeops.runbook lab: a binary-installed Kubernetes cluster on one machine (systemd-nspawn nodes)."""

@@ -1,0 +1,33 @@
+"""python -m lab up [--fresh] | down | status"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import api
+from .util import LabError
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab", description="the kubeops.runbook lab cluster")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p_up = sub.add_parser("up", help="bring the lab up (idempotent)")
+    p_up.add_argument("--fresh", action="store_true", help="tear down and rebuild even when it is healthy")
+    sub.add_parser("down", help="remove nodes, namespaces, bridge, mounts (keeps caches)")
+    sub.add_parser("status", help="print what runs and whether it is healthy")
+    args = parser.parse_args()
+    try:
+        if args.cmd == "up":
+            api.up(fresh=args.fresh)
+        elif args.cmd == "down":
+            api.down()
+        else:
+            return api.status()
+    except LabError as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,318 @@
+"""Bring the lab up and down, and tell what is running. `python -m lab up|down|status`."""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from . import binaries, cluster, config, nodes, pki, rootfs, units
+from .util import LabError, log, need_root, run, write
+
+INFO = config.INVENTORY_DIR / "lab.json"
+KEY = config.INVENTORY_DIR / "id_ed25519"
+KUBECONFIG = config.INVENTORY_DIR / "kubeconfig"
+HOSTS = config.INVENTORY_DIR / "hosts.yml"
+
+
+@dataclass
+class LabInfo:
+    inventory: Path
+    kubeconfig: Path
+    key: Path
+    hosts: dict
+    kubectl: Path
+    bin_dir: Path
+
+
+def _info() -> LabInfo:
+    data = json.loads(INFO.read_text())
+    return LabInfo(inventory=HOSTS, kubeconfig=KUBECONFIG, key=KEY, hosts=data["hosts"],
+                   kubectl=Path(data["bin_dir"]) / "kubectl", bin_dir=Path(data["bin_dir"]))
+
+
+# -- probes ----------------------------------------------------------------------------------------------
+def ssh(ip: str, command: str, timeout: float = 30, check: bool = False) -> subprocess.CompletedProcess:
+    return run(["ssh", "-i", KEY, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", f"root@{ip}", command],
+               check=check, capture=True, timeout=timeout)
+
+
+def _port_open(ip: str, port: int) -> bool:
+    try:
+        with socket.create_connection((ip, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def kubectl(bin_dir: Path, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
+    return run([bin_dir / "kubectl", "--kubeconfig", KUBECONFIG, "--request-timeout=20s", *args], check=check,
+               capture=True, input=input, timeout=60)
+
+
+def wait_for(what: str, predicate, timeout: float, interval: float = 2, progress: float = 20) -> None:
+    start = time.monotonic()
+    last = start
+    while True:
+        try:
+            if predicate():
+                log(f"{what}: ok ({time.monotonic() - start:.0f}s)")
+                return
+        except (LabError, OSError, subprocess.SubprocessError):
+            pass
+        now = time.monotonic()
+        if now - start > timeout:
+            raise LabError(f"timed out after {timeout:.0f}s waiting for {what}")
+        if now - last > progress:
+            log(f"waiting for {what} ({now - start:.0f}s)")
+            last = now
+        time.sleep(interval)
+
+
+def units_active(node: config.Node, skip: tuple[str, ...] = ()) -> tuple[bool, str]:
+    names = [u for u in node.units if u not in skip]
+    if not names:
+        return True, ""
+    out = ssh(node.ip, "systemctl is-active " + " ".join(names)).stdout.split()
+    bad = [f"{u}={s}" for u, s in zip(names, out) if s != "active"]
+    return (len(out) == len(names) and not bad), ", ".join(bad)
+
+
+def running() -> bool:
+    """The lab's machinery is there: every node's nspawn runs and answers SSH."""
+    if not INFO.exists() or not KEY.exists():
+        return False
+    state = nodes.load_state().get("pids", {})
+    if set(state) != {n.name for n in config.NODES} or not all(nodes.alive(p) for p in state.values()):
+        return False
+    with cf.ThreadPoolExecutor(len(config.NODES)) as pool:
+        return all(pool.map(lambda n: ssh(n.ip, "true").returncode == 0, config.NODES))
+
+
+def healthy(quiet: bool = True) -> bool:
+    """Running, every node's units active and the API ready."""
+    if not running():
+        return False
+    with cf.ThreadPoolExecutor(len(config.NODES)) as pool:
+        results = list(pool.map(units_active, config.NODES))
+    for node, (ok, bad) in zip(config.NODES, results):
+        if not ok:
+            if not quiet:
+                log(f"{node.name}: not all units active: {bad}")
+            return False
+    info = _info()
+    return kubectl(info.bin_dir, "get", "--raw", "/readyz", check=False).returncode == 0
+
+
+def repair() -> None:
+    """Start the lab's units that are not active (after a fault drill that did not clean up)."""
+    for node in config.NODES:
+        ok, bad = units_active(node)
+        if not ok:
+            log(f"{node.name}: starting units that are not active: {bad}")
+            ssh(node.ip, "systemctl start " + " ".join(node.units), timeout=120)
+            wait_for(f"units on {node.name}", lambda n=node: units_active(n)[0], timeout=180)
+    info = _info()
+    wait_for("kube-apiserver /readyz", lambda: kubectl(info.bin_dir, "get", "--raw", "/readyz", check=False).returncode == 0,
+             timeout=120)
+
+
+# -- up / down -------------------------------------------------------------------------------------------
+def _ensure_key() -> str:
+    config.INVENTORY_DIR.mkdir(parents=True, exist_ok=True)
+    if not KEY.exists():
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "kubeops-lab", "-f", KEY])
+    return (KEY.with_suffix(".pub")).read_text()
+
+
+def _write_inventory(bin_dir: Path) -> None:
+    hosts = {n.name: n.ip for n in config.NODES}
+    groups: dict[str, dict] = {}
+    for n in config.NODES:
+        for g in n.groups:
+            groups.setdefault(g, {"hosts": {}})["hosts"][n.name] = None
+    endpoints = units.etcd_endpoints()
+    lab_vars = {
+        "ansible_user": "root",
+        "ansible_ssh_private_key_file": str(KEY),
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "kubeops_cluster_name": "lab",
+        "kubeops_kubeconfig": str(KUBECONFIG),
+        "kubeops_kubectl": str(bin_dir / "kubectl"),
+        "kubeops_control_plane_units": ["kube-apiserver", "kube-controller-manager", "kube-scheduler"],
+        "kubeops_node_units": ["containerd", "kubelet", "kube-proxy"],
+        "kubeops_k8s_bin_dir": config.K8S_BIN_DIR,
+        "kubeops_k8s_ssl_dir": config.K8S_SSL_DIR,
+        "kubeops_etcd_endpoints": endpoints.split(","),
+        "kubeops_etcd_cacert": f"{config.ETCD_SSL_DIR}/ca.pem",
+        "kubeops_etcd_cert": f"{config.ETCD_SSL_DIR}/etcd-client.pem",
+        "kubeops_etcd_key": f"{config.ETCD_SSL_DIR}/etcd-client-key.pem",
+        "kubeops_etcd_data_dir": config.ETCD_DATA_DIR,
+        "kubeops_etcd_backup_dir": "/var/backups/etcd",
+        "kubeops_bird_socket": config.BIRD_SOCKET,
+        "kubeops_cert_dirs": [config.K8S_SSL_DIR, config.ETCD_SSL_DIR],
+        "kubeops_nginx_probe_url": "http://127.0.0.1/healthz",
+        "kubeops_nginx_log_dir": config.NGINX_LOG_DIR,
+        "kubeops_redis_port": 6379,
+        "kubeops_mysql_user": config.MYSQL_USER,
+        "kubeops_mysql_password": config.MYSQL_PASSWORD,
+        "kubeops_license_server_port": config.LICENSE_PORT,
+        "kubeops_license_server_banner": config.LICENSE_BANNER,
+        # Lab specifics the scale-out playbook needs: where the node binaries come from on the controller,
+        # and that the lab's kubelet is kwok managing a single node.
+        "kubeops_binaries_src_dir": str(bin_dir),
+        "kubeops_etcd_binaries_src_dir": str(rootfs.full_dir() / "usr/bin"),
+        "kubeops_kubelet_flavor": "kwok",
+        "kubeops_service_cidr": config.SERVICE_CIDR,
+        "kubeops_cluster_cidr": config.CLUSTER_CIDR,
+        "kubeops_etcd_ca_key": f"{config.ETCD_SSL_DIR}/ca-key.pem",
+        "kubeops_k8s_ca_key_local": str(config.INVENTORY_DIR / "k8s-ca-key.pem"),
+        "kubeops_k8s_ca_local": str(config.INVENTORY_DIR / "k8s-ca.pem"),
+    }
+    inv = {"all": {"hosts": {name: {"ansible_host": ip} for name, ip in hosts.items()}, "vars": lab_vars,
+                   "children": groups}}
+    write(HOSTS, "# Generated by `make lab-up` (lab/api.py); do not edit.\n" + yaml.safe_dump(inv, sort_keys=False))
+    write(INFO, json.dumps({"hosts": hosts, "bin_dir": str(bin_dir)}, indent=1) + "\n")
+
+
+def down() -> None:
+    need_root()
+    log("stopping the lab")
+    nodes.stop_all()
+    nodes.unmount_all()
+    nodes.net_down()
+    shutil.rmtree(config.RUN, ignore_errors=True)
+    for f in (INFO,):
+        f.unlink(missing_ok=True)
+    left = nodes.nspawn_pids() or nodes.mounts_under(config.RUN)
+    if left:
+        raise LabError(f"lab-down left something behind: {left}")
+    log("lab is down (the binary and rootfs caches in ~/.cache/kubeops-lab stay)")
+
+
+def up(fresh: bool = False) -> LabInfo:
+    need_root()
+    for tool in ("systemd-nspawn", "debootstrap", "ip", "ssh", "ssh-keygen"):
+        if not shutil.which(tool):
+            raise LabError(f"{tool} is missing: run `make host-deps` (Debian packages in bindep.txt)")
+    if not fresh and running():
+        repair()
+        log("the lab is already up and healthy")
+        return _info()
+    started = time.monotonic()
+    down()
+    bin_dir = binaries.ensure_bin_dir()
+    base = rootfs.ensure_base()
+    full = rootfs.ensure_full()
+    pubkey = _ensure_key()
+    log("generating certificates")
+    pki_files = pki.generate(config.RUN / "pki")
+    for name in ("kubeconfig", "k8s-ca.pem", "k8s-ca-key.pem", "etcd-ca.pem", "etcd-ca-key.pem"):
+        write(config.INVENTORY_DIR / name, pki_files["_host"][name].decode(), 0o600)
+    _write_inventory(bin_dir)
+    log("creating the bridge and network namespaces")
+    nodes.net_up()
+    pids = {}
+    for node in config.NODES:
+        root = nodes.mount_root(node, base, full)
+        nodes.configure(node, root, pki_files[node.name], pubkey)
+        pids[node.name] = nodes.boot(node, root, bin_dir)
+        log(f"booting {node.name} ({node.ip}, nspawn pid {pids[node.name]})")
+    nodes.save_state(pids)
+    for node in config.NODES:
+        wait_for(f"SSH on {node.name}", lambda n=node: _port_open(n.ip, 22) and ssh(n.ip, "true").returncode == 0,
+                 timeout=180)
+    for node in config.NODES:
+        def check(n=node):
+            ok, bad = units_active(n, skip=config.JOIN_UNITS)
+            if not ok:
+                check.last = bad
+            return ok
+        try:
+            wait_for(f"units on {node.name}: {', '.join(u for u in node.units if u not in config.JOIN_UNITS) or '(none)'}",
+                     check, timeout=240, progress=30)
+        except LabError as exc:
+            journal = ssh(node.ip, "systemctl --failed --no-legend; journalctl -p err -n 30 --no-pager").stdout
+            raise LabError(f"{exc}: {getattr(check, 'last', '')}\n{journal}") from None
+    wait_for("kube-apiserver /readyz", lambda: kubectl(bin_dir, "get", "--raw", "/readyz", check=False).returncode == 0,
+             timeout=180)
+    log("creating nodes, namespaces and workloads")
+    wait_for("default service account admission", lambda: kubectl(
+        bin_dir, "apply", "-f", "-", input=cluster.manifests(), check=False).returncode == 0, timeout=120)
+    workers = [n for n in config.NODES if "kube_node" in n.groups]
+    for node in workers:
+        ssh(node.ip, "systemctl enable --now " + " ".join(config.JOIN_UNITS), check=True)
+    for node in workers:
+        wait_for(f"kubelet and kube-proxy on {node.name}", lambda n=node: units_active(n)[0], timeout=120)
+    wait_for("nodes node1, node2 Ready", lambda: _nodes_ready(bin_dir), timeout=180)
+    wait_for("all pods Running", lambda: _pods_running(bin_dir), timeout=240)
+    log(f"lab is up in {time.monotonic() - started:.0f}s; inventory {HOSTS}; memory used by the lab: "
+        f"{_lab_memory_mib():.0f} MiB")
+    return _info()
+
+
+def _nodes_ready(bin_dir: Path) -> bool:
+    data = json.loads(kubectl(bin_dir, "get", "nodes", "-o", "json").stdout)
+    ready = {n["metadata"]["name"] for n in data["items"]
+             for c in n["status"].get("conditions", []) if c["type"] == "Ready" and c["status"] == "True"}
+    return {"node1", "node2"} <= ready
+
+
+def _pods_running(bin_dir: Path) -> bool:
+    data = json.loads(kubectl(bin_dir, "get", "pods", "-A", "-o", "json").stdout)
+    counts: dict[str, int] = {}
+    for p in data["items"]:
+        if p["status"].get("phase") != "Running":
+            return False
+        counts[p["metadata"]["namespace"]] = counts.get(p["metadata"]["namespace"], 0) + 1
+    want = cluster.expected_pods()
+    return all(counts.get(ns, 0) >= n for ns, n in want.items()) and counts.get("kube-system", 0) >= 3
+
+
+def _lab_memory_mib() -> float:
+    """Resident memory of everything running inside the nodes (sum of RSS of their process trees)."""
+    pids = set(nodes.nspawn_pids())
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        pid = int(entry.name)
+        children.setdefault(int(fields.get("PPid", "0").strip()), []).append(pid)
+        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) if "VmRSS" in fields else 0
+    total, stack = 0, list(pids)
+    while stack:
+        p = stack.pop()
+        total += rss.get(p, 0)
+        stack += children.get(p, [])
+    return total / 1024
+
+
+def ensure_up() -> LabInfo:
+    """For tests: the running lab, brought up first when it is not."""
+    return up()
+
+
+def status() -> int:
+    if not INFO.exists():
+        print("lab: not up (no inventories/lab/lab.json)")
+        return 1
+    info = _info()
+    ok = healthy(quiet=False)
+    print(json.dumps({"up": ok, "inventory": str(HOSTS), "kubeconfig": str(KUBECONFIG), "key": str(KEY),
+                      "kubectl": str(info.kubectl), "hosts": info.hosts,
+                      "memory_mib": round(_lab_memory_mib())}, indent=1))
+    return 0 if ok else 1

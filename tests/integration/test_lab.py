@@ -1,0 +1,128 @@
+"""The lab itself (issue 2): what runs where, and that its faults are real."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lab import config
+
+ETCDCTL = ("ETCDCTL_API=3 etcdctl --endpoints={eps} --cacert=/etc/etcd/ssl/ca.pem "
+           "--cert=/etc/etcd/ssl/etcd-client.pem --key=/etc/etcd/ssl/etcd-client-key.pem")
+
+
+def etcdctl(lab, host: str, args: str, check: bool = True):
+    eps = ",".join(f"https://{n.ip}:2379" for n in config.ETCD_NODES)
+    return lab.ssh(host, f"{ETCDCTL.format(eps=eps)} {args}", check=check)
+
+
+@pytest.mark.parametrize("node", config.NODES, ids=lambda n: n.name)
+def test_every_node_answers_ssh_with_its_units_active(lab, node):
+    assert lab.ssh(node.name, "hostname").stdout.strip() == node.name
+    if node.units:
+        out = lab.ssh(node.name, "systemctl is-active " + " ".join(node.units), check=False).stdout.split()
+        assert out == ["active"] * len(node.units), dict(zip(node.units, out))
+    assert lab.ssh(node.name, "systemctl is-system-running", check=False).stdout.strip() == "running"
+
+
+def test_spare1_has_nothing_installed(lab):
+    out = lab.ssh("spare1", "ls /usr/bin/etcd /app/kubernetes 2>&1; systemctl list-unit-files 'kube*' 'etcd*' --no-legend",
+                  check=False).stdout
+    assert "No such file" in out and "kube" not in out.split("No such file")[-1]
+    assert lab.ssh("spare1", "python3 -c 'print(1)'").stdout.strip() == "1"
+
+
+def test_nodes_ready_and_product_pods_running(lab):
+    nodes = json.loads(lab.kubectl("get", "nodes", "-o", "json").stdout)["items"]
+    ready = {n["metadata"]["name"]: [c["status"] for c in n["status"]["conditions"] if c["type"] == "Ready"][0]
+             for n in nodes}
+    assert ready == {"node1": "True", "node2": "True"}
+    pods = json.loads(lab.kubectl("get", "pods", "-n", "product", "-o", "json").stdout)["items"]
+    assert len(pods) >= 9
+    assert {p["status"]["phase"] for p in pods} == {"Running"}
+    assert {p["spec"]["nodeName"] for p in pods} <= {"node1", "node2"}
+    ds = json.loads(lab.kubectl("get", "ds", "-n", "kube-system", "calico-node", "-o", "json").stdout)
+    assert ds["status"]["numberReady"] == 2
+
+
+def test_kubernetes_binaries_report_their_version(lab):
+    out = lab.kubectl("version", "-o", "json").stdout
+    data = json.loads(out)
+    assert data["serverVersion"]["gitVersion"] == config.K8S_VERSION
+    assert data["clientVersion"]["gitVersion"] == config.K8S_VERSION
+
+
+def test_etcd_three_started_members_from_any_member(lab):
+    for host in ("master1", "node1", "node2"):
+        members = json.loads(etcdctl(lab, host, "member list -w json").stdout)["members"]
+        assert len(members) == 3
+        assert all(m.get("clientURLs") for m in members)   # started members advertise client URLs
+
+
+def test_bird_mesh_established_on_calico_socket(lab):
+    for host in ("master1", "node1", "node2"):
+        out = lab.ssh(host, f"birdcl -s {config.BIRD_SOCKET} show protocols").stdout
+        mesh = [line for line in out.splitlines() if line.startswith("Mesh_")]
+        assert len(mesh) == 2 and all("Established" in line for line in mesh), out
+
+
+def test_middleware_answers(lab):
+    out = lab.ssh("mw1", "curl -s http://127.0.0.1/healthz; redis-cli ping; "
+                  f"echo | socat -T2 - TCP:127.0.0.1:{config.LICENSE_PORT}; "
+                  f"mariadb -u{config.MYSQL_USER} -p{config.MYSQL_PASSWORD} -N -e 'select 42'; "
+                  "rabbitmq-diagnostics -q check_running").stdout
+    for expected in ("ok", "PONG", config.LICENSE_BANNER, "42", "fully booted"):
+        assert expected in out
+    # nginx proxies to the apiserver, as the handbook's does.
+    assert lab.ssh("mw1", "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1/version").stdout == "200"
+
+
+def test_tomcat_access_logs_have_history(lab):
+    names = lab.ssh("mw1", f"ls {config.NGINX_LOG_DIR}").stdout.split()
+    dated = [n for n in names if n.startswith("tomcat_access.") and n.endswith(".log")]
+    assert len(dated) >= 10
+
+
+def test_lab_up_again_is_a_noop(lab):
+    before = lab.ssh("master1", "systemctl show -p MainPID --value kube-apiserver").stdout
+    proc = subprocess.run([sys.executable, "-m", "lab", "up"], cwd=lab.root, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "already up" in proc.stdout
+    assert lab.ssh("master1", "systemctl show -p MainPID --value kube-apiserver").stdout == before
+
+
+# -- faults are real ----------------------------------------------------------------------------------------
+def _node_ready(lab, name: str) -> str:
+    node = json.loads(lab.kubectl("get", "node", name, "-o", "json").stdout)
+    return [c["status"] for c in node["status"]["conditions"] if c["type"] == "Ready"][0]
+
+
+def test_stopping_kubelet_turns_the_node_not_ready_within_a_minute(lab):
+    with lab.unit_stopped("node1", "kubelet"):
+        start = time.monotonic()
+        lab.wait(lambda: _node_ready(lab, "node1") != "True", "node1 NotReady", timeout=60, interval=2)
+        assert time.monotonic() - start < 60
+    lab.wait(lambda: _node_ready(lab, "node1") == "True", "node1 Ready again", timeout=90)
+
+
+def test_stopping_bird_breaks_the_peers_sessions(lab):
+    with lab.unit_stopped("node1", "bird"):
+        def broken():
+            out = lab.ssh("master1", f"birdcl -s {config.BIRD_SOCKET} show protocols Mesh_198_18_0_21").stdout
+            return "Mesh_198_18_0_21" in out and "Established" not in out
+        lab.wait(broken, "master1's session to node1 leaves Established", timeout=60)
+    lab.wait(lambda: "Established" in lab.ssh("master1", f"birdcl -s {config.BIRD_SOCKET} show protocols Mesh_198_18_0_21").stdout,
+             "session Established again", timeout=90)
+
+
+def test_stopping_an_etcd_member_shows_in_endpoint_health(lab):
+    with lab.unit_stopped("node2", "etcd"):
+        proc = etcdctl(lab, "master1", "endpoint health -w json", check=False)
+        assert proc.returncode != 0
+        health = {h["endpoint"]: h["health"] for h in json.loads(proc.stdout)}
+        assert health["https://198.18.0.22:2379"] is False
+        assert health["https://198.18.0.11:2379"] is True
+    lab.wait(lambda: etcdctl(lab, "master1", "endpoint health", check=False).returncode == 0, "etcd healthy", timeout=90)
