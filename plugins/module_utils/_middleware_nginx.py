@@ -1,0 +1,172 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeops.runbook contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""nginx checks: master process, ``nginx -t``, an HTTP probe. PRIVATE to the collection: not a public API."""
+from __future__ import annotations
+
+import os
+import re
+import time
+import typing as t
+
+from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import (
+    CRITICAL, OK, UNKNOWN, WARNING, MiddlewareError, Problems, Runner, Which, check_positive, first_error_line,
+    middleware_finding, wrap_timeout,
+)
+
+# 2026/11/22 05:50:19 [emerg] 393#393: unknown directive "locaton" in /tmp/bad.conf:2
+LOG_LINE_RE = re.compile(r"\[(?P<level>emerg|alert|crit|error|warn|notice|info)\]\s+(?:\d+#\d+:\s+)?(?P<text>.*)$")
+MASTER_MARK = "nginx: master process"
+
+
+class NginxOptions(t.NamedTuple):
+    nginx_bin: str = "nginx"
+    config_file: str | None = None
+    pid_file: str = "/run/nginx.pid"
+    probe_url: str | None = None
+    expected_status: tuple[int, ...] = (200,)
+    probe_timeout: float = 5.0
+    validate_certs: bool = True
+    command_timeout: int = 30
+
+
+class HttpResult(t.NamedTuple):
+    status: int | None   # HTTP status code, None when no response came back
+    error: str | None    # why there is no response
+    elapsed_ms: int
+
+
+Fetch = t.Callable[[str, float, bool], HttpResult]
+
+
+def validate(opts: NginxOptions) -> None:
+    check_positive("probe_timeout", opts.probe_timeout)
+    check_positive("command_timeout", opts.command_timeout)
+    for code in opts.expected_status:
+        if not 100 <= code <= 599:
+            raise MiddlewareError(f"expected_status: {code} is not an HTTP status code (100-599)")
+    if opts.probe_url is not None and not re.match(r"^https?://[^/\s]+", opts.probe_url):
+        raise MiddlewareError(f"probe_url: must be an http:// or https:// URL, got {opts.probe_url!r}")
+
+
+def parse_config_test(rc: int, stdout: str, stderr: str) -> dict:
+    """Parse ``nginx -t`` output (it writes to stderr): {'ok', 'errors', 'warnings'}."""
+    errors: list[str] = []
+    warnings: list[str] = []
+    for line in f"{stderr}\n{stdout}".splitlines():
+        match = LOG_LINE_RE.search(line)
+        if not match:
+            continue
+        text = match.group("text").strip()
+        if match.group("level") in ("emerg", "alert", "crit", "error"):
+            errors.append(text)
+        elif match.group("level") == "warn":
+            warnings.append(text)
+    ok = rc == 0 and "test is successful" in f"{stderr}\n{stdout}"
+    if not ok and not errors:
+        errors.append(first_error_line(stderr, stdout) or f"nginx -t exited with {rc} and printed nothing")
+    return {"ok": ok, "errors": errors, "warnings": warnings}
+
+
+def read_cmdline(proc_root: str, pid: int) -> str | None:
+    try:
+        with open(os.path.join(proc_root, str(pid), "cmdline"), "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode("utf-8", errors="replace").strip()
+    except OSError:
+        return None
+
+
+def find_master(pid_file: str, proc_root: str = "/proc") -> dict:
+    """Locate the nginx master: from the pid file when it points at a live master, else by scanning /proc."""
+    result: dict = {"running": False, "pid": None, "source": None, "pid_file_problem": None}
+    try:
+        with open(pid_file, encoding="ascii", errors="replace") as handle:
+            pid = int(handle.read().strip())
+        cmdline = read_cmdline(proc_root, pid)
+        if cmdline and cmdline.startswith(MASTER_MARK):
+            result.update(running=True, pid=pid, source="pid_file")
+            return result
+        result["pid_file_problem"] = f"pid file {pid_file} names pid {pid}, which is not an nginx master"
+    except FileNotFoundError:
+        result["pid_file_problem"] = f"pid file {pid_file} does not exist"
+    except (OSError, ValueError) as exc:
+        result["pid_file_problem"] = f"pid file {pid_file} is unreadable: {exc}"
+    try:
+        entries = os.listdir(proc_root)
+    except OSError:
+        entries = []
+    for entry in sorted(entries, key=lambda e: (len(e), e)):
+        if not entry.isdigit():
+            continue
+        cmdline = read_cmdline(proc_root, int(entry))
+        if cmdline and cmdline.startswith(MASTER_MARK):
+            result.update(running=True, pid=int(entry), source="proc")
+            break
+    return result
+
+
+def default_fetch(url: str, timeout: float, validate_certs: bool) -> HttpResult:
+    """GET url with ansible's open_url; an HTTP error status is a response, not an error."""
+    from ansible.module_utils.urls import open_url  # pylint: disable=import-outside-toplevel
+    from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError  # pylint: disable=import-outside-toplevel
+
+    started = time.monotonic()
+    try:
+        response = open_url(url, method="GET", timeout=timeout, validate_certs=validate_certs,
+                            follow_redirects="none", http_agent="kubeops.runbook nginx_info")
+        response.read(65536)
+        return HttpResult(response.getcode(), None, _ms(started))
+    except HTTPError as exc:
+        return HttpResult(exc.code, None, _ms(started))
+    except URLError as exc:
+        return HttpResult(None, str(getattr(exc, "reason", exc)), _ms(started))
+    except (OSError, ValueError) as exc:
+        return HttpResult(None, f"{type(exc).__name__}: {exc}", _ms(started))
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def check(opts: NginxOptions, run: Runner, which: Which, host: str | None, fetch: Fetch = default_fetch,
+          proc_root: str = "/proc") -> tuple[dict, dict]:
+    validate(opts)
+    problems = Problems()
+    details: dict = {}
+    master = find_master(opts.pid_file, proc_root)
+    details["master"] = master
+    if master["running"]:
+        problems.add(OK, f"master process {master['pid']}")
+    else:
+        problems.add(CRITICAL, "nginx master process is not running")
+    nginx = which(opts.nginx_bin)
+    if not nginx:
+        problems.add(UNKNOWN, f"{opts.nginx_bin} not found on this host: configuration not tested")
+        details["config_test"] = None
+    else:
+        argv = [nginx, "-t"] + (["-c", opts.config_file] if opts.config_file else [])
+        rc, out, err = run(wrap_timeout(which("timeout"), opts.command_timeout, argv), None)
+        test = parse_config_test(rc, out, err)
+        details["config_test"] = test
+        if rc == 124:
+            problems.add(UNKNOWN, "nginx -t timed out")
+        elif not test["ok"]:
+            if any("Permission denied" in e for e in test["errors"]):
+                problems.add(UNKNOWN, f"nginx -t could not run (run it as root): {test['errors'][0]}")
+            else:
+                problems.add(CRITICAL, f"nginx -t failed: {test['errors'][0]}")
+        elif test["warnings"]:
+            problems.add(WARNING, f"nginx -t warns: {test['warnings'][0]}")
+    if opts.probe_url:
+        probe = fetch(opts.probe_url, opts.probe_timeout, opts.validate_certs)
+        details["probe"] = {"url": opts.probe_url, "status": probe.status, "error": probe.error,
+                            "elapsed_ms": probe.elapsed_ms, "expected_status": list(opts.expected_status)}
+        if probe.status is None:
+            problems.add(CRITICAL, f"GET {opts.probe_url} failed: {probe.error}")
+        elif probe.status not in opts.expected_status:
+            expected = "/".join(str(c) for c in opts.expected_status)
+            problems.add(CRITICAL, f"GET {opts.probe_url} returned {probe.status}, expected {expected}")
+    parts = [f"master process {master['pid']} running", "nginx -t ok"]
+    if opts.probe_url:
+        parts.append(f"GET {opts.probe_url} -> {details['probe']['status']}")
+    return middleware_finding("nginx", "nginx", problems, ", ".join(parts), host, details), details

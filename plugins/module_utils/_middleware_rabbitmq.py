@@ -1,0 +1,175 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeops.runbook contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""RabbitMQ checks through ``rabbitmq-diagnostics``. PRIVATE to the collection: not a public API.
+
+``rabbitmq-diagnostics`` talks to the node over Erlang distribution and needs the node's Erlang cookie:
+run it as root (Debian keeps the cookie readable by root and the rabbitmq user).
+"""
+from __future__ import annotations
+
+import json
+import re
+import typing as t
+
+from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import (
+    CRITICAL, OK, UNKNOWN, WARNING, MiddlewareError, Problems, Runner, Which, check_percent, check_positive,
+    first_error_line, middleware_finding, wrap_timeout,
+)
+
+# rabbitmq-diagnostics could not even talk to the node: not a verdict on the node.
+PERMISSION_MARKERS = ("Only root or rabbitmq can run", ".erlang.cookie", "Erlang cookie", "erlang cookie",
+                      "rejected by the remote node")
+ALARM_WORDS = (("memory", "memory"), ("disk", "disk"), ("file_descriptor", "file descriptors"))
+
+
+class RabbitmqOptions(t.NamedTuple):
+    diagnostics_bin: str = "rabbitmq-diagnostics"
+    node: str | None = None
+    expected_listeners: tuple[str, ...] = ("amqp",)
+    fd_warning_percent: float | None = 80.0
+    fd_critical_percent: float | None = 95.0
+    command_timeout: int = 60
+
+
+def validate(opts: RabbitmqOptions) -> None:
+    check_percent("fd_warning_percent", opts.fd_warning_percent, "fd_critical_percent", opts.fd_critical_percent)
+    check_positive("command_timeout", opts.command_timeout)
+    if opts.node is not None and not re.match(r"^[^@\s]+@[^@\s]+$", opts.node):
+        raise MiddlewareError(f"node: must look like name@host (for example rabbit@mw1), got {opts.node!r}")
+
+
+def parse_json(text: str) -> dict | None:
+    """The JSON document rabbitmq-diagnostics printed with --formatter json (None when there is none)."""
+    text = text.strip()
+    if not text:
+        return None
+    start = text.find("{")
+    if start < 0:
+        return None
+    try:
+        data = json.loads(text[start:])
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def alarm_names(alarms: t.Any) -> list[str]:
+    """Names of the resource alarms (memory, disk, file descriptors) in any of the shapes the tool prints."""
+    names: list[str] = []
+    for item in alarms if isinstance(alarms, list) else []:
+        text = json.dumps(item) if not isinstance(item, str) else item
+        for word, name in ALARM_WORDS:
+            if word in text and name not in names:
+                names.append(name)
+        if not any(word in text for word, _ in ALARM_WORDS) and text not in names:
+            names.append(text[:80])
+    return names
+
+
+def alarms_from_text(text: str) -> list[str]:
+    """Alarm names from the human output of ``check_local_alarms`` when it fails."""
+    names: list[str] = []
+    for line in text.splitlines():
+        lower = line.lower()
+        if "no local alarms" in lower:
+            return []
+        for word, name in ALARM_WORDS:
+            if (word in lower or (word == "file_descriptor" and "file descriptor" in lower)) and name not in names:
+                names.append(name)
+    return names
+
+
+def classify_error(rc: int, stdout: str, stderr: str, what: str) -> tuple[str, str]:
+    text = f"{stdout}\n{stderr}"
+    line = first_error_line(stderr, stdout) or f"rc={rc}, no output"
+    if rc == 124:
+        return CRITICAL, f"{what} timed out"
+    if any(marker in text for marker in PERMISSION_MARKERS):
+        return UNKNOWN, ("rabbitmq-diagnostics could not talk to the node: it must run as root or rabbitmq "
+                         "(it needs the Erlang cookie); use become")
+    return CRITICAL, f"{what} failed: {line}"
+
+
+def evaluate_status(status: dict, opts: RabbitmqOptions, problems: Problems) -> dict:
+    """Facts and problems from ``status --formatter json``."""
+    fds = status.get("file_descriptors") if isinstance(status.get("file_descriptors"), dict) else {}
+    listeners = [item for item in status.get("listeners") or [] if isinstance(item, dict)]
+    memory = status.get("memory") if isinstance(status.get("memory"), dict) else {}
+    total = memory.get("total") if isinstance(memory.get("total"), dict) else {}
+    strategy = status.get("vm_memory_calculation_strategy") or "rss"
+    used_memory = total.get(strategy) if isinstance(total.get(strategy), int) else None
+    facts: dict = {
+        "version": status.get("rabbitmq_version"),
+        "erlang_version": status.get("erlang_version"),
+        "uptime_seconds": status.get("uptime"),
+        "listeners": [f"{item.get('protocol')}:{item.get('port')}" for item in listeners],
+        "memory_used": used_memory,
+        "memory_limit": status.get("vm_memory_high_watermark_limit"),
+        "disk_free": status.get("disk_free"),
+        "disk_free_limit": status.get("disk_free_limit"),
+        "alarms": alarm_names(status.get("alarms")),
+        "file_descriptors_used": fds.get("total_used"),
+        "file_descriptors_limit": fds.get("total_limit"),
+        "is_under_maintenance": status.get("is_under_maintenance"),
+    }
+    protocols = {str(item.get("protocol")) for item in listeners}
+    missing = [p for p in opts.expected_listeners if p not in protocols]
+    if missing:
+        problems.add(CRITICAL, f"no listener for {', '.join(missing)} (listening: {', '.join(facts['listeners']) or 'none'})")
+    if status.get("is_under_maintenance") is True:
+        problems.add(WARNING, "node is in maintenance mode")
+    used, limit = fds.get("total_used"), fds.get("total_limit")
+    if isinstance(used, int) and isinstance(limit, int) and limit > 0:
+        percent = round(used * 100.0 / limit, 1)
+        facts["file_descriptors_percent"] = percent
+        if opts.fd_critical_percent is not None and percent >= opts.fd_critical_percent:
+            problems.add(CRITICAL, f"file descriptors {used}/{limit} ({percent}%, critical at {opts.fd_critical_percent:g}%)")
+        elif opts.fd_warning_percent is not None and percent >= opts.fd_warning_percent:
+            problems.add(WARNING, f"file descriptors {used}/{limit} ({percent}%, warning at {opts.fd_warning_percent:g}%)")
+    return facts
+
+
+def base_argv(tool: str, opts: RabbitmqOptions) -> list[str]:
+    return [tool, "-q"] + (["-n", opts.node] if opts.node else [])
+
+
+def check(opts: RabbitmqOptions, run: Runner, which: Which, host: str | None) -> tuple[dict, dict]:
+    validate(opts)
+    problems = Problems()
+    target = opts.node or "rabbitmq"
+    details: dict = {"node": opts.node}
+    tool = which(opts.diagnostics_bin)
+    if not tool:
+        problems.add(UNKNOWN, f"{opts.diagnostics_bin} not found on this host: the rabbitmq check could not run")
+        return middleware_finding("rabbitmq", target, problems, "", host, details), details
+    timeout = which("timeout")
+
+    def diag(*args: str) -> tuple[int, str, str]:
+        return run(wrap_timeout(timeout, opts.command_timeout, base_argv(tool, opts) + list(args)), None)
+
+    rc, out, err = diag("check_running")
+    details["running"] = rc == 0
+    if rc != 0:
+        problems.add(*classify_error(rc, out, err, "check_running"))
+        return middleware_finding("rabbitmq", target, problems, "", host, details), details
+    problems.add(OK, first_error_line(out))
+    rc, out, err = diag("check_local_alarms")
+    if rc == 0:
+        details["local_alarms"] = []
+    else:
+        names = alarms_from_text(f"{out}\n{err}")
+        details["local_alarms"] = names
+        if names:
+            problems.add(CRITICAL, f"resource alarm: {', '.join(names)} (publishers are blocked)")
+        else:
+            problems.add(*classify_error(rc, out, err, "check_local_alarms"))
+    rc, out, err = diag("status", "--formatter", "json")
+    status = parse_json(out) if rc == 0 else None
+    if status is None:
+        problems.add(UNKNOWN, f"status could not be read: {first_error_line(err, out) or f'rc={rc}'}")
+    else:
+        details.update(evaluate_status(status, opts, problems))
+    healthy = (f"running, no alarms, RabbitMQ {details.get('version')}, "
+               f"listeners {', '.join(details.get('listeners') or []) or 'none'}")
+    return middleware_finding("rabbitmq", target, problems, healthy, host, details), details

@@ -1,0 +1,148 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeops.runbook contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: nginx_info
+short_description: Health of nginx (master process, configuration test, HTTP probe), as an inspection finding
+version_added: 1.0.0
+description:
+  - Looks for the nginx master process (through O(pid_file), else by scanning C(/proc)), runs C(nginx -t) and,
+    when O(probe_url) is set, sends one HTTP GET to it. Returns one C(middleware.nginx) finding.
+  - V(critical) when the master process is not running, when C(nginx -t) reports a configuration error (the
+    summary carries the error line, for example C(unknown directive "locaton" in /etc/nginx/conf.d/x.conf:2)),
+    or when the probe gets no answer or a status code outside O(expected_status).
+  - V(warning) when C(nginx -t) passes with warnings. V(unknown) when the nginx binary is missing or C(nginx -t)
+    cannot read its files (run as root).
+author:
+  - kubeops.runbook maintainers
+extends_documentation_fragment:
+  - kubeops.runbook.attributes
+  - kubeops.runbook.attributes.info_module
+options:
+  nginx_bin:
+    description: Name or path of the nginx binary.
+    type: str
+    default: nginx
+  config_file:
+    description: Configuration file to test (C(nginx -t -c)); the binary's default when unset.
+    type: path
+  pid_file:
+    description: Pid file of the nginx master.
+    type: path
+    default: /run/nginx.pid
+  probe_url:
+    description: URL to GET (C(kubeops_nginx_probe_url)); no HTTP probe when unset. Redirects are not followed.
+    type: str
+  expected_status:
+    description: HTTP status codes of a healthy probe.
+    type: list
+    elements: int
+    default: [200]
+  probe_timeout:
+    description: Seconds the HTTP probe may take.
+    type: float
+    default: 5
+  validate_certs:
+    description: Verify the TLS certificate of an https O(probe_url).
+    type: bool
+    default: true
+  host:
+    description: Host name put in the finding (the role passes C(inventory_hostname)). Defaults to the host's node name.
+    type: str
+  command_timeout:
+    description: Seconds C(nginx -t) may take (enforced with C(timeout) when the host has it).
+    type: int
+    default: 30
+"""
+
+EXAMPLES = r"""
+- name: Check nginx and probe its health endpoint
+  kubeops.runbook.nginx_info:
+    probe_url: "{{ kubeops_nginx_probe_url }}"
+    host: "{{ inventory_hostname }}"
+  register: nginx
+
+- name: Accept a redirect from the portal page
+  kubeops.runbook.nginx_info:
+    probe_url: http://127.0.0.1/
+    expected_status: [200, 301, 302]
+"""
+
+RETURN = r"""
+findings:
+  description: One C(middleware.nginx) finding (target C(nginx)).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - id: middleware.nginx
+      category: middleware
+      target: nginx
+      host: mw1
+      status: critical
+      summary: 'nginx -t failed: unknown directive "locaton" in /etc/nginx/sites-enabled/default:2'
+      details: {}
+nginx:
+  description: The facts behind the finding.
+  returned: always
+  type: dict
+  contains:
+    master:
+      description: Where the master process was found (C(running), C(pid), C(source) V(pid_file) or V(proc), C(pid_file_problem)).
+      type: dict
+      returned: always
+    config_test:
+      description: Result of C(nginx -t) (C(ok), C(errors), C(warnings)); null when nginx is not installed.
+      type: dict
+      returned: always
+    probe:
+      description: The HTTP probe (C(url), C(status), C(error), C(elapsed_ms), C(expected_status)).
+      type: dict
+      returned: when O(probe_url) is set
+  sample:
+    master: {running: true, pid: 77, source: pid_file, pid_file_problem: null}
+    config_test: {ok: true, errors: [], warnings: []}
+    probe: {url: "http://127.0.0.1/healthz", status: 200, error: null, elapsed_ms: 3, expected_status: [200]}
+"""
+
+import platform
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import CmdResult, MiddlewareError
+from ansible_collections.kubeops.runbook.plugins.module_utils import _middleware_nginx as N
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "nginx_bin": {"type": "str", "default": "nginx"},
+            "config_file": {"type": "path"},
+            "pid_file": {"type": "path", "default": "/run/nginx.pid"},
+            "probe_url": {"type": "str"},
+            "expected_status": {"type": "list", "elements": "int", "default": [200]},
+            "probe_timeout": {"type": "float", "default": 5},
+            "validate_certs": {"type": "bool", "default": True},
+            "host": {"type": "str"},
+            "command_timeout": {"type": "int", "default": 30},
+        },
+        supports_check_mode=True,
+    )
+    params = dict(module.params)
+    host = params.pop("host") or platform.node()
+    params["expected_status"] = tuple(params["expected_status"])
+    opts = N.NginxOptions(**params)
+
+    def run(argv: list[str], env: dict | None) -> CmdResult:
+        return CmdResult(*module.run_command(argv, environ_update=env or {}))
+
+    try:
+        result, facts = N.check(opts, run, module.get_bin_path, host)
+    except MiddlewareError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, findings=[result], nginx=facts)
+
+
+if __name__ == "__main__":
+    main()
