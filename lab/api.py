@@ -192,7 +192,7 @@ def down() -> None:
     shutil.rmtree(config.RUN, ignore_errors=True)
     for f in (INFO,):
         f.unlink(missing_ok=True)
-    left = nodes.nspawn_pids() or nodes.mounts_under(config.RUN)
+    left = nodes.leftovers()
     if left:
         raise LabError(f"lab-down left something behind: {left}")
     log("lab is down (the binary and rootfs caches in ~/.cache/kubeops-lab stay)")

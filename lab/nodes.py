@@ -236,3 +236,17 @@ def stop_all(timeout: float = 30) -> None:
             except OSError:
                 pass
     time.sleep(0.5)
+
+
+def leftovers() -> list[str]:
+    """What of a lab still exists on this machine: processes, mounts, namespaces, links."""
+    left = [f"systemd-nspawn pid {p}" for p in nspawn_pids()]
+    left += [f"mount {m}" for m in mounts_under(config.RUN)]
+    for line in run(["ip", "netns", "list"], capture=True).stdout.splitlines():
+        if line.split() and line.split()[0].startswith(config.PREFIX + "-"):
+            left.append(f"netns {line.split()[0]}")
+    for line in run(["ip", "-o", "link", "show"], capture=True).stdout.splitlines():
+        name = line.split(":")[1].strip().split("@")[0]
+        if name.startswith("kl-") or name == config.BRIDGE:
+            left.append(f"link {name}")
+    return left
