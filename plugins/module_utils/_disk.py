@@ -25,6 +25,11 @@ PSEUDO_FS = frozenset((
     "iso9660", "tmpfs",
 ))
 _OCTAL = re.compile(r"\\([0-7]{3})")
+# container layers, pod volumes, network namespaces and systemd-nspawn's host files are not disks to watch
+EXCLUDE_MOUNTPOINTS = (
+    r"^/var/lib/docker/.+", r"^/var/lib/containerd/.+", r"^/run/containerd/", r"^/var/lib/kubelet/pods/",
+    r"^/var/lib/kubelet/plugins/", r"^/run/netns/", r"^/run/docker/netns/", r"^/run/host/", r"^/snap/",
+)
 
 
 class DiskError(Exception):
@@ -45,21 +50,39 @@ def unescape(field: str) -> str:
     return _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), field)
 
 
-def parse_mounts(text: str, include_fs: t.Iterable[str] = (), exclude_fs: t.Iterable[str] | None = None) -> list[dict]:
-    """/proc/mounts -> [{device, mountpoint, fstype, options}], pseudo filesystems skipped, last mount wins."""
+def parse_mounts(text: str, include_fs: t.Iterable[str] = (), exclude_fs: t.Iterable[str] | None = None,
+                 exclude_mountpoints: t.Iterable[str] = EXCLUDE_MOUNTPOINTS) -> list[dict]:
+    """/proc/mounts -> [{device, mountpoint, fstype, options}].
+
+    Pseudo filesystems and container/pod mount points are skipped; the last mount on a mount point wins; a block
+    device mounted several times (bind mounts) is measured once, at its shortest mount point.
+    """
     skip = set(PSEUDO_FS if exclude_fs is None else exclude_fs) - set(include_fs)
+    excluded = [re.compile(p) for p in exclude_mountpoints]
     found: dict[str, dict] = {}
     for line in text.splitlines():
         fields = line.split()
         if len(fields) < 4:
             continue
         device, mountpoint, fstype, options = (unescape(f) for f in fields[:4])
-        if fstype in skip or not mountpoint.startswith("/"):
+        if fstype in skip or not mountpoint.startswith("/") or any(p.search(mountpoint) for p in excluded):
             continue
         found.pop(mountpoint, None)
         found[mountpoint] = {"device": device, "mountpoint": mountpoint, "fstype": fstype,
                              "options": options.split(",")}
-    return list(found.values())
+    by_device: dict[str, dict] = {}
+    result = []
+    for mount in found.values():
+        if mount["device"].startswith("/dev/"):
+            other = by_device.get(mount["device"])
+            if other is not None:
+                if len(mount["mountpoint"]) < len(other["mountpoint"]):
+                    result[result.index(other)] = mount
+                    by_device[mount["device"]] = mount
+                continue
+            by_device[mount["device"]] = mount
+        result.append(mount)
+    return result
 
 
 def mount_of(path: str, mountpoints: t.Iterable[str]) -> str | None:

@@ -29,6 +29,7 @@ _UNIT_NAME = re.compile(r"^[A-Za-z0-9:_.\\@-]+$")
 _UNIT_SUFFIXES = (".service", ".socket", ".target", ".timer", ".mount", ".path", ".scope", ".slice", ".swap",
                   ".device", ".automount")
 MAX_SAMPLE_CHARS = 400
+_KLOG_ERROR = re.compile(r"^[EF]\d{4} \d\d:\d\d:\d\d")
 
 
 class SystemdError(Exception):
@@ -85,8 +86,11 @@ def show_command(systemctl: str, units: list[str]) -> list[str]:
     return [systemctl, "show", "--no-pager", "-p", ",".join(SHOW_PROPERTIES), "--", *units]
 
 
-def journal_command(journalctl: str, units: list[str], since: str) -> list[str]:
-    argv = [journalctl, "-o", "json", "-p", "err", "--no-pager", "-q", "--since", since]
+def journal_command(journalctl: str, units: list[str], since: str, klog_errors: bool = False) -> list[str]:
+    """Error-priority lines of the units; with ``klog_errors`` every line (klog ``E`` lines are logged at info)."""
+    argv = [journalctl, "-o", "json", "--no-pager", "-q", "--since", since]
+    if not klog_errors:
+        argv[3:3] = ["-p", "err"]
     for unit in units:
         argv += ["-u", unit]
     return argv
@@ -173,8 +177,19 @@ def entry_unit(entry: dict, units: t.Iterable[str]) -> str | None:
     return None
 
 
+def is_error(entry: dict, message: str, klog_errors: bool) -> bool:
+    """PRIORITY 0-3 (emerg..err), or with ``klog_errors`` a klog error line (``E1122 05:56:06.18 ...``)."""
+    priority = entry.get("PRIORITY")
+    if isinstance(priority, str) and priority.isdigit():
+        if int(priority) <= 3:
+            return True
+    elif not klog_errors:
+        return True  # journalctl -p err already filtered; an entry without PRIORITY is kept
+    return klog_errors and bool(_KLOG_ERROR.match(message))
+
+
 def parse_journal(text: str, units: list[str], not_before_us: dict[str, int] | None = None,
-                  samples: int = 3) -> dict[str, dict]:
+                  samples: int = 3, klog_errors: bool = False) -> dict[str, dict]:
     """``journalctl -o json`` lines -> per unit ``{"count", "samples", "last"}``.
 
     Lines that are not JSON objects (a truncated last line, a warning from journalctl) are skipped and counted
@@ -202,9 +217,11 @@ def parse_journal(text: str, units: list[str], not_before_us: dict[str, int] | N
                              else None)
         if not_before_us and stamp is not None and stamp < not_before_us.get(unit, 0):
             continue
+        message = _message(entry.get("MESSAGE"))[:MAX_SAMPLE_CHARS]
+        if not is_error(entry, message, klog_errors):
+            continue
         data = result[unit]
         data["count"] += 1
-        message = _message(entry.get("MESSAGE"))[:MAX_SAMPLE_CHARS]
         data["last"] = message
         if len(data["samples"]) < samples:
             data["samples"].append(message)

@@ -8,8 +8,11 @@ module: disk_usage_info
 short_description: Disk space and inodes per mount or per path, as inspection findings
 version_added: 1.0.0
 description:
-  - Measures every mounted filesystem listed in C(/proc/mounts) (pseudo filesystems such as C(proc), C(cgroup2),
-    C(tmpfs) or C(squashfs) skipped), or the filesystems holding the given O(paths), with C(os.statvfs).
+  - Measures every mounted filesystem listed in C(/proc/mounts), or the filesystems holding the given O(paths),
+    with C(os.statvfs). Pseudo filesystems (C(proc), C(cgroup2), C(tmpfs), C(squashfs), ...) are skipped, and so
+    are container layers, pod volumes and network namespaces (mount points under C(/var/lib/docker/),
+    C(/var/lib/containerd/), C(/run/containerd/), C(/var/lib/kubelet/pods/), C(/run/netns/), ...). A block
+    device mounted several times is measured once, at its shortest mount point.
   - Percentages are those C(df) and C(df -i) print (space used out of used plus available to unprivileged users).
   - Returns C(disk.space) and C(disk.inodes) findings per mount or path against percent thresholds. The handbook's
     white screen came from a full C(/data/iuap/logs/nginx).
@@ -90,6 +93,7 @@ mounts:
               inodes_total: 1310720, inodes_used: 254000, inodes_free: 1056720, inodes_used_percent: 19.4}
 """
 
+import os
 import platform
 
 from ansible.module_utils.basic import AnsibleModule
@@ -103,6 +107,7 @@ def run(module: AnsibleModule) -> dict:
     try:
         with open("/proc/mounts", encoding="utf-8", errors="surrogateescape") as handle:
             mounts = D.parse_mounts(handle.read(), include_fs=params["include_fs"])
+        mounts = [m for m in mounts if os.path.isdir(m["mountpoint"])]  # not files bind-mounted over files
     except OSError as exc:
         if not params["paths"]:
             problem = {"target": "/proc/mounts", "error": f"cannot read /proc/mounts: {exc.strerror}"}

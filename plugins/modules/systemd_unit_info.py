@@ -63,6 +63,13 @@ options:
     description: How many journal lines to keep per unit in the finding details.
     type: int
     default: 3
+  klog_errors:
+    description:
+      - Also count klog error lines (C(E1122 05:56:06.187973 ...)) whatever their journal priority. Kubernetes
+        components write them to stderr, which the journal records at priority C(info), so C(-p err) misses them.
+      - Reads every journal line of the units in the window instead of error-priority lines only.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -163,11 +170,11 @@ def run(module: AnsibleModule) -> dict:
     if not journalctl:
         note = "journalctl is not installed on this host: unit states only, no error-log check"
     else:
-        rc, out, err = module.run_command(S.journal_command(journalctl, units, since))
+        rc, out, err = module.run_command(S.journal_command(journalctl, units, since, params["klog_errors"]))
         if rc != 0:
             note = f"journalctl failed (rc={rc}): {err.strip()[:200]}; unit states only, no error-log check"
         else:
-            journal = S.parse_journal(out, units, cutoffs, params["samples"])
+            journal = S.parse_journal(out, units, cutoffs, params["samples"], params["klog_errors"])
     findings = S.unit_findings(units, props, journal, params["category"], host, params["max_restarts"],
                                params["journal_errors_warning"], note, since)
     if show_problem:
@@ -200,6 +207,7 @@ def main() -> None:
             "max_restarts": {"type": "int", "default": 3},
             "journal_errors_warning": {"type": "int", "default": 1},
             "samples": {"type": "int", "default": 3},
+            "klog_errors": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
