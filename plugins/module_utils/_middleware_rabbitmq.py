@@ -18,8 +18,11 @@ from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import
 )
 
 # rabbitmq-diagnostics could not even talk to the node: not a verdict on the node.
-PERMISSION_MARKERS = ("Only root or rabbitmq can run", ".erlang.cookie", "Erlang cookie", "erlang cookie",
-                      "rejected by the remote node")
+# (The generic "unable to perform an operation" help text mentions the Erlang cookie too: do not match on that.)
+PERMISSION_MARKERS = ("Only root or rabbitmq can run", "Failed to create cookie file", "rejected by the remote node")
+# Lines of the DIAGNOSTICS block that say why the node could not be reached.
+DIAGNOSIS_RE = re.compile(r"^\s*\*\s*(epmd reports: .*|unable to connect to epmd .*|TCP connection succeeded but .*|"
+                          r"connected to epmd .*but .*)$", re.MULTILINE)
 ALARM_WORDS = (("memory", "memory"), ("disk", "disk"), ("file_descriptor", "file descriptors"))
 
 
@@ -88,16 +91,21 @@ def classify_error(rc: int, stdout: str, stderr: str, what: str) -> tuple[str, s
     if any(marker in text for marker in PERMISSION_MARKERS):
         return UNKNOWN, ("rabbitmq-diagnostics could not talk to the node: it must run as root or rabbitmq "
                          "(it needs the Erlang cookie); use become")
+    diagnosis = DIAGNOSIS_RE.search(text)
+    if diagnosis:
+        return CRITICAL, f"node is not reachable ({diagnosis.group(1).strip()})"
     return CRITICAL, f"{what} failed: {line}"
 
 
 def evaluate_status(status: dict, opts: RabbitmqOptions, problems: Problems) -> dict:
     """Facts and problems from ``status --formatter json``."""
     fds = status.get("file_descriptors") if isinstance(status.get("file_descriptors"), dict) else {}
-    listeners = [item for item in status.get("listeners") or [] if isinstance(item, dict)]
+    raw_listeners = status.get("listeners")
+    listeners = [item for item in raw_listeners if isinstance(item, dict)] if isinstance(raw_listeners, list) else []
     memory = status.get("memory") if isinstance(status.get("memory"), dict) else {}
     total = memory.get("total") if isinstance(memory.get("total"), dict) else {}
-    strategy = status.get("vm_memory_calculation_strategy") or "rss"
+    strategy = status.get("vm_memory_calculation_strategy")
+    strategy = strategy if isinstance(strategy, str) else "rss"
     used_memory = total.get(strategy) if isinstance(total.get(strategy), int) else None
     facts: dict = {
         "version": status.get("rabbitmq_version"),
@@ -121,7 +129,7 @@ def evaluate_status(status: dict, opts: RabbitmqOptions, problems: Problems) -> 
         problems.add(WARNING, "node is in maintenance mode")
     used, limit = fds.get("total_used"), fds.get("total_limit")
     if isinstance(used, int) and isinstance(limit, int) and limit > 0:
-        percent = round(used * 100.0 / limit, 1)
+        percent = round(used * 100.0 / limit, 2)
         facts["file_descriptors_percent"] = percent
         if opts.fd_critical_percent is not None and percent >= opts.fd_critical_percent:
             problems.add(CRITICAL, f"file descriptors {used}/{limit} ({percent}%, critical at {opts.fd_critical_percent:g}%)")
