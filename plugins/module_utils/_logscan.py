@@ -37,7 +37,9 @@ DEFAULT_PATTERNS: list[dict] = [
     {"name": "no_space", "regex": r"No space left on device|ENOSPC", "severity": CRITICAL},
     {"name": "read_only_fs", "regex": r"Read-only file system", "severity": CRITICAL},
     {"name": "panic", "regex": r"\bpanic\b|kernel BUG|\bsegfault\b|Call Trace:", "severity": CRITICAL},
-    {"name": "fatal", "regex": r"\bfatal\b|\bemerg\b|\bcrit(ical)?\b", "severity": CRITICAL},
+    # "fatal" stays a warning: boot-time noise such as "modprobe: FATAL: Module overlay not found" is common, and a
+    # service that really died is the unit check's critical finding
+    {"name": "fatal", "regex": r"\bfatal\b", "severity": WARNING},
     {"name": "error", "regex": r"\berr(or)?s?\b|\bE\d{4} \d\d:\d\d", "severity": WARNING},
     {"name": "fail", "regex": r"\bfail(s|ed|ure|ing)?\b", "severity": WARNING},
 ]

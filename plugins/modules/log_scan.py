@@ -53,7 +53,7 @@ options:
     description:
       - Patterns searched in every line. Each is a dict with C(name) (lower-case letters, digits, C(_)), C(regex)
         (Python syntax), C(severity) (V(warning) or V(critical), default V(warning)) and C(ignore_case) (default V(true)).
-      - Defaults to C(oom), C(no_space), C(read_only_fs), C(panic), C(fatal) (critical) and C(error), C(fail) (warning).
+      - Defaults to C(oom), C(no_space), C(read_only_fs), C(panic) (critical) and C(fatal), C(error), C(fail) (warning).
     type: list
     elements: dict
   extra_patterns:
