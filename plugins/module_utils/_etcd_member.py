@@ -1,0 +1,189 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeops.runbook contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Adding and removing etcd members the safe way. PRIVATE to the collection: not a public API.
+
+Plans are pure functions of the member list (``etcdctl member list -w simple``: hex IDs, which the JSON
+output of etcdctl 3.4 loses to float64) and the health of each member's client URL:
+
+- add: refuse when a started voting member is unhealthy, when an earlier add left an unstarted member, when the
+  peer URL belongs to another member or the name is taken with other peer URLs; a member already there with the
+  same name and peer URL is no change. New members join as learners and are promoted once in sync.
+- remove: refuse to remove the last member, or one whose removal leaves fewer healthy voting members than the
+  quorum of the remaining cluster.
+"""
+from __future__ import annotations
+
+import re
+import time
+import typing as t
+
+Runner = t.Callable[[list, dict], "tuple[int, str, str]"]
+
+_HEX_ID = re.compile(r"^[0-9a-f]{1,16}$")
+
+
+class MemberError(Exception):
+    """etcdctl output not understood or a call failed; the message is for an operator."""
+
+
+class MemberRefused(MemberError):
+    """A guard refused the change (cluster unhealthy, peer URL taken, quorum would be lost)."""
+
+
+def parse_member_list_simple(text: str) -> list[dict]:
+    """``member list -w simple`` -> [{id, status, name, peer_urls, client_urls, is_learner}]."""
+    members = []
+    for line in (text or "").splitlines():
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.split(", ")]
+        if len(parts) != 6 or not _HEX_ID.match(parts[0]) or parts[5] not in ("true", "false"):
+            raise MemberError(f"etcdctl member list: unexpected line {line[:200]!r}")
+        members.append({"id": parts[0], "status": parts[1], "name": parts[2],
+                        "peer_urls": [u for u in parts[3].split(",") if u],
+                        "client_urls": [u for u in parts[4].split(",") if u],
+                        "is_learner": parts[5] == "true"})
+    if not members:
+        raise MemberError("etcdctl member list printed no member")
+    return members
+
+
+def parse_added(text: str) -> dict:
+    """Output of ``member add`` -> {id, ETCD_* variables}."""
+    out: dict[str, str] = {}
+    match = re.search(r"Member ([0-9a-f]+) added to cluster ([0-9a-f]+)", text or "")
+    if not match:
+        raise MemberError(f"etcdctl member add: unexpected output {(text or '')[:200]!r}")
+    out["id"], out["cluster_id"] = match.group(1), match.group(2)
+    for key, value in re.findall(r'^(ETCD_[A-Z_]+)="(.*)"$', text, re.MULTILINE):
+        out[key] = value
+    return out
+
+
+def _voters(members: list[dict]) -> list[dict]:
+    return [m for m in members if not m["is_learner"]]
+
+
+def is_healthy(member: dict, healthy_urls: t.Collection[str]) -> bool:
+    return member["status"] == "started" and any(u in healthy_urls for u in member["client_urls"])
+
+
+def initial_cluster(members: list[dict], name: str, peer_url: str) -> str:
+    """``--initial-cluster`` for a new member: every member's name=peer URL (unstarted ones get ``name``)."""
+    pairs = []
+    for member in members:
+        member_name = member["name"] or (name if peer_url in member["peer_urls"] else "")
+        if not member_name:
+            continue
+        pairs += [f"{member_name}={u}" for u in member["peer_urls"]]
+    if not any(p == f"{name}={peer_url}" for p in pairs):
+        pairs.append(f"{name}={peer_url}")
+    return ",".join(pairs)
+
+
+def plan_add(members: list[dict], healthy_urls: t.Collection[str], name: str, peer_url: str) -> dict:
+    """{action: none|add|promote, member}; raises MemberRefused when adding is unsafe."""
+    if not name or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", name):
+        raise MemberError(f"name {name!r} must be a member name such as etcd4 or spare1")
+    if not re.match(r"^https?://[^/\s]+:\d+$", peer_url or ""):
+        raise MemberError(f"peer_url {peer_url!r} must look like https://198.18.0.41:2380")
+    by_peer = next((m for m in members if peer_url in m["peer_urls"]), None)
+    by_name = next((m for m in members if m["name"] == name), None)
+    if by_peer is not None:
+        if by_peer["name"] not in ("", name):
+            raise MemberRefused(f"peer_url {peer_url} is taken by member {by_peer['name']} ({by_peer['id']})")
+        return {"action": "promote" if by_peer["is_learner"] else "none", "member": by_peer}
+    if by_name is not None:
+        raise MemberRefused(f"a member named {name} exists with peer URLs {', '.join(by_name['peer_urls'])}, not {peer_url}")
+    unstarted = [m for m in members if m["status"] != "started"]
+    if unstarted:
+        raise MemberRefused(f"member {unstarted[0]['id']} ({', '.join(unstarted[0]['peer_urls'])}) was added but never "
+                            f"started; start or remove it before adding another")
+    sick = [m["name"] or m["id"] for m in _voters(members) if not is_healthy(m, healthy_urls)]
+    if sick:
+        raise MemberRefused(f"the cluster is not healthy (unhealthy: {', '.join(sick)}); refusing to add {name}")
+    return {"action": "add", "member": {"id": None, "status": "unstarted", "name": name, "peer_urls": [peer_url],
+                                        "client_urls": [], "is_learner": True}}
+
+
+def plan_remove(members: list[dict], healthy_urls: t.Collection[str], name: str | None = None,
+                peer_url: str | None = None) -> dict:
+    """{action: none|remove, member}; raises MemberRefused when it would break quorum or empty the cluster."""
+    if not name and not peer_url:
+        raise MemberError("name or peer_url is required to remove a member")
+    target = next((m for m in members if (name and m["name"] == name) or (peer_url and peer_url in m["peer_urls"])), None)
+    if target is None:
+        return {"action": "none", "member": None}
+    if len(members) == 1:
+        raise MemberRefused(f"{target['name'] or target['id']} is the last member of the cluster; refusing to remove it")
+    if target["is_learner"]:
+        return {"action": "remove", "member": target}
+    remaining = [m for m in _voters(members) if m["id"] != target["id"]]
+    quorum = len(remaining) // 2 + 1
+    healthy = [m["name"] or m["id"] for m in remaining if is_healthy(m, healthy_urls)]
+    if len(healthy) < quorum:
+        raise MemberRefused(f"removing {target['name'] or target['id']} would leave {len(remaining)} voting members of which "
+                            f"only {len(healthy)} are healthy ({', '.join(healthy) or 'none'}), below the quorum of {quorum}; "
+                            f"refusing")
+    return {"action": "remove", "member": target}
+
+
+def error_text(stdout: str, stderr: str) -> str:
+    lines = [ln.strip() for ln in f"{stdout}\n{stderr}".splitlines() if ln.strip() and not ln.lstrip().startswith("{")]
+    return (lines[-1] if lines else "")[:300]
+
+
+class Cluster:
+    """etcdctl calls against the existing members. ``base`` builds argv/env for (args, endpoints, json)."""
+
+    def __init__(self, run: Runner, base: t.Callable[..., tuple[list, dict]], endpoints: list[str],
+                 sleep: t.Callable[[float], None] = time.sleep):
+        self.run = run
+        self.base = base
+        self.endpoints = endpoints
+        self.sleep = sleep
+
+    def call(self, *args: str, endpoints: list[str] | None = None, output_json: bool = False) -> tuple[int, str, str]:
+        argv, env = self.base(*args, endpoints=endpoints or self.endpoints, output_json=output_json)
+        return self.run(argv, env)
+
+    def members(self) -> list[dict]:
+        rc, out, err = self.call("member", "list", "-w", "simple")
+        if rc != 0:
+            raise MemberError(f"etcdctl member list failed on {', '.join(self.endpoints)}: {error_text(out, err)}")
+        return parse_member_list_simple(out)
+
+    def healthy_urls(self, members: list[dict], parse_health: t.Callable[[str], dict]) -> set[str]:
+        urls = [u for m in members for u in m["client_urls"]]
+        if not urls:
+            return set()
+        _rc, out, _err = self.call("endpoint", "health", endpoints=urls, output_json=True)
+        try:
+            health = parse_health(out)
+        except Exception:  # pylint: disable=broad-exception-caught  # garbage means: nobody proved healthy
+            return set()
+        return {url for url, h in health.items() if h.get("health")}
+
+    def retrying(self, what: str, *args: str, timeout: float = 60, retry_on: tuple[str, ...] = ("unhealthy cluster",),
+                 interval: float = 2) -> str:
+        """Run a membership call, retrying while etcd answers one of ``retry_on`` (e.g. right after a restart)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rc, out, err = self.call(*args)
+            if rc == 0:
+                return out
+            text = error_text(out, err)
+            if not any(r in text for r in retry_on) or time.monotonic() >= deadline:
+                raise MemberError(f"etcdctl {what} failed: {text}")
+            self.sleep(interval)
+
+    def add_learner(self, name: str, peer_url: str) -> dict:
+        return parse_added(self.retrying("member add", "member", "add", name, f"--peer-urls={peer_url}", "--learner"))
+
+    def promote(self, member_id: str, timeout: float) -> None:
+        self.retrying("member promote", "member", "promote", member_id, timeout=timeout,
+                      retry_on=("in sync with leader", "unhealthy cluster", "not started"))
+
+    def remove(self, member_id: str) -> None:
+        self.retrying("member remove", "member", "remove", member_id)

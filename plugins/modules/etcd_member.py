@@ -1,0 +1,214 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeops.runbook contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: etcd_member
+short_description: Add an etcd member as a learner and promote it, or remove a member, with quorum guards
+version_added: 0.1.0
+description:
+  - Runs C(etcdctl member ...) against the existing members (run it on a host with etcdctl and client
+    certificates, usually the first host of group C(etcd)).
+  - O(state=present) refuses when any started voting member is unhealthy, when an earlier add left a member that
+    never started, or when O(peer_url) belongs to another member; otherwise adds the member as a B(learner)
+    (C(member add --learner)) and returns the C(--initial-cluster) the new member must start with
+    (C(initial-cluster-state=existing), empty data directory).
+  - With O(promote=true) it then waits (up to O(wait_timeout)) until the learner is in sync with the leader and
+    promotes it (C(member promote)). The role C(kubeops.runbook.etcd_member) calls the module twice: add, start
+    the new member, promote.
+  - O(state=absent) refuses to remove the last member, or a member whose removal leaves fewer healthy voting
+    members than the quorum of the remaining cluster (members are counted healthy by C(endpoint health) now).
+  - A member that is already there (same name and peer URL, promoted) or already gone is no change. Check mode
+    runs every guard and returns the plan.
+  - The controller-side action plugin appends one line per change to the audit log C(kubeops_audit_log).
+author: kubeops.runbook maintainers
+options:
+  name:
+    description: Member name (C(--name) of the etcd process), for example the inventory host name.
+    type: str
+    required: true
+  peer_url:
+    description: Peer URL of the member, for example C(https://198.18.0.41:2380). Required with O(state=present).
+    type: str
+  state:
+    description: V(present) adds (and promotes), V(absent) removes.
+    type: str
+    choices: [present, absent]
+    default: present
+  promote:
+    description: With O(state=present), wait until the learner is in sync and promote it. The member must be started by then.
+    type: bool
+    default: false
+  wait_timeout:
+    description: Seconds to wait for the learner to catch up before promotion fails.
+    type: int
+    default: 180
+extends_documentation_fragment:
+  - kubeops.runbook.etcd_auth
+  - kubeops.runbook.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Add spare1 to etcd as a learner
+  kubeops.runbook.etcd_member:
+    endpoints: "{{ kubeops_etcd_endpoints }}"
+    cacert: /etc/etcd/ssl/ca.pem
+    cert: /etc/etcd/ssl/etcd-client.pem
+    key: /etc/etcd/ssl/etcd-client-key.pem
+    name: spare1
+    peer_url: https://198.18.0.41:2380
+  delegate_to: "{{ groups['etcd'][0] }}"
+  register: added
+
+- name: Promote it once started and in sync
+  kubeops.runbook.etcd_member:
+    endpoints: "{{ kubeops_etcd_endpoints }}"
+    cacert: /etc/etcd/ssl/ca.pem
+    cert: /etc/etcd/ssl/etcd-client.pem
+    key: /etc/etcd/ssl/etcd-client-key.pem
+    name: spare1
+    peer_url: https://198.18.0.41:2380
+    promote: true
+  delegate_to: "{{ groups['etcd'][0] }}"
+
+- name: Remove node2 (refused when it would break quorum)
+  kubeops.runbook.etcd_member:
+    endpoints: "{{ kubeops_etcd_endpoints }}"
+    name: node2
+    state: absent
+"""
+
+RETURN = r"""
+member:
+  description: The member after the run (C(id) in hex as etcdctl prints it; V(null) when absent).
+  returned: always
+  type: dict
+  sample: {"id": "777851f16cb9ec6a", "name": "spare1", "status": "started", "peer_urls": ["https://198.18.0.41:2380"],
+           "client_urls": ["https://198.18.0.41:2379"], "is_learner": false}
+members:
+  description: The member list after the run (before it, in check mode).
+  returned: always
+  type: list
+  elements: dict
+actions:
+  description: What was (or in check mode would be) done, in order, for example V(add learner spare1).
+  returned: always
+  type: list
+  elements: str
+initial_cluster:
+  description: The C(--initial-cluster) value the new member must be started with.
+  returned: when O(state=present)
+  type: str
+  sample: master1=https://198.18.0.11:2380,node1=https://198.18.0.21:2380,spare1=https://198.18.0.41:2380
+initial_cluster_state:
+  description: Always V(existing) for a member joining a running cluster.
+  returned: when O(state=present)
+  type: str
+healthy_endpoints:
+  description: Client URLs that answered C(endpoint health) as healthy.
+  returned: always
+  type: list
+  elements: str
+audit:
+  description: Audit records of this run; the action plugin writes them to the audit log.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kubeops.runbook.plugins.module_utils._audit import record
+from ansible_collections.kubeops.runbook.plugins.module_utils._etcd import (
+    ETCD_AUTH_SPEC, EtcdError, etcdctl_command, find_etcdctl, parse_endpoint_health)
+from ansible_collections.kubeops.runbook.plugins.module_utils._etcd_member import (
+    Cluster, MemberError, initial_cluster, plan_add, plan_remove)
+
+ARGUMENT_SPEC = {
+    **ETCD_AUTH_SPEC,
+    "name": {"type": "str", "required": True},
+    "peer_url": {"type": "str"},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "promote": {"type": "bool", "default": False},
+    "wait_timeout": {"type": "int", "default": 180},
+}
+
+
+def run_member(module: AnsibleModule, cluster: Cluster) -> dict:
+    p = module.params
+    members = cluster.members()
+    healthy = cluster.healthy_urls(members, parse_endpoint_health)
+    result: dict = {"changed": False, "actions": [], "healthy_endpoints": sorted(healthy)}
+    if p["state"] == "absent":
+        plan = plan_remove(members, healthy, p["name"], p["peer_url"])
+        if plan["action"] == "remove":
+            result["actions"].append(f"remove member {p['name']} ({plan['member']['id']})")
+            if not module.check_mode:
+                cluster.remove(plan["member"]["id"])
+                members = cluster.members()
+            result["changed"] = True
+        result["member"] = None if plan["action"] == "remove" else plan["member"]
+        before, after = plan["member"], None
+    else:
+        plan = plan_add(members, healthy, p["name"], p["peer_url"])
+        before = plan["member"] if plan["action"] != "add" else None
+        result["initial_cluster"] = initial_cluster(members, p["name"], p["peer_url"])
+        result["initial_cluster_state"] = "existing"
+        member = plan["member"]
+        if plan["action"] == "add":
+            result["actions"].append(f"add learner {p['name']} {p['peer_url']}")
+            if not module.check_mode:
+                added = cluster.add_learner(p["name"], p["peer_url"])
+                result["initial_cluster"] = added.get("ETCD_INITIAL_CLUSTER", result["initial_cluster"])
+                members = cluster.members()
+                member = next(m for m in members if p["peer_url"] in m["peer_urls"])
+            result["changed"] = True
+        if p["promote"] and member["is_learner"]:
+            result["actions"].append(f"promote {p['name']} once in sync with the leader")
+            if not module.check_mode:
+                cluster.promote(member["id"], p["wait_timeout"])
+                members = cluster.members()
+                member = next(m for m in members if p["peer_url"] in m["peer_urls"])
+            result["changed"] = True
+        result["member"] = member
+        after = member
+    result["members"] = members
+    result["audit"] = [record(f"etcd_member {p['state']}", p["name"], before, after, actions=result["actions"])] \
+        if result["changed"] else []
+    if module._diff:
+        result["diff"] = {"before": {"member": before}, "after": {"member": after, "actions": result["actions"]}}
+    return result
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
+                           required_if=[("state", "present", ("peer_url",))])
+    p = module.params
+    etcdctl = find_etcdctl(p["etcdctl_path"])
+    if not etcdctl:
+        module.fail_json(msg=f"etcdctl_path={p['etcdctl_path']} not found on this host")
+
+    def base(*args, endpoints=None, output_json=False):
+        return etcdctl_command(p, *args, endpoints=endpoints, output_json=output_json, etcdctl=etcdctl)
+
+    def run(argv, env):
+        return module.run_command(argv, environ_update=env)
+
+    try:
+        cluster = Cluster(run, base, list(p["endpoints"]))
+        result = run_member(module, cluster)
+    except (MemberError, EtcdError) as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
