@@ -69,6 +69,7 @@ def parse_bird_protocols(output: str | bytes) -> list[dict]:
                 continue  # e.g. "Preference: 100" printed flush left by some builds
             raise CalicoError(f"not a BIRD protocols table: {line[:120]!r}")
         item = {k: (v or "") for k, v in row.groupdict().items()}
+        item["info"] = " ".join(item["info"].split())
         item["established"] = item["state"] == "up" and item["info"].startswith("Established")
         item["neighbor"] = peer_address_from_name(item["name"])
         protocols.append(item)
@@ -99,7 +100,7 @@ def parse_calicoctl_status(output: str | bytes) -> list[dict]:
         match = _CALICOCTL_ROW.match(line.strip())
         if not match or match.group("addr").upper() == "PEER ADDRESS":
             continue
-        info = match.group("info")
+        info = " ".join(match.group("info").split())
         state = match.group("state")
         peers.append({"address": match.group("addr"), "name": match.group("type"), "state": state,
                       "info": info, "since": match.group("since"),

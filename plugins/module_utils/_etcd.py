@@ -120,8 +120,7 @@ ALARM_NAMES = {0: "NONE", 1: "NOSPACE", 2: "CORRUPT"}
 def parse_member_list(text: str) -> list[dict]:
     """``member list -w json`` -> [{name, id, peer_urls, client_urls, is_learner, started}].
 
-    etcdctl 3.4 prints member IDs through float64 (precision lost), so members are joined to endpoint status
-    by client URL, never by ID.
+    Members are joined to endpoint status/health by client URL: a down member has no status to give its ID.
     """
     data = loads_json(text, "member list")
     if not isinstance(data, dict) or not isinstance(data.get("members"), list):

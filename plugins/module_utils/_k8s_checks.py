@@ -257,8 +257,9 @@ def pod_findings(pods: list[dict], namespaces: t.Collection[str] | None = None, 
         if key in increases:
             inc = increases[key]
             level = by_threshold(inc["delta"], restart_warning, restart_critical)
-            bad.append(finding("pods.restarts", key, level, f"restarts {inc['old']} → {inc['new']} since last inspection",
-                               host=host, details={**base, **inc}))
+            if level != OK:
+                bad.append(finding("pods.restarts", key, level, f"restarts {inc['old']} → {inc['new']} since last inspection",
+                                   host=host, details={**base, **inc}))
         if bad:
             findings.extend(bad)
         else:

@@ -1,0 +1,176 @@
+"""_k8s.py: client builder and the ONE paginated LIST per kind, counted at the HTTP boundary."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import urllib3
+from kubernetes.client import rest
+
+from ansible_collections.kubeops.runbook.plugins.module_utils import _k8s as K
+from ansible_collections.kubeops.runbook.plugins.module_utils import _k8s_checks as C
+
+FIX = Path(__file__).parent / "fixtures" / "k8s"
+
+
+class FakeResponse:
+    """What urllib3 hands to the kubernetes client: status, reason, data, headers."""
+
+    def __init__(self, body: dict | bytes, status: int = 200):
+        self.status = status
+        self.reason = "OK" if status == 200 else "Gone"
+        self.data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.headers = {"content-type": "application/json"}
+
+    def getheaders(self):
+        return self.headers
+
+    def getheader(self, name, default=None):
+        return self.headers.get(name.lower(), default)
+
+
+def paged(items: list[dict], page: int):
+    """A fake apiserver: serves items in pages of `page`, with continue tokens; records every request."""
+    calls: list[tuple[str, str, dict]] = []
+
+    def request(self, method, url, query_params=None, headers=None, body=None, post_params=None,
+                _preload_content=True, _request_timeout=None):
+        params = dict(query_params or [])
+        calls.append((method, url, params))
+        if url.rstrip("/").endswith("/version"):
+            return FakeResponse({"gitVersion": "v1.30.14"})
+        start = int(params.get("continue") or 0)
+        limit = int(params["limit"])
+        chunk = items[start:start + limit]
+        more = start + limit < len(items)
+        return FakeResponse({"kind": "List", "metadata": {"resourceVersion": "42", "continue": str(start + limit) if more else ""},
+                             "items": chunk})
+    return calls, request
+
+
+def client() -> object:
+    return K.build_client({"host": "https://198.18.0.11:6443", "validate_certs": False, "api_key": "t0ken"})
+
+
+@pytest.mark.parametrize("total, page, pages", [(0, 500, 1), (14, 500, 1), (14, 5, 3), (2000, 500, 4), (2001, 500, 5)])
+def test_list_all_one_paginated_list(total, page, pages):
+    pods = json.loads((FIX / "healthy_pods.json").read_text())["items"]
+    items = [pods[i % len(pods)] for i in range(total)]
+    calls, request = paged(items, page)
+    with mock.patch.object(rest.RESTClientObject, "request", request):
+        result = K.list_all(client(), "pods", page_size=page)
+    assert len(result.items) == total and result.requests == pages == len(calls)
+    assert all(c[1] == "https://198.18.0.11:6443/api/v1/pods" for c in calls)  # cluster-wide, never per namespace
+    assert [c[2].get("continue") for c in calls] == [None] + [str(page * i) for i in range(1, pages)]
+
+
+def test_inspect_cluster_lists_each_kind_once_for_a_big_cluster():
+    """2,000 nodes and 6,000 pods: one LIST per kind (a few pages each), not a call per namespace or pod."""
+    nodes = json.loads((FIX / "healthy_nodes.json").read_text())["items"]
+    pods = json.loads((FIX / "healthy_pods.json").read_text())["items"]
+    by_kind = {
+        "/api/v1/nodes": [dict(nodes[i % 2], metadata={**nodes[i % 2]["metadata"], "name": f"n{i}"}) for i in range(2000)],
+        "/api/v1/pods": [dict(pods[i % len(pods)], metadata={**pods[i % len(pods)]["metadata"], "name": f"p{i}"}) for i in range(6000)],
+        "/apis/apps/v1/deployments": json.loads((FIX / "healthy_deployments.json").read_text())["items"],
+        "/api/v1/services": json.loads((FIX / "healthy_services.json").read_text())["items"],
+        "/api/v1/endpoints": json.loads((FIX / "healthy_endpoints.json").read_text())["items"],
+    }
+    calls = []
+
+    def request(self, method, url, query_params=None, headers=None, body=None, post_params=None,
+                _preload_content=True, _request_timeout=None):
+        params = dict(query_params or [])
+        path = url.split(":6443", 1)[1].rstrip("/")
+        calls.append(path)
+        if path == "/version":
+            return FakeResponse({"gitVersion": "v1.30.14"})
+        items = by_kind[path]
+        start, limit = int(params.get("continue") or 0), int(params["limit"])
+        more = start + limit < len(items)
+        return FakeResponse({"metadata": {"continue": str(start + limit) if more else ""}, "items": items[start:start + limit]})
+
+    with mock.patch.object(rest.RESTClientObject, "request", request):
+        result = C.inspect_cluster(client(), {"page_size": 500})
+    assert result["objects"]["nodes"] == 2000 and result["objects"]["pods"] == 6000
+    assert result["api_requests"] == {"nodes": 4, "deployments": 1, "pods": 12, "services": 1, "endpoints": 1}
+    assert len(calls) == 1 + 4 + 1 + 12 + 1 + 1
+    assert sum(1 for f in result["findings"] if f["id"] == "nodes.ready") == 2000
+
+
+def test_unreachable_api_is_a_critical_finding_not_a_crash():
+    api = K.build_client({"host": "https://127.0.0.1:1", "validate_certs": False, "request_timeout": 3})
+    result = C.inspect_cluster(api, {"request_timeout": 3})
+    [item] = result["findings"]
+    assert item["id"] == "control_plane_services.api" and item["status"] == "critical"
+    assert "unreachable" in item["summary"] and "127.0.0.1:1" in item["summary"]
+
+
+def test_http_errors_become_k8s_error():
+    def request(self, method, url, **kwargs):
+        raise rest.ApiException(status=403, reason="Forbidden")
+    with mock.patch.object(rest.RESTClientObject, "request", request), pytest.raises(K.K8sError, match="refused the credentials"):
+        K.list_all(client(), "nodes")
+
+
+def test_expired_continue_token():
+    state = {"n": 0}
+
+    def request(self, method, url, query_params=None, **kwargs):
+        state["n"] += 1
+        if state["n"] == 1:
+            return FakeResponse({"metadata": {"continue": "abc"}, "items": [{}]})
+        raise rest.ApiException(status=410, reason="Gone")
+    with mock.patch.object(rest.RESTClientObject, "request", request), pytest.raises(K.K8sError, match="continue token expired"):
+        K.list_all(client(), "pods", page_size=1)
+
+
+def test_connection_error_message():
+    def request(self, method, url, **kwargs):
+        raise urllib3.exceptions.MaxRetryError(None, url, "Connection refused")
+    with mock.patch.object(rest.RESTClientObject, "request", request), pytest.raises(K.K8sError, match="unreachable"):
+        K.list_all(client(), "pods")
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"kubeconfig": "/nonexistent/kubeconfig"}, "kubeconfig /nonexistent/kubeconfig does not exist"),
+    ({"host": "https://x:6443", "ca_cert": "/nonexistent/ca.pem"}, "ca_cert /nonexistent/ca.pem does not exist"),
+    ({"kubeconfig": str(FIX / "healthy_nodes.json")}, "cannot load kubeconfig"),
+])
+def test_bad_connection_options(params, message):
+    with pytest.raises(K.K8sConfigError, match=message):
+        K.build_client(params)
+
+
+def test_kubeconfig_and_context(tmp_path):
+    cfg = {"apiVersion": "v1", "kind": "Config", "current-context": "a",
+           "clusters": [{"name": "c", "cluster": {"server": "https://198.18.0.11:6443", "insecure-skip-tls-verify": True}}],
+           "users": [{"name": "u", "user": {"token": "abc"}}],
+           "contexts": [{"name": "a", "context": {"cluster": "c", "user": "u"}}]}
+    path = tmp_path / "kubeconfig"
+    path.write_text(json.dumps(cfg))
+    api = K.build_client({"kubeconfig": str(path)})
+    assert api.configuration.host == "https://198.18.0.11:6443"
+    assert api.configuration.api_key["authorization"] == "Bearer abc"
+    with pytest.raises(K.K8sConfigError, match="context missing"):
+        K.build_client({"kubeconfig": str(path), "context": "missing"})
+
+
+def test_bad_kind_and_page_size():
+    with pytest.raises(K.K8sConfigError, match="unknown kind"):
+        K.list_all(client(), "secrets")
+    with pytest.raises(K.K8sConfigError, match="page_size"):
+        K.list_all(client(), "pods", page_size=0)
+
+
+def test_spec_matches_doc_fragment():
+    import yaml
+    from ansible_collections.kubeops.runbook.plugins.doc_fragments.k8s_auth import ModuleDocFragment
+    doc = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
+    assert set(doc) == set(K.K8S_AUTH_SPEC)
+    for name, spec in K.K8S_AUTH_SPEC.items():
+        assert doc[name]["type"] == spec["type"]
+        assert doc[name].get("default") == spec.get("default")
+        assert doc[name].get("aliases", []) == spec.get("aliases", [])
+    assert K.K8S_AUTH_SPEC["api_key"]["no_log"] is True
