@@ -277,7 +277,9 @@ def view_model(report: dict) -> dict:
         "statuses": list(reversed(STATUSES)),
         "attention": grouped(attention),
         "ok_groups": grouped(fine),
-        "new_entries": [entry(by_key[k]) for k in report.get("new_since_last") or () if k in by_key],
+        # on the first recorded run everything wrong is new: the "needs attention" section says it all
+        "new_entries": ([entry(f) for f in sort_findings(by_key[k] for k in report.get("new_since_last") or () if k in by_key)]
+                        if report.get("previous") else []),
         "resolved": list(report.get("resolved_since_last") or ()),
         "hosts": sorted({f["target"] for f in report["findings"] if f["id"] == "host.reachable"}
                         or {f["host"] for f in report["findings"] if f.get("host")}),

@@ -390,3 +390,31 @@ def test_finding_keys_in_report_match_model(tmp_path):
     keys = [finding_key(f) for f in report["findings"]]
     assert len(keys) == len(set(keys))
     assert set(report["new_since_last"]) <= set(keys)
+
+
+def test_real_lab_report_renders(tmp_path):
+    """lab_latest.json: the report of a real daily_inspection run on the lab (fixtures/report/README.md)."""
+    lab = load("lab_latest.json")
+    assert lab["schema"] == R.SCHEMA
+    findings = R.collect({"localhost": lab["findings"]})
+    assert len(findings) == len(lab["findings"])
+    report = R.build_report("lab", lab["started"], lab["finished"], findings, previous={
+        "findings": R.key_statuses(lab["findings"]), "hosts": R.key_hosts(lab["findings"]), "status": "critical"})
+    assert report["summary"] == lab["summary"]
+    assert report["new_since_last"] == [] and report["resolved_since_last"] == []
+    html = R.render(report, TEMPLATES, "html")
+    md = R.render(report, TEMPLATES, "markdown")
+    for item in lab["findings"]:
+        if item["status"] != "ok":
+            assert R.md_code(item["target"]) in md
+    assert html.count('<span class="badge critical">critical</span>') >= lab["summary"]["critical"]
+
+
+def test_new_section_is_worst_first(tmp_path):
+    db = str(tmp_path / "h.sqlite")
+    one_run(db, load("run1.json"))
+    model = R.view_model(one_run(db, load("run2.json")))
+    statuses = [e["f"]["status"] for e in model["new_entries"]]
+    assert statuses == sorted(statuses, key=lambda s: -["ok", "warning", "unknown", "critical"].index(s))
+    first = R.view_model(one_run(str(tmp_path / "other.sqlite"), load("run1.json")))
+    assert first["new_entries"] == []
