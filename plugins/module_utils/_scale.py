@@ -1,0 +1,84 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeops.runbook contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Scaling Deployments and StatefulSets within bounds. PRIVATE to the collection: not a public API."""
+from __future__ import annotations
+
+import typing as t
+
+KINDS = ("Deployment", "StatefulSet")
+
+
+class ScaleError(Exception):
+    """Bad input or the API refused; the message is for an operator."""
+
+
+class ScaleRefused(ScaleError):
+    """A guard refused the change (out of bounds, current replicas not what the caller expected)."""
+
+
+def plan_scale(kind: str, name: str, current: int, replicas: int, min_replicas: int | None = None,
+               max_replicas: int | None = None, only_if_current: int | None = None) -> dict:
+    """{changed, before, after}; raises ScaleRefused when the guard or bounds say no."""
+    if kind not in KINDS:
+        raise ScaleError(f"kind {kind!r} must be one of {', '.join(KINDS)}")
+    if replicas < 0:
+        raise ScaleError(f"replicas {replicas} must be 0 or more")
+    if min_replicas is not None and max_replicas is not None and min_replicas > max_replicas:
+        raise ScaleError(f"min_replicas {min_replicas} is greater than max_replicas {max_replicas}")
+    if min_replicas is not None and replicas < min_replicas:
+        raise ScaleRefused(f"replicas {replicas} for {kind} {name} is below min_replicas {min_replicas}; refusing")
+    if max_replicas is not None and replicas > max_replicas:
+        raise ScaleRefused(f"replicas {replicas} for {kind} {name} is above max_replicas {max_replicas}; refusing")
+    if current == replicas:
+        return {"changed": False, "before": current, "after": current}
+    if only_if_current is not None and current != only_if_current:
+        raise ScaleRefused(f"{kind} {name} has {current} replicas, not {only_if_current} as only_if_current requires; "
+                           f"refusing to scale to {replicas}")
+    return {"changed": True, "before": current, "after": replicas}
+
+
+def rollout_state(obj: dict) -> dict:
+    """{done, reason, ...} of a Deployment/StatefulSet (as plain dict from the API)."""
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    meta = obj.get("metadata") or {}
+    want = int(spec.get("replicas") if spec.get("replicas") is not None else 1)
+    observed = int(status.get("observedGeneration") or 0)
+    generation = int(meta.get("generation") or 0)
+    ready = int(status.get("readyReplicas") or 0)
+    updated = int(status.get("updatedReplicas") or 0)
+    total = int(status.get("replicas") or 0)
+    available = int(status.get("availableReplicas") or 0)
+    state = {"replicas": want, "ready": ready, "updated": updated, "current": total, "available": available}
+    if observed < generation:
+        return {**state, "done": False, "reason": "controller has not observed the change yet"}
+    if obj.get("kind") == "Deployment" or "availableReplicas" in status or "strategy" in spec:
+        for cond in status.get("conditions") or []:
+            if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
+                return {**state, "done": False, "failed": True, "reason": "progress deadline exceeded"}
+    if updated < want:
+        return {**state, "done": False, "reason": f"{updated} of {want} updated"}
+    if total > want:
+        return {**state, "done": False, "reason": f"{total - want} old replicas pending termination"}
+    if ready < want:
+        return {**state, "done": False, "reason": f"{ready} of {want} ready"}
+    return {**state, "done": True, "reason": f"{ready} of {want} ready"}
+
+
+class Scaler:
+    """The API boundary: read and patch the scale subresource through the official client's AppsV1Api."""
+
+    def __init__(self, apps_api: t.Any):
+        self.api = apps_api
+
+    def _call(self, kind: str, verb: str) -> t.Callable:
+        suffix = "namespaced_deployment" if kind == "Deployment" else "namespaced_stateful_set"
+        return getattr(self.api, f"{verb}_{suffix}")
+
+    def read(self, kind: str, namespace: str, name: str) -> dict:
+        obj = self._call(kind, "read")(name, namespace)
+        return self.api.api_client.sanitize_for_serialization(obj)
+
+    def patch_replicas(self, kind: str, namespace: str, name: str, replicas: int) -> None:
+        self._call(kind, "patch")(name, namespace, {"spec": {"replicas": replicas}})

@@ -1,0 +1,166 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeops.runbook contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: k8s_scale
+short_description: Set the replicas of a Deployment or StatefulSet within bounds and wait for the rollout
+version_added: 0.1.0
+description:
+  - Sets C(spec.replicas) of one Deployment or StatefulSet through the Kubernetes API.
+  - Refuses (and changes nothing) when O(replicas) is outside O(min_replicas)..O(max_replicas), or when
+    O(only_if_current) is set and the current replica count differs (another operator or an HPA moved it).
+  - With O(wait=true), waits up to O(wait_timeout) seconds until the rollout is complete (all replicas updated
+    and ready, no old ones left) and fails when it is not.
+  - Usually runs on the controller (C(delegate_to: localhost)). The controller-side action plugin appends one
+    line per change to the audit log C(kubeops_audit_log).
+author: kubeops.runbook maintainers
+options:
+  kind:
+    description: Kind of the workload.
+    type: str
+    choices: [Deployment, StatefulSet]
+    default: Deployment
+  namespace:
+    description: Namespace of the workload.
+    type: str
+    required: true
+  name:
+    description: Name of the workload.
+    type: str
+    required: true
+  replicas:
+    description: Desired number of replicas.
+    type: int
+    required: true
+  min_replicas:
+    description: Refuse to scale below this many replicas.
+    type: int
+  max_replicas:
+    description: Refuse to scale above this many replicas.
+    type: int
+  only_if_current:
+    description: Scale only when the workload currently has exactly this many replicas.
+    type: int
+  wait:
+    description: Wait for the rollout to complete.
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait for the rollout.
+    type: int
+    default: 120
+extends_documentation_fragment:
+  - kubeops.runbook.k8s_auth
+  - kubeops.runbook.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Scale the gateway to 3 replicas, never beyond 5
+  kubeops.runbook.k8s_scale:
+    kubeconfig: "{{ kubeops_kubeconfig }}"
+    namespace: product
+    name: oltp-gateway-1-3-0
+    replicas: 3
+    max_replicas: 5
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+before:
+  description: Replicas before the run.
+  returned: always
+  type: int
+after:
+  description: Replicas after the run (in check mode, what they would be).
+  returned: always
+  type: int
+rollout:
+  description: Rollout state when the run ended (C(done), C(reason), C(ready), C(updated), C(replicas)).
+  returned: always
+  type: dict
+audit:
+  description: Audit records of this run; the action plugin writes them to the audit log.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.kubeops.runbook.plugins.module_utils._audit import record
+from ansible_collections.kubeops.runbook.plugins.module_utils._k8s import (
+    HAS_KUBERNETES, K8S_AUTH_SPEC, KUBERNETES_IMPORT_ERROR, ApiException, K8sError, build_client, describe_error)
+from ansible_collections.kubeops.runbook.plugins.module_utils._scale import KINDS, Scaler, ScaleError, plan_scale, rollout_state
+
+ARGUMENT_SPEC = {
+    **K8S_AUTH_SPEC,
+    "kind": {"type": "str", "choices": list(KINDS), "default": "Deployment"},
+    "namespace": {"type": "str", "required": True},
+    "name": {"type": "str", "required": True},
+    "replicas": {"type": "int", "required": True},
+    "min_replicas": {"type": "int"},
+    "max_replicas": {"type": "int"},
+    "only_if_current": {"type": "int"},
+    "wait": {"type": "bool", "default": True},
+    "wait_timeout": {"type": "int", "default": 120},
+}
+
+
+def scale(module: AnsibleModule, scaler: Scaler) -> dict:
+    p = module.params
+    target = f"{p['namespace']}/{p['kind']}/{p['name']}"
+    obj = scaler.read(p["kind"], p["namespace"], p["name"])
+    current = int((obj.get("spec") or {}).get("replicas", 1))
+    plan = plan_scale(p["kind"], f"{p['namespace']}/{p['name']}", current, p["replicas"], p["min_replicas"], p["max_replicas"], p["only_if_current"])
+    if plan["changed"] and not module.check_mode:
+        scaler.patch_replicas(p["kind"], p["namespace"], p["name"], p["replicas"])
+    state = rollout_state(obj)
+    if p["wait"] and not module.check_mode:
+        deadline = time.monotonic() + p["wait_timeout"]
+        while True:
+            state = rollout_state(scaler.read(p["kind"], p["namespace"], p["name"]))
+            if state["done"] or state.get("failed") or time.monotonic() >= deadline:
+                break
+            time.sleep(2)
+    result = {"changed": plan["changed"], "before": plan["before"], "after": plan["after"], "rollout": state,
+              "audit": [record("scale", target, {"replicas": plan["before"]}, {"replicas": plan["after"]})] if plan["changed"] else []}
+    if module._diff:
+        result["diff"] = {"before": {"replicas": plan["before"]}, "after": {"replicas": plan["after"]}}
+    if p["wait"] and not module.check_mode and not state["done"]:
+        module.fail_json(msg=f"{target} scaled to {p['replicas']} but the rollout is not complete after "
+                             f"{p['wait_timeout']}s: {state['reason']}", **result)
+    return result
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
+    from kubernetes import client as k8s_client  # pylint: disable=import-outside-toplevel
+    try:
+        scaler = Scaler(k8s_client.AppsV1Api(build_client(module.params)))
+        result = scale(module, scaler)
+    except (ScaleError, K8sError) as exc:
+        module.fail_json(msg=str(exc))
+    except ApiException as exc:
+        if exc.status == 404:
+            module.fail_json(msg=f"{module.params['kind']} {module.params['namespace']}/{module.params['name']} not found")
+        module.fail_json(msg=describe_error(exc))
+    except Exception as exc:  # pylint: disable=broad-exception-caught  # urllib3/socket errors
+        module.fail_json(msg=describe_error(exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Unit tests of etcd member add/remove plans (plugins/module_utils/_etcd_member.py) on real etcdctl 3.4.23 output."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, strategies as st
+
+from ansible_collections.kubeops.runbook.plugins.module_utils import _etcd_member as M
+
+FIX = Path(__file__).parent / "fixtures" / "etcd_ops"
+THREE = M.parse_member_list_simple((FIX / "member_list_3.simple").read_text())
+ALL_HEALTHY = {u for m in THREE for u in m["client_urls"]}
+E3_DOWN = ALL_HEALTHY - {"http://127.0.0.1:32383"}
+
+
+def test_parse_simple_real_capture():
+    assert [m["name"] for m in THREE] == ["e2", "e1", "e3"]
+    assert THREE[1] == {"id": "44d604f0a7561ced", "status": "started", "name": "e1", "peer_urls": ["http://127.0.0.1:32380"],
+                        "client_urls": ["http://127.0.0.1:32379"], "is_learner": False}
+
+
+def test_parse_simple_unstarted_learner():
+    members = M.parse_member_list_simple((FIX / "member_list_learner_unstarted.simple").read_text())
+    learner = members[-1]
+    assert learner == {"id": "f44dd2132dbc6fde", "status": "unstarted", "name": "", "peer_urls": ["http://127.0.0.1:32386"],
+                       "client_urls": [], "is_learner": True}
+
+
+@pytest.mark.parametrize("text", ["", (FIX / "member_list_3.json").read_text(), "zz, started, a, b, c, false",
+                                  "44d604f0a7561ced, started, e1, http://x:1"])
+def test_parse_simple_rejects(text):
+    with pytest.raises(M.MemberError):
+        M.parse_member_list_simple(text)
+
+
+@given(st.text(max_size=300))
+def test_parse_simple_fuzz(text):
+    try:
+        M.parse_member_list_simple(text)
+    except M.MemberError:
+        pass
+
+
+def test_parse_added_real_capture():
+    added = M.parse_added((FIX / "member_add_learner.stdout").read_text())
+    assert added["id"] == "777851f16cb9ec6a"
+    assert added["ETCD_INITIAL_CLUSTER_STATE"] == "existing"
+    assert "e4=http://127.0.0.1:32386" in added["ETCD_INITIAL_CLUSTER"]
+    with pytest.raises(M.MemberError):
+        M.parse_added((FIX / "member_add_peer_taken.stdout").read_text())
+
+
+@pytest.mark.parametrize("name,peer,healthy,action", [
+    ("e4", "http://127.0.0.1:32386", ALL_HEALTHY, "add"),
+    ("e1", "http://127.0.0.1:32380", ALL_HEALTHY, "none"),     # already there: no change
+    ("e1", "http://127.0.0.1:32380", E3_DOWN, "none"),         # even when unhealthy: nothing to do
+])
+def test_plan_add(name, peer, healthy, action):
+    assert M.plan_add(THREE, healthy, name, peer)["action"] == action
+
+
+def test_plan_add_promotes_existing_learner():
+    members = M.parse_member_list_simple((FIX / "member_list_learner_unstarted.simple").read_text())
+    assert M.plan_add(members, ALL_HEALTHY, "e4", "http://127.0.0.1:32386")["action"] == "promote"
+
+
+@pytest.mark.parametrize("name,peer,healthy,match", [
+    ("e4", "http://127.0.0.1:32386", E3_DOWN, "not healthy .*e3"),
+    ("e4", "http://127.0.0.1:32380", ALL_HEALTHY, "taken by member e1"),
+    ("e1", "http://127.0.0.1:32399", ALL_HEALTHY, "named e1 exists"),
+])
+def test_plan_add_refuses(name, peer, healthy, match):
+    with pytest.raises(M.MemberRefused, match=match):
+        M.plan_add(THREE, healthy, name, peer)
+
+
+def test_plan_add_refuses_second_add_while_one_unstarted():
+    members = M.parse_member_list_simple((FIX / "member_list_learner_unstarted.simple").read_text())
+    with pytest.raises(M.MemberRefused, match="never started"):
+        M.plan_add(members, ALL_HEALTHY, "e5", "http://127.0.0.1:32388")
+
+
+@pytest.mark.parametrize("name,peer", [("", "http://a:1"), ("bad name", "http://a:1"), ("e4", "a:2380"), ("e4", None)])
+def test_plan_add_bad_input(name, peer):
+    with pytest.raises(M.MemberError):
+        M.plan_add(THREE, ALL_HEALTHY, name, peer)
+
+
+@pytest.mark.parametrize("target,healthy,action", [
+    ("e3", ALL_HEALTHY, "remove"),
+    ("e3", E3_DOWN, "remove"),       # removing the broken one keeps 2 of 2 healthy
+    ("e9", ALL_HEALTHY, "none"),     # already gone
+])
+def test_plan_remove(target, healthy, action):
+    assert M.plan_remove(THREE, healthy, target)["action"] == action
+
+
+def test_plan_remove_refuses_when_quorum_would_be_lost():
+    with pytest.raises(M.MemberRefused, match="below the quorum of 2"):
+        M.plan_remove(THREE, E3_DOWN, "e2")
+
+
+def test_plan_remove_refuses_last_member():
+    with pytest.raises(M.MemberRefused, match="last member"):
+        M.plan_remove(THREE[:1], ALL_HEALTHY, "e2")
+
+
+def test_plan_remove_learner_is_always_safe():
+    members = M.parse_member_list_simple((FIX / "member_list_learner_unstarted.simple").read_text())
+    assert M.plan_remove(members, E3_DOWN, peer_url="http://127.0.0.1:32386")["action"] == "remove"
+
+
+def test_initial_cluster():
+    members = M.parse_member_list_simple((FIX / "member_list_learner_unstarted.simple").read_text())
+    assert M.initial_cluster(members, "e4", "http://127.0.0.1:32386") == (
+        "e2=http://127.0.0.1:32382,e1=http://127.0.0.1:32380,e3=http://127.0.0.1:32384,e4=http://127.0.0.1:32386")
+    assert M.initial_cluster(THREE, "e4", "http://127.0.0.1:32386").endswith(",e4=http://127.0.0.1:32386")
+
+
+class Replay:
+    """Process boundary: answers etcdctl calls with captured outputs, in order."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.calls = []
+
+    def __call__(self, argv, env):
+        self.calls.append(argv)
+        return self.answers.pop(0)
+
+
+def _base(*args, endpoints=None, output_json=False):
+    return ["etcdctl", f"--endpoints={','.join(endpoints)}", *(["-w", "json"] if output_json else []), *args], {"ETCDCTL_API": "3"}
+
+
+def test_cluster_retries_recent_restart_then_adds():
+    run = Replay([(1, "", (FIX / "member_add_unhealthy_recent_restart.stdout").read_text()),
+                  (0, (FIX / "member_add_learner.stdout").read_text(), "")])
+    cluster = M.Cluster(run, _base, ["http://127.0.0.1:32379"], sleep=lambda s: None)
+    assert cluster.add_learner("e4", "http://127.0.0.1:32386")["id"] == "777851f16cb9ec6a"
+    assert run.calls[-1][-4:] == ["add", "e4", "--peer-urls=http://127.0.0.1:32386", "--learner"]
+
+
+def test_cluster_promote_waits_until_in_sync():
+    run = Replay([(1, "", (FIX / "member_promote_unstarted.stdout").read_text())] * 2
+                 + [(0, (FIX / "member_promote_ok.stdout").read_text(), "")])
+    M.Cluster(run, _base, ["http://x:1"], sleep=lambda s: None).promote("777851f16cb9ec6a", timeout=60)
+    assert len(run.calls) == 3
+
+
+def test_cluster_promote_gives_up_after_timeout():
+    run = Replay([(1, "", (FIX / "member_promote_unstarted.stdout").read_text())] * 3)
+    with pytest.raises(M.MemberError, match="in sync with leader"):
+        M.Cluster(run, _base, ["http://x:1"], sleep=lambda s: None).promote("777851f16cb9ec6a", timeout=0)
+
+
+def test_cluster_other_errors_fail_at_once():
+    run = Replay([(1, "", (FIX / "member_remove_missing.stdout").read_text())])
+    with pytest.raises(M.MemberError, match="member not found"):
+        M.Cluster(run, _base, ["http://x:1"], sleep=lambda s: None).remove("777851f16cb9ec6a")
+
+
+def test_cluster_health_from_real_capture():
+    from ansible_collections.kubeops.runbook.plugins.module_utils._etcd import parse_endpoint_health
+    run = Replay([(1, (FIX / "endpoint_health_one_down.json").read_text(), "")])
+    healthy = M.Cluster(run, _base, ["http://x:1"]).healthy_urls(THREE, parse_endpoint_health)
+    assert healthy == E3_DOWN
