@@ -1,0 +1,166 @@
+"""Middleware checks on the lab's mw1 (issue 3): the real modules and the middleware_inspection role against real
+nginx, redis, rabbitmq, mariadb and the license-server unit; faults by stopping units (started again afterwards)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+MIDDLEWARE_IDS = {"middleware.nginx", "middleware.redis", "middleware.rabbitmq", "middleware.mysql",
+                  "middleware.license_server"}
+WRONG_PASSWORD = "Wr0ng-mon1tor-pa55"
+LAB_PASSWORD = "lab-monitor-secret"
+
+PLAYBOOK = """\
+- name: Middleware inspection
+  hosts: all
+  gather_facts: false
+  roles:
+    - kubeops.runbook.middleware_inspection
+  tasks:
+    - name: Save the findings on the controller
+      ansible.builtin.copy:
+        content: "{{ kubeops_findings | default([]) | to_json }}"
+        dest: "{{ out_dir }}/{{ inventory_hostname }}.json"
+        mode: "0600"
+      delegate_to: localhost
+      check_mode: false
+"""
+
+
+MODULE_PLAYBOOK = """\
+- name: One module
+  hosts: mw1
+  gather_facts: false
+  tasks:
+    - name: Run the module
+      {module}: "{{{{ module_args }}}}"
+      register: result
+      ignore_errors: true
+    - name: Save the result on the controller
+      ansible.builtin.copy:
+        content: "{{{{ result | to_json }}}}"
+        dest: "{{{{ out_dir }}}}/result.json"
+        mode: "0600"
+      delegate_to: localhost
+      check_mode: false
+"""
+
+
+def run_module(lab, tmp_path: Path, module: str, args: dict, check: bool = False) -> dict:
+    """Run one module on mw1 through ansible-playbook; return its registered result (with invocation)."""
+    playbook = tmp_path / "module.yml"
+    playbook.write_text(MODULE_PLAYBOOK.format(module=module))
+    proc = lab.playbook(str(playbook), extra_vars={"out_dir": str(tmp_path), "module_args": args}, check=check,
+                        limit="mw1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads((tmp_path / "result.json").read_text())
+    result["_output"] = proc.stdout + proc.stderr
+    return result
+
+
+def run_role(lab, tmp_path: Path, check: bool, extra_vars: dict | None = None, limit: str = "mw1,spare1",
+             extra_args: list[str] | None = None):
+    playbook = tmp_path / "middleware.yml"
+    playbook.write_text(PLAYBOOK)
+    proc = lab.playbook(str(playbook), extra_vars={"out_dir": str(tmp_path), **(extra_vars or {})}, check=check,
+                        limit=limit, extra_args=extra_args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    findings = {path.stem: json.loads(path.read_text()) for path in tmp_path.glob("*.json")}
+    return proc, findings
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["run", "check_mode"])
+def test_healthy_mw1_all_ok_and_only_on_middleware_hosts(lab, tmp_path, check):
+    _, findings = run_role(lab, tmp_path, check)
+    by_id = {f["id"]: f for f in findings["mw1"]}
+    assert set(by_id) == MIDDLEWARE_IDS
+    assert {f["status"] for f in by_id.values()} == {"ok"}, by_id
+    assert all(f["host"] == "mw1" and f["category"] == "middleware" for f in by_id.values())
+    assert by_id["middleware.nginx"]["details"]["probe"]["status"] == 200
+    assert by_id["middleware.license_server"]["details"]["banner"] == "LICENSE-SERVER READY"
+    assert by_id["middleware.rabbitmq"]["details"]["version"]
+    assert findings["spare1"] == []  # not in group middleware: skipped
+
+
+def test_checks_are_toggleable(lab, tmp_path):
+    _, findings = run_role(lab, tmp_path, False, {"kubeops_middleware_checks": ["redis", "license_server"]}, limit="mw1")
+    assert sorted(f["id"] for f in findings["mw1"]) == ["middleware.license_server", "middleware.redis"]
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["run", "check_mode"])
+def test_redis_stopped_is_critical(lab, tmp_path, check):
+    with lab.unit_stopped("mw1", "redis-server"):
+        result = run_module(lab, tmp_path, "kubeops.runbook.redis_info", {"login_port": 6379, "host": "mw1"}, check=check)
+    (finding,) = result["findings"]
+    assert (finding["id"], finding["target"], finding["status"]) == ("middleware.redis", "redis:6379", "critical")
+    assert "Connection refused" in finding["summary"]
+    assert result["changed"] is False
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["run", "check_mode"])
+def test_license_server_stopped_is_critical(lab, tmp_path, check):
+    args = {"port": 7788, "banner": "LICENSE-SERVER READY", "timeout": 3, "host": "mw1"}
+    with lab.unit_stopped("mw1", "license-server"):
+        result = run_module(lab, tmp_path, "kubeops.runbook.tcp_service_info", args, check=check)
+    (finding,) = result["findings"]
+    assert (finding["id"], finding["status"]) == ("middleware.license_server", "critical")
+    assert finding["summary"] == "127.0.0.1:7788: connection refused"
+
+
+def test_license_server_wrong_banner_is_warning(lab, tmp_path):
+    result = run_module(lab, tmp_path, "kubeops.runbook.tcp_service_info", {"port": 7788, "banner": "FLEXLM READY", "timeout": 3})
+    (finding,) = result["findings"]
+    assert finding["status"] == "warning"
+    assert "'LICENSE-SERVER READY', expected banner 'FLEXLM READY'" in finding["summary"]
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["run", "check_mode"])
+def test_wrong_mysql_password_says_authentication_failed_and_never_shows_it(lab, tmp_path, check):
+    proc, findings = run_role(lab, tmp_path, check, {"kubeops_mysql_password": WRONG_PASSWORD,
+                                                     "kubeops_middleware_checks": ["mysql"]}, limit="mw1",
+                               extra_args=["-vvv"])
+    (finding,) = findings["mw1"]
+    assert finding["status"] == "critical"
+    assert finding["summary"].startswith("authentication failed for user kubeops_monitor")
+    # -vvv prints every module invocation with its arguments: the password must be masked there.
+    assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in proc.stdout
+    assert WRONG_PASSWORD not in proc.stdout + proc.stderr
+    assert WRONG_PASSWORD not in json.dumps(findings)
+    # The module called directly, its registered result and output: no password either.
+    result = run_module(lab, tmp_path, "kubeops.runbook.mysql_info", {"login_user": "kubeops_monitor",
+                                                               "login_password": WRONG_PASSWORD}, check=check)
+    assert result["findings"][0]["status"] == "critical"
+    assert WRONG_PASSWORD not in json.dumps(result) + result["_output"]
+    # No option file is left behind on the host.
+    assert lab.ssh("mw1", "ls /root/.ansible/tmp/*/kubeops-mysql-* 2>/dev/null | wc -l", check=False).stdout.strip() == "0"
+
+
+def test_mysql_and_rabbitmq_details_are_real(lab, tmp_path):
+    mysql = run_module(lab, tmp_path, "kubeops.runbook.mysql_info", {"login_user": "kubeops_monitor", "login_password": LAB_PASSWORD})
+    assert mysql["mysql"]["alive"] is True and mysql["mysql"]["uptime_seconds"] > 0
+    assert LAB_PASSWORD not in json.dumps(mysql)
+    rabbit = run_module(lab, tmp_path, "kubeops.runbook.rabbitmq_info", {"node": "rabbit@mw1", "expected_listeners": ["amqp", "http"]})
+    (finding,) = rabbit["findings"]
+    assert (finding["target"], finding["status"]) == ("rabbit@mw1", "critical")
+    assert "no listener for http" in finding["summary"]  # the management plugin is not enabled in the lab
+
+
+def test_nginx_probe_of_a_missing_page_is_critical(lab, tmp_path):
+    result = run_module(lab, tmp_path, "kubeops.runbook.nginx_info", {"probe_url": "http://127.0.0.1:81/healthz", "probe_timeout": 2})
+    (finding,) = result["findings"]
+    assert finding["status"] == "critical" and "GET http://127.0.0.1:81/healthz failed" in finding["summary"]
+    assert result["nginx"]["config_test"]["ok"] is True
+
+
+@pytest.mark.parametrize("module, args, message", [
+    ("redis_info", {"memory_warning_percent": 150}, "memory_warning_percent: must be a percentage in (0, 100], got 150"),
+    ("mysql_info", {"threads_warning": 500, "threads_critical": 100}, "threads_warning: 500 is above threads_critical"),
+    ("tcp_service_info", {"port": 70000}, "port: must be a TCP port (1-65535), got 70000"),
+    ("nginx_info", {"expected_status": [200, 1000]}, "expected_status: 1000 is not an HTTP status code"),
+])
+def test_bad_input_fails_with_one_line(lab, tmp_path, module, args, message):
+    result = run_module(lab, tmp_path, f"kubeops.runbook.{module}", args)
+    assert result.get("failed") is True
+    assert message in result["msg"] and "Traceback" not in json.dumps(result)
