@@ -36,7 +36,9 @@ DEFAULT_PATTERNS: list[dict] = [
     {"name": "oom", "regex": r"out of memory|oom-kill|oom_reaper|invoked oom-killer|Killed process \d+", "severity": CRITICAL},
     {"name": "no_space", "regex": r"No space left on device|ENOSPC", "severity": CRITICAL},
     {"name": "read_only_fs", "regex": r"Read-only file system", "severity": CRITICAL},
-    {"name": "panic", "regex": r"\bpanic\b|kernel BUG|\bsegfault\b|Call Trace:", "severity": CRITICAL},
+    # Go "panic: ...", the kernel's "Kernel panic" / "kernel BUG at" / "segfault at"; not "panicked: false" or
+    # "panic-reason: <nil>" that kube-apiserver prints on every request timeout
+    {"name": "panic", "regex": r"(^|[\s:\]])panic: |Kernel panic|kernel BUG at|segfault at |Call Trace:", "severity": CRITICAL},
     # "fatal" stays a warning: boot-time noise such as "modprobe: FATAL: Module overlay not found" is common, and a
     # service that really died is the unit check's critical finding
     {"name": "fatal", "regex": r"\bfatal\b", "severity": WARNING},

@@ -166,6 +166,7 @@ def test_permission_denied(tmp_path):
     ("gbk_mixed.log", "critical", "oom 1"),
     ("broken_utf8.log", "critical", "no_space 1"),
     ("debootstrap.log", "ok", "no matching lines in 737 line(s)"),
+    ("master1_messages_tail.log", "warning", "in 300 line(s)"),  # klog E lines, "panic-reason: <nil>" is no panic
 ])
 def test_file_finding(name, expected_status, summary_part):
     scan = scan_file(name)
@@ -173,6 +174,17 @@ def test_file_finding(name, expected_status, summary_part):
     assert item["status"] == expected_status
     assert summary_part in item["summary"]
     assert item["category"] == "logs" and item["target"] == f"/var/log/{name}"
+
+
+@pytest.mark.parametrize("line, name", [
+    ("Nov 22 kube-apiserver[67]: panic: runtime error: invalid memory address", "panic"),
+    ("Nov 22 kernel: Kernel panic - not syncing: Fatal exception", "panic"),
+    ("Nov 22 kernel: java[4242]: segfault at 0 ip 00007f sp 00007ffd error 4", "panic"),
+    ("Nov 22 kernel: Memory cgroup out of memory: Killed process 4242 (java)", "oom"),
+    ("Nov 22 dockerd: write /var/lib/docker/tmp: No space left on device", "no_space"),
+])
+def test_critical_patterns(line, name):
+    assert L.scan_lines(line.encode(), DEFAULTS)["counts"][name] == 1
 
 
 def test_min_count_and_optional():
