@@ -8,6 +8,7 @@ import os
 import re
 import time
 import typing as t
+from urllib.error import HTTPError, URLError
 
 from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import (
     CRITICAL, OK, UNKNOWN, WARNING, MiddlewareError, Problems, Runner, Which, check_positive, first_error_line,
@@ -108,7 +109,6 @@ def find_master(pid_file: str, proc_root: str = "/proc") -> dict:
 def default_fetch(url: str, timeout: float, validate_certs: bool) -> HttpResult:
     """GET url with ansible's open_url; an HTTP error status is a response, not an error."""
     from ansible.module_utils.urls import open_url  # pylint: disable=import-outside-toplevel
-    from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError  # pylint: disable=import-outside-toplevel
 
     started = time.monotonic()
     try:
