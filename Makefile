@@ -43,11 +43,16 @@ lint: venv link
 
 # ansible-test needs a real ansible_collections/<ns>/<name> checkout: copy what ships (lab/ and bench/ are
 # build_ignore'd tooling, not collection content) and run sanity there.
+# The copy lives outside this git work tree: inside it, ansible-test would list files with git and find none.
+SANITY_DIR ?= /tmp/kubeops-runbook-sanity
 sanity: venv
-	@rm -rf $(BUILD)/sanity && mkdir -p $(BUILD)/sanity/ansible_collections/kubeops/runbook
-	@git ls-files -co --exclude-standard | grep -Ev '^(lab|bench)/' | \
-	  rsync -a --files-from=- ./ $(BUILD)/sanity/ansible_collections/kubeops/runbook/
-	cd $(BUILD)/sanity/ansible_collections/kubeops/runbook && \
+	@rm -rf $(SANITY_DIR) && mkdir -p $(SANITY_DIR)/ansible_collections/kubeops/runbook
+	@# ansible-test bootstraps pip in its venvs with a script it downloads; .ci/get_pip_shim.py stands in for it.
+	@v=$$($(PY) -c 'import ansible_test._internal.python_requirements as r, inspect, re; print(re.search(r"pip=.([0-9.]+).", inspect.getsource(r)).group(1))'); \
+	  mkdir -p ~/.ansible/test/cache && cp .ci/get_pip_shim.py ~/.ansible/test/cache/get_pip_$${v//./_}.py
+	@git ls-files -co --exclude-standard | grep -Ev '^(lab|bench|\.ci)/' | \
+	  rsync -a --ignore-missing-args --files-from=- ./ $(SANITY_DIR)/ansible_collections/kubeops/runbook/
+	cd $(SANITY_DIR)/ansible_collections/kubeops/runbook && \
 	  PATH=$(BIN):$$PATH $(BIN)/ansible-test sanity --color no --python 3.11 --requirements $(SANITY_ARGS)
 
 lab-up: venv host-deps
