@@ -64,7 +64,7 @@ def pem_blocks(data: bytes) -> list[tuple[str, bytes]]:
 
 def classify(path: str, data: bytes) -> str:
     """'certificate', 'skip' (keys, requests, other files) or 'broken' (looks like a certificate but is not)."""
-    labels = [label for label, _ in pem_blocks(data)]
+    labels = [block[0] for block in pem_blocks(data)]
     if "CERTIFICATE" in labels:
         return "certificate"
     if labels:

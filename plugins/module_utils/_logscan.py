@@ -155,7 +155,7 @@ def tail_bytes(handle: t.BinaryIO, size: int, lines: int, max_bytes: int) -> tup
         if data.count(b"\n", 0, max(0, len(data) - 1)) >= lines:
             break
     cut = len(data) - 1 if data.endswith(b"\n") else len(data)
-    for _ in range(lines):
+    for _line in range(lines):
         cut = data.rfind(b"\n", 0, cut)
         if cut < 0:
             break

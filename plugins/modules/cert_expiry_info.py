@@ -15,7 +15,7 @@ description:
     V(critical). A directory that does not exist or holds no certificate gives an V(unknown) finding.
   - Uses the C(cryptography) Python library when the host has it, else C(openssl x509 -noout -enddate).
 author:
-  - kubeops.runbook maintainers
+  - kubeops.runbook maintainers (@kubeops)
 extends_documentation_fragment:
   - kubeops.runbook.attributes
   - kubeops.runbook.attributes.info_module

@@ -17,7 +17,7 @@ description:
   - Returns C(disk.space) and C(disk.inodes) findings per mount or path against percent thresholds. The handbook's
     white screen came from a full C(/data/iuap/logs/nginx).
 author:
-  - kubeops.runbook maintainers
+  - kubeops.runbook maintainers (@kubeops)
 extends_documentation_fragment:
   - kubeops.runbook.attributes
   - kubeops.runbook.attributes.info_module

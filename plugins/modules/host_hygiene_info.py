@@ -17,9 +17,9 @@ description:
     C(host.may_detach_mounts).
   - V(kubectl_skew) - the kubectl client must be within O(max_skew) minor versions of the API server
     (C(group is already registered) errors otherwise). Runs O(kubectl) with O(kubeconfig) where the module runs,
-    normally the controller (C(delegate_to: localhost)). Finding C(host.kubectl_skew).
+    normally the controller (delegated to C(localhost)). Finding C(host.kubectl_skew).
 author:
-  - kubeops.runbook maintainers
+  - kubeops.runbook maintainers (@kubeops)
 extends_documentation_fragment:
   - kubeops.runbook.attributes
   - kubeops.runbook.attributes.info_module

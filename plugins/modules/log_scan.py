@@ -21,7 +21,7 @@ description:
     O(min_count) lines. A file that does not exist, is a directory or cannot be read is an V(unknown) finding.
   - The state file is not written in check mode, so a check run reports what a real run would.
 author:
-  - kubeops.runbook maintainers
+  - kubeops.runbook maintainers (@kubeops)
 extends_documentation_fragment:
   - kubeops.runbook.attributes
   - kubeops.runbook.attributes.info_module

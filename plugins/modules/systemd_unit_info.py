@@ -20,7 +20,7 @@ description:
   - A host without C(journalctl), or where it fails, still gets the unit states plus one V(unknown) finding
     C(<category>.journal) saying that the journal could not be read.
 author:
-  - kubeops.runbook maintainers
+  - kubeops.runbook maintainers (@kubeops)
 extends_documentation_fragment:
   - kubeops.runbook.attributes
   - kubeops.runbook.attributes.info_module
