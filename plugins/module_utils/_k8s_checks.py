@@ -254,6 +254,11 @@ def pod_findings(pods: list[dict], namespaces: t.Collection[str] | None = None, 
         if phase == "Running" and total and ready < total:
             bad.append(finding("pods.ready", key, CRITICAL if ready == 0 else WARNING, f"READY {ready}/{total}",
                                host=host, details=base))
+        elif phase == "Running" and (_conditions(pod).get("Ready") or {}).get("status") == "False":
+            cond = _conditions(pod)["Ready"]
+            bad.append(finding("pods.ready", key, WARNING,
+                               f"READY {ready}/{total} but the pod is not Ready ({cond.get('reason') or 'condition Ready=False'})",
+                               host=host, details={**base, "ready_condition": cond}))
         if key in increases:
             inc = increases[key]
             level = by_threshold(inc["delta"], restart_warning, restart_critical)

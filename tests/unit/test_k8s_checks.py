@@ -180,6 +180,14 @@ def test_partial_ready_is_a_warning_with_x_of_y():
     assert found[key]["status"] == "warning" and found[key]["summary"] == "READY 2/3"
 
 
+def test_pod_ready_condition_cleared_by_the_node_controller():
+    """Containers ready (READY 1/1) but the Ready condition False, as the node lifecycle controller leaves it."""
+    pod = _pod()
+    pod["status"]["conditions"] = [{"type": "Ready", "status": "False", "reason": "NodeNotReady"}]
+    [item] = [f for f in C.pod_findings([pod], now=NOW) if f["status"] != "ok"]
+    assert item["id"] == "pods.ready" and item["status"] == "warning" and "NodeNotReady" in item["summary"]
+
+
 # -- services -------------------------------------------------------------------------------------------------
 def test_selector_service_without_endpoints_is_critical():
     found = C.service_findings(items("faults_services.json"), items("faults_endpoints.json"))
