@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -61,26 +62,23 @@ class Lab:
     # -- Ansible ------------------------------------------------------------------------------------------
     def module(self, host: str, module: str, args: dict | None = None, check: bool = False,
                extra_vars: dict | None = None) -> dict:
-        """Run one module on one inventory host (or 'localhost') and return its result dict."""
-        cmd = [str(ROOT / ".venv/bin/ansible"), host, "-i", str(self.inventory), "-m", module,
-               "-a", json.dumps(args or {})]
-        if check:
-            cmd.append("--check")
-        if extra_vars:
-            cmd += ["-e", json.dumps(extra_vars)]
-        env = self.env()
-        env.update({"ANSIBLE_STDOUT_CALLBACK": "json",
-                    "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"})
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
-        try:
-            data = json.loads(proc.stdout)
-        except json.JSONDecodeError:
-            raise AssertionError(f"ansible did not print JSON (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-        for play in data["plays"]:
-            for task in play["tasks"]:
-                if host in task["hosts"]:
-                    return task["hosts"][host]
-        raise AssertionError(f"no result for {host}: {proc.stdout}")
+        """Run one module on one inventory host (or 'localhost') and return its result dict.
+
+        Uses ad-hoc `ansible --tree`, whose tree callback (ansible-core's own) saves each host's result as JSON.
+        """
+        with tempfile.TemporaryDirectory(prefix="kubeops-itest-") as tree:
+            cmd = [str(ROOT / ".venv/bin/ansible"), host, "-i", str(self.inventory), "-m", module, "--tree", tree]
+            if args:
+                cmd += ["-a", json.dumps(args)]
+            if check:
+                cmd.append("--check")
+            if extra_vars:
+                cmd += ["-e", json.dumps(extra_vars)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env(), cwd=ROOT, timeout=600)
+            out = Path(tree) / host
+            if not out.exists():
+                raise AssertionError(f"no result for {host} (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+            return json.loads(out.read_text())
 
     def playbook(self, playbook: str, extra_vars: dict | None = None, check: bool = False,
                  limit: str | None = None, extra_args: list[str] | None = None) -> subprocess.CompletedProcess:
