@@ -78,7 +78,11 @@ class Lab:
             out = Path(tree) / host
             if not out.exists():
                 raise AssertionError(f"no result for {host} (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-            return json.loads(out.read_text())
+            result = json.loads(out.read_text())
+            # The saved result lacks the failed/unreachable flags; ansible's exit code carries them.
+            result.setdefault("failed", proc.returncode == 2)
+            result.setdefault("unreachable", proc.returncode == 4)
+            return result
 
     def playbook(self, playbook: str, extra_vars: dict | None = None, check: bool = False,
                  limit: str | None = None, extra_args: list[str] | None = None) -> subprocess.CompletedProcess:
