@@ -74,7 +74,7 @@ class Lab:
                 cmd.append("--check")
             if extra_vars:
                 cmd += ["-e", json.dumps(extra_vars)]
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env(), cwd=ROOT, timeout=600)
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env(), cwd=ROOT, timeout=600, check=False)
             out = Path(tree) / host
             if not out.exists():
                 raise AssertionError(f"no result for {host} (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
@@ -94,7 +94,7 @@ class Lab:
         if limit:
             cmd += ["--limit", limit]
         cmd += extra_args or []
-        return subprocess.run(cmd, capture_output=True, text=True, env=self.env(), cwd=ROOT, timeout=1800)
+        return subprocess.run(cmd, capture_output=True, text=True, env=self.env(), cwd=ROOT, timeout=1800, check=False)
 
     # -- faults -------------------------------------------------------------------------------------------
     @contextlib.contextmanager
