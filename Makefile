@@ -10,14 +10,14 @@ export PYTHONPATH := $(BUILD)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PYTEST_ARGS ?=
 
-.PHONY: help host-deps venv link unit lint sanity integration test lab-up lab-down demo bench changelog clean
+.PHONY: help host-deps venv link unit lint sanity integration molecule test lab-up lab-down demo bench changelog clean
 
 help:
 	@echo "make demo       set up .venv, bring the lab up, run the daily inspection, print the report path"
 	@echo "make test       unit + lint + sanity + integration tests on the lab (CI runs this)"
 	@echo "make lab-up     bring the one-machine lab cluster up (idempotent)"
 	@echo "make lab-down   remove the lab (keeps the binary and rootfs caches)"
-	@echo "make unit | lint | sanity | integration | bench"
+	@echo "make unit | lint | sanity | integration | molecule | bench"
 
 host-deps:
 	@pkgs=$$(awk '!/^#/ && NF {print $$1}' bindep.txt); \
@@ -64,11 +64,14 @@ lab-down:
 integration: venv link lab-up
 	$(BIN)/pytest -p no:cacheprovider tests/integration $(PYTEST_ARGS)
 
-test: unit lint sanity integration
+molecule: venv link lab-up
+	PATH=$(BIN):$$PATH $(BIN)/molecule test -s daily_inspection
+
+test: unit lint sanity integration molecule
 
 demo: venv link lab-up
 	$(BIN)/ansible-playbook -i inventories/lab/hosts.yml playbooks/daily_inspection.yml
-	@echo "report: $$(readlink -f reports/latest.json)"
+	@echo "report: $$(ls -t $(CURDIR)/reports/inspection-*.html | head -n 1)"
 
 bench: venv link lab-up
 	$(PY) -m bench
