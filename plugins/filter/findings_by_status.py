@@ -7,7 +7,8 @@ DOCUMENTATION = r"""
 name: findings_by_status
 short_description: Select findings at or worse than a status
 version_added: 0.1.0
-author: kubeops.runbook contributors
+author:
+  - kubeops.runbook maintainers (@kubeops)
 description:
   - Keeps the findings whose status is at least O(status) in the order C(ok) < C(warning) < C(unknown) < C(critical).
 options:

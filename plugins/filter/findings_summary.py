@@ -7,7 +7,8 @@ DOCUMENTATION = r"""
 name: findings_summary
 short_description: Count findings per status and name the worst
 version_added: 0.1.0
-author: kubeops.runbook contributors
+author:
+  - kubeops.runbook maintainers (@kubeops)
 description:
   - The C(summary) block of the inspection report, for any list of findings.
 options:

@@ -7,7 +7,8 @@ DOCUMENTATION = r"""
 name: k8s_quantity
 short_description: Turn a Kubernetes quantity such as C(500Mi) or C(250m) into a number
 version_added: 0.1.0
-author: kubeops.runbook contributors
+author:
+  - kubeops.runbook maintainers (@kubeops)
 description:
   - Binary suffixes (C(Ki), C(Mi), C(Gi), ...), decimal suffixes (C(m), C(k), C(M), C(G), ...) and exponents
     (C(1e3)) as the Kubernetes API accepts them.

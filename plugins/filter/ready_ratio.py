@@ -7,7 +7,8 @@ DOCUMENTATION = r"""
 name: ready_ratio
 short_description: Turn a READY column value such as C(1/2) into numbers
 version_added: 0.1.0
-author: kubeops.runbook contributors
+author:
+  - kubeops.runbook maintainers (@kubeops)
 description:
   - Parses the C(READY) column of C(kubectl get pods) / C(kubectl get deployment) (C(ready/total)).
 options:

@@ -7,7 +7,8 @@ DOCUMENTATION = r"""
 name: restart_delta
 short_description: Pods whose restart count grew since a baseline
 version_added: 0.1.0
-author: kubeops.runbook contributors
+author:
+  - kubeops.runbook maintainers (@kubeops)
 description:
   - Compares current restart counts (C(namespace/pod) to count, the C(pod_restarts) that
     M(kubeops.runbook.k8s_cluster_info) returns) with those of an earlier inspection.

@@ -159,13 +159,11 @@ def list_all(api_client: t.Any, kind: str, page_size: int = DEFAULT_PAGE_SIZE, t
             response = func(**kwargs)
             requests += 1
             body = json.loads(response.data)
-        except ApiException as exc:
-            if exc.status == 410 and token:
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # urllib3/socket errors share no narrower base
+            if isinstance(exc, ApiException) and exc.status == 410 and token:
                 raise K8sError(f"the {kind} list changed too much while paging (continue token expired); run again") from exc
-            raise K8sError(describe_error(exc, host)) from exc
-        except (ValueError, TypeError) as exc:
-            raise K8sError(f"Kubernetes API{f' at {host}' if host else ''} returned no JSON for {kind}: {exc}") from exc
-        except Exception as exc:  # urllib3 / socket errors carry no common base worth naming here
+            if isinstance(exc, (ValueError, TypeError)) and not isinstance(exc, ApiException):
+                raise K8sError(f"Kubernetes API{f' at {host}' if host else ''} returned no JSON for {kind}: {exc}") from exc
             raise K8sError(describe_error(exc, host)) from exc
         items.extend(body.get("items") or [])
         metadata = body.get("metadata") or {}
@@ -180,7 +178,5 @@ def server_version(api_client: t.Any, timeout: float = 30) -> dict:
     try:
         response = k8s_client.VersionApi(api_client).get_code(_preload_content=False, _request_timeout=_timeout(timeout))
         return json.loads(response.data)
-    except ApiException as exc:
-        raise K8sError(describe_error(exc, api_client.configuration.host)) from exc
-    except Exception as exc:
+    except Exception as exc:  # pylint: disable=broad-exception-caught  # ApiException, urllib3 and socket errors alike
         raise K8sError(describe_error(exc, api_client.configuration.host)) from exc

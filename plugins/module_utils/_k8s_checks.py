@@ -447,7 +447,7 @@ def inspect_cluster(api_client: t.Any, options: dict, lister: t.Callable | None 
     page_size, timeout)`` defaults to ``_k8s.list_all``.
     """
     from ansible_collections.kubeops.runbook.plugins.module_utils import _k8s  # pylint: disable=import-outside-toplevel
-    lister = lister or (lambda client, kind, page_size, timeout: _k8s.list_all(client, kind, page_size, timeout))
+    lister = lister or _k8s.list_all
     checks = [c for c in CHECKS if c in (options.get("checks") or CHECKS)]
     namespaces = options.get("namespaces") or None
     node_hosts = options.get("node_hosts") or {}

@@ -13,7 +13,8 @@ description:
   - Each BGP session not C(Established) is a critical C(calico.bgp_peer) finding on this host and, when
     O(peer_hosts) maps the peer address to an inventory host, a second one for the peer's host.
   - BIRD not answering on its socket is a critical C(calico.bird) finding; neither tool installed is C(unknown).
-author: kubeops.runbook contributors
+author:
+  - kubeops.runbook maintainers (@kubeops)
 extends_documentation_fragment:
   - kubeops.runbook.attributes
   - kubeops.runbook.attributes.info_module
@@ -39,7 +40,7 @@ options:
     description: This host's BGP address, named in the findings recorded for the peers' hosts.
     type: str
   peer_hosts:
-    description: Peer address to inventory host name (for example C({"198.18.0.21": "node1"})).
+    description: 'Peer address to inventory host name, for example C({"198.18.0.21": "node1"}).'
     type: dict
     default: {}
 """
@@ -76,7 +77,7 @@ peers:
   contains:
     address: {description: Peer address., type: str}
     name: {description: BIRD protocol name or calicoctl peer type., type: str}
-    state: {description: Protocol state (up, start, ...)., type: str}
+    state: {description: "Protocol state: up, start, ...", type: str}
     info: {description: BGP state and last error., type: str}
     since: {description: Time of the last state change., type: str}
     established: {description: Whether the session is Established., type: bool}

@@ -14,7 +14,8 @@ description:
     alarms such as C(NOSPACE), and the database size against the backend quota.
   - With O(backup_dir) set, also reports the age of the newest snapshot there (C(backups.etcd_snapshot)).
   - etcdctl missing is an C(unknown) finding; no member answering is a critical C(etcd.quorum) finding.
-author: kubeops.runbook contributors
+author:
+  - kubeops.runbook maintainers (@kubeops)
 extends_documentation_fragment:
   - kubeops.runbook.etcd_auth
   - kubeops.runbook.attributes

@@ -19,7 +19,8 @@ description:
   - Nodes and deployments get one finding per object, ok included. Pods, services and workload policy report
     only what is wrong plus one aggregate ok finding per namespace.
   - An API server that cannot be reached gives a critical C(control_plane_services.api) finding, not a failure.
-author: kubeops.runbook contributors
+author:
+  - kubeops.runbook maintainers (@kubeops)
 extends_documentation_fragment:
   - kubeops.runbook.k8s_auth
   - kubeops.runbook.attributes

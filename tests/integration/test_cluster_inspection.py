@@ -98,7 +98,7 @@ def critical(findings: list[dict]) -> list[str]:
 
 def test_healthy_twice_no_critical(lab, tmp_path):
     report_dir = tmp_path / "reports"
-    for _ in range(2):
+    for _run in range(2):
         report = inspect(lab, report_dir)
         assert critical(report["findings"]) == []
         cats = {f["category"] for f in report["findings"]}

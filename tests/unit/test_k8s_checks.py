@@ -124,8 +124,9 @@ def test_restart_increase_from_a_real_status_patch():
     assert item["host"] == item["details"]["node"]
 
 
-@pytest.mark.parametrize("old, warning, critical, status", [(3, 1, 5, "warning"), (0, 1, 4, "critical"), (4, 1, 5, None),
-                                                           (9, 1, 5, None), (2, 3, None, None), (0, 3, None, "warning")])
+@pytest.mark.parametrize("old, warning, critical, status", [
+    (3, 1, 5, "warning"), (0, 1, 4, "critical"), (4, 1, 5, None), (9, 1, 5, None), (2, 3, None, None), (0, 3, None, "warning"),
+])
 def test_restart_thresholds(old, warning, critical, status):
     pods = items("faults_pods.json")
     key = "product/oltp-gateway-1-3-0-6bdc7d7b75-89dr8"
