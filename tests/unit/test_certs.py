@@ -7,12 +7,21 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import given, settings, strategies as st
 
 from ansible_collections.kubeops.runbook.plugins.module_utils import _certs as C
 
 FIX = Path(__file__).parent / "fixtures" / "certs"
 NOW = dt.datetime(2026, 11, 22, 6, 0, 0, tzinfo=dt.timezone.utc)  # shortly after the fixtures were made
+
+
+def fixture_bytes(name: str) -> bytes:
+    """The bytes of fixture `name`; ca-der.crt (binary) is ca.pem converted to DER here, as `openssl x509 -outform DER` does."""
+    if name == "ca-der.crt":
+        return x509.load_pem_x509_certificate((FIX / "ca.pem").read_bytes()).public_bytes(Encoding.DER)
+    return (FIX / name).read_bytes()
 
 
 def real_openssl(pem: str) -> tuple[int, str, str]:
@@ -43,7 +52,7 @@ def test_parse_openssl_enddate_bad(text):
     ("truncated.pem", "broken"), ("ca-der.crt", "broken"),
 ])
 def test_classify(name, kind):
-    assert C.classify(name, (FIX / name).read_bytes()) == kind
+    assert C.classify(name, fixture_bytes(name)) == kind
 
 
 @pytest.mark.parametrize("backend", ["cryptography", "openssl"])
@@ -74,7 +83,7 @@ def test_expired_is_critical():
 
 def test_directory_walk_skips_keys_and_flags_broken(tmp_path):
     for name in ("ca.pem", "leaf-key.pem", "leaf.csr", "truncated.pem", "ca-der.crt"):
-        shutil.copy(FIX / name, tmp_path / name)
+        (tmp_path / name).write_bytes(fixture_bytes(name))
     (tmp_path / "token.csv").write_text("abc,kubelet-bootstrap,10001\n")
     sub = tmp_path / "sub"
     sub.mkdir()
