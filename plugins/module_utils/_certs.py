@@ -170,7 +170,8 @@ class CertChecker:
             if self.backend == "cryptography":
                 certs.append(not_after_cryptography(block))
                 continue
-            assert self.run_openssl is not None
+            if self.run_openssl is None:
+                raise AssertionError("the openssl backend needs a run_openssl callable")
             rc, out, err = self.run_openssl(block.decode("ascii", "replace"))
             if rc != 0:
                 raise CertUnreadable(f"openssl cannot read it: {err.strip()[:120]}")

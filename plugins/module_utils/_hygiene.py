@@ -126,7 +126,8 @@ def kubectl_skew_finding(versions: dict | None, host: str | None, max_skew: int 
     fid = "host.kubectl_skew"
     if problem:
         return finding(fid, target, UNKNOWN, problem, host=host)
-    assert versions is not None
+    if versions is None:
+        raise AssertionError("kubectl_skew_finding needs versions or a problem")
     client, server = versions.get("client"), versions.get("server")
     details = {"client": versions.get("client_git"), "server": versions.get("server_git"), "max_skew": max_skew}
     if client is None:

@@ -256,7 +256,8 @@ def file_finding(name: str, path: str, host: str | None, scan: dict | None, patt
         if optional and "does not exist" in problem:
             return finding(fid, path, OK, f"{problem} (optional)", host=host, details={"path": path})
         return finding(fid, path, UNKNOWN, problem, host=host, details={"path": path})
-    assert scan is not None
+    if scan is None:
+        raise AssertionError("file_finding needs a scan or a problem")
     hits = {p.name: scan["counts"][p.name] for p in patterns if scan["counts"][p.name] >= min_count}
     severity = {p.name: p.severity for p in patterns}
     status = worst((severity[n] for n in hits), OK)

@@ -103,13 +103,13 @@ class Problems:
 
     @property
     def status(self) -> str:
-        return worst(s for s, _ in self.items)
+        return worst(status for status, _text in self.items)
 
     def summary(self, healthy: str) -> str:
         """The non-ok texts, worst first (what an operator must act on leads the line), or healthy."""
         order = {CRITICAL: 0, UNKNOWN: 1, WARNING: 2}
         bad = sorted(((s, x) for s, x in self.items if s != OK), key=lambda p: order[p[0]])
-        return "; ".join(x for _, x in bad) if bad else healthy
+        return "; ".join(text for _status, text in bad) if bad else healthy
 
 
 def middleware_finding(check: str, target: str, problems: Problems, healthy: str, host: str | None,

@@ -65,7 +65,7 @@ def alarm_names(alarms: t.Any) -> list[str]:
         for word, name in ALARM_WORDS:
             if word in text and name not in names:
                 names.append(name)
-        if not any(word in text for word, _ in ALARM_WORDS) and text not in names:
+        if not any(word in text for word, _name in ALARM_WORDS) and text not in names:
             names.append(text[:80])
     return names
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import tempfile
 import typing as t
@@ -62,7 +63,7 @@ def clean(value: t.Any, depth: int = 0) -> t.Any:
     if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else clean_text(value)
+        return value if math.isfinite(value) else clean_text(value)
     if isinstance(value, (str, bytes, bytearray)):
         return clean_text(value)
     if isinstance(value, t.Mapping):
@@ -84,7 +85,8 @@ def normalize(item: t.Any, source: str) -> dict:
         try:
             return finding(str(item.get("id") or ""), item.get("target") if item.get("target") is not None else source,
                            str(item.get("status") or ""), clean_text(item.get("summary") or ""),
-                           host=item.get("host") or (None if source == "localhost" else source), details=item.get("details") if isinstance(item.get("details"), dict) else {},
+                           host=item.get("host") or (None if source == "localhost" else source),
+                           details=item.get("details") if isinstance(item.get("details"), dict) else {},
                            category=item.get("category") or None)
         except FindingError as exc:
             problem = str(exc)

@@ -19,7 +19,7 @@ description:
     written to a temporary file and renamed, so a report is never half-written; C(latest.json) is written last.
   - The HTML report is one self-contained file (inline CSS, no scripts, fonts or images); every value is escaped.
 author:
-  - kubeops.runbook maintainers
+  - kubeops.runbook maintainers (@kubeops)
 extends_documentation_fragment:
   - kubeops.runbook.attributes
 attributes:

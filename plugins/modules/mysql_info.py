@@ -17,7 +17,7 @@ description:
   - The credentials are written to a temporary option file (mode 0600) passed with C(--defaults-extra-file) and
     removed right after; the password never appears on a command line or in the result.
 author:
-  - kubeops.runbook maintainers
+  - kubeops.runbook maintainers (@kubeops)
 extends_documentation_fragment:
   - kubeops.runbook.attributes
   - kubeops.runbook.attributes.info_module

@@ -16,7 +16,7 @@ description:
   - V(warning) when C(nginx -t) passes with warnings. V(unknown) when the nginx binary is missing or C(nginx -t)
     cannot read its files (run as root).
 author:
-  - kubeops.runbook maintainers
+  - kubeops.runbook maintainers (@kubeops)
 extends_documentation_fragment:
   - kubeops.runbook.attributes
   - kubeops.runbook.attributes.info_module

@@ -16,7 +16,7 @@ description:
   - V(unknown) when C(rabbitmq-diagnostics) is not installed, or cannot authenticate to the node because it cannot
     read the Erlang cookie (run the task as root, C(become=true)).
 author:
-  - kubeops.runbook maintainers
+  - kubeops.runbook maintainers (@kubeops)
 extends_documentation_fragment:
   - kubeops.runbook.attributes
   - kubeops.runbook.attributes.info_module

@@ -18,7 +18,7 @@ description:
   - The password is passed to C(redis-cli) in the C(REDISCLI_AUTH) environment variable, never on the command line,
     and is never returned.
 author:
-  - kubeops.runbook maintainers
+  - kubeops.runbook maintainers (@kubeops)
 extends_documentation_fragment:
   - kubeops.runbook.attributes
   - kubeops.runbook.attributes.info_module

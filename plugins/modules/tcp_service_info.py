@@ -13,7 +13,7 @@ description:
   - V(critical) when the connection is refused, times out or the address is unreachable; V(warning) when the
     service accepts the connection but does not send O(banner).
 author:
-  - kubeops.runbook maintainers
+  - kubeops.runbook maintainers (@kubeops)
 extends_documentation_fragment:
   - kubeops.runbook.attributes
   - kubeops.runbook.attributes.info_module

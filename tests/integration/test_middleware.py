@@ -73,7 +73,7 @@ def run_role(lab, tmp_path: Path, check: bool, extra_vars: dict | None = None, l
 
 @pytest.mark.parametrize("check", [False, True], ids=["run", "check_mode"])
 def test_healthy_mw1_all_ok_and_only_on_middleware_hosts(lab, tmp_path, check):
-    _, findings = run_role(lab, tmp_path, check)
+    _proc, findings = run_role(lab, tmp_path, check)
     by_id = {f["id"]: f for f in findings["mw1"]}
     assert set(by_id) == MIDDLEWARE_IDS
     assert {f["status"] for f in by_id.values()} == {"ok"}, by_id
@@ -85,7 +85,7 @@ def test_healthy_mw1_all_ok_and_only_on_middleware_hosts(lab, tmp_path, check):
 
 
 def test_checks_are_toggleable(lab, tmp_path):
-    _, findings = run_role(lab, tmp_path, False, {"kubeops_middleware_checks": ["redis", "license_server"]}, limit="mw1")
+    _proc, findings = run_role(lab, tmp_path, False, {"kubeops_middleware_checks": ["redis", "license_server"]}, limit="mw1")
     assert sorted(f["id"] for f in findings["mw1"]) == ["middleware.license_server", "middleware.redis"]
 
 
@@ -120,7 +120,7 @@ def test_license_server_wrong_banner_is_warning(lab, tmp_path):
 def test_wrong_mysql_password_says_authentication_failed_and_never_shows_it(lab, tmp_path, check):
     proc, findings = run_role(lab, tmp_path, check, {"kubeops_mysql_password": WRONG_PASSWORD,
                                                      "kubeops_middleware_checks": ["mysql"]}, limit="mw1",
-                               extra_args=["-vvv"])
+                              extra_args=["-vvv"])
     (finding,) = findings["mw1"]
     assert finding["status"] == "critical"
     assert finding["summary"].startswith("authentication failed for user kubeops_monitor")
@@ -130,7 +130,7 @@ def test_wrong_mysql_password_says_authentication_failed_and_never_shows_it(lab,
     assert WRONG_PASSWORD not in json.dumps(findings)
     # The module called directly, its registered result and output: no password either.
     result = run_module(lab, tmp_path, "kubeops.runbook.mysql_info", {"login_user": "kubeops_monitor",
-                                                               "login_password": WRONG_PASSWORD}, check=check)
+                                                                      "login_password": WRONG_PASSWORD}, check=check)
     assert result["findings"][0]["status"] == "critical"
     assert WRONG_PASSWORD not in json.dumps(result) + result["_output"]
     # No option file is left behind on the host.

@@ -31,7 +31,7 @@ class TcpServer:
     def _serve(self):
         while True:
             try:
-                conn, _ = self.sock.accept()
+                conn, _peer = self.sock.accept()
             except OSError:
                 return
             time.sleep(self.delay)

@@ -111,7 +111,7 @@ def test_option_file_quoting(password, line):
 
 
 def test_missing_tool_is_unknown():
-    finding, _ = M.check(M.MysqlOptions(), FakeMysqladmin("mysqladmin_ping_status_ok"), lambda n: None, "mw1")
+    finding, _facts = M.check(M.MysqlOptions(), FakeMysqladmin("mysqladmin_ping_status_ok"), lambda n: None, "mw1")
     assert finding["status"] == W.UNKNOWN and "mysqladmin not found" in finding["summary"]
 
 

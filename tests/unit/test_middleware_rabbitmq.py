@@ -93,13 +93,13 @@ def test_check(fake, status, summary, calls):
 
 def test_check_named_node():
     fake = FakeDiagnostics()
-    finding, _ = Q.check(Q.RabbitmqOptions(node="rabbit@mw1"), fake, which, "mw1")
+    finding, _facts = Q.check(Q.RabbitmqOptions(node="rabbit@mw1"), fake, which, "mw1")
     assert finding["target"] == "rabbit@mw1"
     assert all(call[5:7] == ["-n", "rabbit@mw1"] for call in fake.calls)
 
 
 def test_missing_tool_is_unknown():
-    finding, _ = Q.check(Q.RabbitmqOptions(), FakeDiagnostics(), lambda n: None, "mw1")
+    finding, _facts = Q.check(Q.RabbitmqOptions(), FakeDiagnostics(), lambda n: None, "mw1")
     assert finding["status"] == W.UNKNOWN and "rabbitmq-diagnostics not found" in finding["summary"]
 
 

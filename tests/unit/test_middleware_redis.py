@@ -105,7 +105,7 @@ def test_persistence_failures(line, value, needle):
 
 def test_replica_with_link_down():
     text = cap("redis_info_ok").stdout.replace("role:master", "role:slave\r\nmaster_host:10.0.0.5\r\nmaster_port:6379\r\n"
-                                                "master_link_status:down")
+                                               "master_link_status:down")
     problems = W.Problems()
     R.evaluate_info(R.flat(R.parse_info(text)), R.RedisOptions(), problems)
     assert problems.status == W.CRITICAL
@@ -120,7 +120,7 @@ def test_check_healthy_passes_password_in_env_only():
     assert finding["id"] == "middleware.redis" and finding["target"] == "redis:6391" and finding["host"] == "mw1"
     assert finding["status"] == W.OK, finding
     assert finding["summary"].startswith("PONG; role master")
-    assert [argv[-1] for argv, _ in cli.calls] == ["PING", "INFO"]
+    assert [argv[-1] for argv, _env in cli.calls] == ["PING", "INFO"]
     for argv, env in cli.calls:
         assert "kubeops-fixture-pw" not in " ".join(argv)
         assert env == {"REDISCLI_AUTH": "kubeops-fixture-pw"}
@@ -130,7 +130,7 @@ def test_check_healthy_passes_password_in_env_only():
 
 def test_check_refused_is_critical_and_skips_info():
     cli = FakeRedisCli("redis_ping_refused")
-    finding, _ = R.check(R.RedisOptions(login_port=6390), cli, which_all, "mw1")
+    finding, _facts = R.check(R.RedisOptions(login_port=6390), cli, which_all, "mw1")
     assert finding["status"] == W.CRITICAL
     assert "Connection refused" in finding["summary"]
     assert len(cli.calls) == 1
@@ -138,12 +138,12 @@ def test_check_refused_is_critical_and_skips_info():
 
 def test_check_wrong_password():
     cli = FakeRedisCli("redis_ping_wrongpass")
-    finding, _ = R.check(R.RedisOptions(login_password="wrong-pw"), cli, which_all, None)
+    finding, _facts = R.check(R.RedisOptions(login_password="wrong-pw"), cli, which_all, None)
     assert (finding["status"], finding["summary"]) == (W.CRITICAL, "authentication failed")
 
 
 def test_missing_client_is_unknown():
-    finding, _ = R.check(R.RedisOptions(), FakeRedisCli("redis_ping_ok"), which_none, "mw1")
+    finding, _facts = R.check(R.RedisOptions(), FakeRedisCli("redis_ping_ok"), which_none, "mw1")
     assert finding["status"] == W.UNKNOWN
     assert "redis-cli not found" in finding["summary"]
 

@@ -114,7 +114,7 @@ def test_report_document(tmp_path):
     assert report["resolved_since_last"] == []
     assert report["baselines"] == {"pods.restarts": {"product/oltp-gateway-1-3-0-55c57bf564-ml7hw": 3}}
     statuses = [f["status"] for f in report["findings"]]
-    assert statuses == sorted(statuses, key=lambda s: ["critical", "unknown", "warning", "ok"].index(s))
+    assert statuses == sorted(statuses, key=["critical", "unknown", "warning", "ok"].index)
     json.dumps(report)
 
 

@@ -139,7 +139,7 @@ def test_journal_note_and_bad_category():
     findings = S.unit_findings(["kubelet.service"], {}, None, "node_services", "node1",
                                journal_note="journalctl is not installed on this host")
     assert [(f["id"], f["status"]) for f in findings] == [("node_services.unit", "unknown"),
-                                                         ("node_services.journal", "unknown")]
+                                                          ("node_services.journal", "unknown")]
     with pytest.raises(S.SystemdError, match="category"):
         S.unit_findings(["kubelet.service"], {}, None, "pods", "node1")
 
