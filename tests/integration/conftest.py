@@ -124,3 +124,12 @@ class Lab:
 def lab() -> Lab:
     """The running lab; brings it up (idempotent) when it is not."""
     return Lab(lab_api.ensure_up())
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "mutates_lab: changes the lab for good (e.g. joins spare1); runs after the rest")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Tests that change the lab's shape run last, so every other test sees the lab as `make lab-up` made it."""
+    items.sort(key=lambda item: item.get_closest_marker("mutates_lab") is not None)
