@@ -1,0 +1,113 @@
+"""scale_out.yml on the lab: workloads within bounds, and spare1 joined as a worker (then removed again)."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from test_etcd_backup import run_module
+
+NS = f"kubeops-scale-test-{int(time.time()) % 100000}"
+
+
+@pytest.fixture(scope="module")
+def deployment(lab):
+    lab.kubectl("create", "namespace", NS)
+    lab.kubectl("-n", NS, "create", "deployment", "web", "--image=harbor.lab/product/oltp-gateway:1.3.0", "--replicas=2")
+    lab.wait(lambda: lab.kubectl("-n", NS, "get", "deploy", "web", "-o", "jsonpath={.status.readyReplicas}").stdout == "2",
+             "web has 2 ready replicas", 120)
+    try:
+        yield "web"
+    finally:
+        lab.kubectl("delete", "namespace", NS, "--wait=false", check=False)
+
+
+def scale_args(lab, **kw):
+    return {"kubeconfig": str(lab.kubeconfig), "namespace": NS, "name": "web", **kw}
+
+
+def replicas(lab):
+    return int(lab.kubectl("-n", NS, "get", "deploy", "web", "-o", "jsonpath={.spec.replicas}").stdout)
+
+
+def test_scale_within_bounds_waits_for_rollout(lab, deployment, tmp_path):
+    audit = tmp_path / "audit.log"
+    extra = {"kubeops_audit_log": str(audit), "scale_out_replicas": [{"namespace": NS, "name": "web", "replicas": 4,
+                                                                       "min_replicas": 1, "max_replicas": 5}]}
+    check = lab.playbook("playbooks/scale_out.yml", extra_vars=extra, check=True, extra_args=["--diff"])
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "+    replicas: 4" in check.stdout and replicas(lab) == 2
+    proc = lab.playbook("playbooks/scale_out.yml", extra_vars=extra)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    status = json.loads(lab.kubectl("-n", NS, "get", "deploy", "web", "-o", "json").stdout)["status"]
+    assert replicas(lab) == 4 and status["readyReplicas"] == 4, status
+    again = lab.playbook("playbooks/scale_out.yml", extra_vars=extra)
+    assert "changed=0" in again.stdout.split("PLAY RECAP")[1].splitlines()[1]
+    lines = [json.loads(x) for x in audit.read_text().splitlines()]
+    assert [(x["check_mode"], x["before"], x["after"]) for x in lines] == [
+        (True, {"replicas": 2}, {"replicas": 4}), (False, {"replicas": 2}, {"replicas": 4})]
+    assert lines[1]["target"] == f"{NS}/Deployment/web"
+
+
+@pytest.mark.parametrize("args,message", [
+    ({"replicas": 9, "max_replicas": 5}, "above max_replicas 5"),
+    ({"replicas": 0, "min_replicas": 1}, "below min_replicas 1"),
+    ({"replicas": 3, "only_if_current": 7}, "not 7 as only_if_current requires"),
+])
+def test_refused_beyond_bounds_or_guard(lab, deployment, args, message):
+    before = replicas(lab)
+    result = run_module(lab, "localhost", "kubeops.runbook.k8s_scale", scale_args(lab, **args))
+    assert result.get("failed") and message in result["msg"], result
+    assert replicas(lab) == before
+
+
+def test_missing_workload_is_one_line(lab, deployment):
+    result = run_module(lab, "localhost", "kubeops.runbook.k8s_scale", scale_args(lab, name="nope", replicas=1))
+    assert result.get("failed") and result["msg"] == f"Deployment {NS}/nope not found"
+
+
+@pytest.fixture(scope="module")
+def spare1_worker(lab):
+    """spare1 joined as a worker by scale_out.yml; removed again (units, credentials, Node) at the end.
+
+    spare1 is a bare host: without iptables (an OS package) the role refuses to install kube-proxy, with a clear
+    message; it then joins without kube-proxy."""
+    extra = {"scale_out_worker": "spare1"}
+    if lab.ssh("spare1", "command -v iptables", check=False).returncode != 0:
+        refused = lab.playbook("playbooks/scale_out.yml", extra_vars=extra)
+        assert refused.returncode != 0 and "lacks iptables which kube-proxy needs" in refused.stdout, refused.stdout
+        extra["k8s_worker_proxy_enabled"] = False
+    proc = lab.playbook("playbooks/scale_out.yml", extra_vars=extra)
+    try:
+        yield proc, extra
+    finally:
+        lab.playbook("playbooks/scale_out.yml", extra_vars={**extra, "k8s_worker_state": "absent"})
+        lab.ssh("spare1", "rm -rf /etc/kubernetes /app/kubernetes; systemctl daemon-reload", check=False)
+
+
+def test_worker_joins_ready_labeled_and_runs_pods(lab, spare1_worker):
+    proc, extra = spare1_worker
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    node = json.loads(lab.kubectl("get", "node", "spare1", "-o", "json").stdout)
+    ready = [c for c in node["status"]["conditions"] if c["type"] == "Ready"][0]
+    assert ready["status"] == "True"
+    assert "node-role.kubernetes.io/worker" in node["metadata"]["labels"]
+    for unit in ("kubelet", "kube-proxy") if extra.get("k8s_worker_proxy_enabled", True) else ("kubelet",):
+        assert lab.ssh("spare1", f"systemctl is-active {unit}").stdout.strip() == "active"
+    lab.kubectl("create", "namespace", f"{NS}-pods")
+    try:
+        lab.kubectl("-n", f"{NS}-pods", "run", "on-spare1", "--image=harbor.lab/product/oltp-gateway:1.3.0",
+                    "--overrides", json.dumps({"spec": {"nodeSelector": {"kubernetes.io/hostname": "spare1"}}}))
+        lab.wait(lambda: lab.kubectl("-n", f"{NS}-pods", "get", "pod", "on-spare1", "-o", "jsonpath={.status.phase}").stdout
+                 == "Running", "pod running on spare1", 120)
+        assert lab.kubectl("-n", f"{NS}-pods", "get", "pod", "on-spare1", "-o", "jsonpath={.spec.nodeName}").stdout == "spare1"
+    finally:
+        lab.kubectl("delete", "namespace", f"{NS}-pods", "--wait=false", check=False)
+
+
+def test_worker_again_changes_nothing(lab, spare1_worker):
+    proc = lab.playbook("playbooks/scale_out.yml", extra_vars=spare1_worker[1])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    recap = [ln for ln in proc.stdout.split("PLAY RECAP")[1].splitlines() if ln.startswith("spare1")][0]
+    assert "changed=0" in recap, recap
