@@ -123,6 +123,11 @@ def repair() -> None:
     info = _info()
     wait_for("kube-apiserver /readyz", lambda: kubectl(info.bin_dir, "get", "--raw", "/readyz", check=False).returncode == 0,
              timeout=120)
+    for node in config.NODES:
+        if "kube_node" in node.groups:
+            patched = resync_pods(node.name)
+            if patched:
+                log(f"{node.name}: {patched} pod(s) given back their Ready condition after a kubelet outage")
 
 
 # -- up / down -------------------------------------------------------------------------------------------
@@ -257,6 +262,39 @@ def up(fresh: bool = False) -> LabInfo:
     log(f"lab is up in {time.monotonic() - started:.0f}s; inventory {HOSTS}; memory used by the lab: "
         f"{_lab_memory_mib():.0f} MiB")
     return _info()
+
+
+def resync_pods(node: str, timeout: float = 120) -> int:
+    """After a kubelet drill: wait until the node is Ready and give its pods back their Ready condition.
+
+    While a node is NotReady the node lifecycle controller marks its pods not Ready. A real kubelet reports them
+    Ready again when it comes back; kwok marks a pod Ready only once, so the lab does that part of the kubelet's
+    job here. Returns the number of pods patched.
+    """
+    info = _info()
+    wait_for(f"{node} Ready", lambda: node in _ready_nodes(info.bin_dir), timeout=timeout)
+    pods = json.loads(kubectl(info.bin_dir, "get", "pods", "-A", "--field-selector", f"spec.nodeName={node}",
+                              "-o", "json").stdout)["items"]
+    patched = 0
+    for pod in pods:
+        conds = pod["status"].get("conditions") or []
+        if pod["status"].get("phase") != "Running" or pod["metadata"].get("deletionTimestamp"):
+            continue
+        ops = [{"op": "replace", "path": f"/status/conditions/{i}/status", "value": "True"}
+               for i, c in enumerate(conds) if c["type"] in ("Ready", "ContainersReady") and c["status"] != "True"]
+        ops += [{"op": "replace", "path": f"/status/containerStatuses/{i}/ready", "value": True}
+                for i, c in enumerate(pod["status"].get("containerStatuses") or []) if not c.get("ready")]
+        if ops:
+            kubectl(info.bin_dir, "patch", "pod", "-n", pod["metadata"]["namespace"], pod["metadata"]["name"],
+                    "--subresource=status", "--type=json", "-p", json.dumps(ops))
+            patched += 1
+    return patched
+
+
+def _ready_nodes(bin_dir: Path) -> set[str]:
+    data = json.loads(kubectl(bin_dir, "get", "nodes", "-o", "json").stdout)
+    return {n["metadata"]["name"] for n in data["items"]
+            for c in n["status"].get("conditions", []) if c["type"] == "Ready" and c["status"] == "True"}
 
 
 def _nodes_ready(bin_dir: Path) -> bool:

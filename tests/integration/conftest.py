@@ -109,6 +109,8 @@ class Lab:
             self.ssh(host, f"systemctl start {unit}", check=False)
             self.wait(lambda: self.ssh(host, f"systemctl is-active {unit}", check=False).stdout.strip() == "active",
                       f"{unit} active again on {host}")
+            if unit in ("kubelet", "kubelet.service"):
+                lab_api.resync_pods(host)
 
     @staticmethod
     def wait(predicate, what: str, timeout: float = 120, interval: float = 2):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from lab import api as lab_api
+
 PLAYBOOK = """
 - name: Cluster inspection only
   hosts: kube_control_plane:kube_node:etcd:calico
@@ -111,21 +113,9 @@ def test_healthy_twice_no_critical(lab, tmp_path):
 
 
 def restore_pod_ready(lab, node: str) -> None:
-    """Give back the pods' Ready condition that the node lifecycle controller cleared while the node was NotReady.
-
-    A real kubelet sets it again when it comes back; kwok (the lab's kubelet) only marks a pod Ready once, so
-    without this the node's pods stay unready (their deployments unavailable) after the fault is undone.
-    """
-    lab.wait(lambda: find(k8s(lab, checks=["nodes"])["findings"], "nodes.ready", node)[0]["status"] == "ok",
-             f"{node} Ready again", timeout=90, interval=3)
-    pods = json.loads(lab.kubectl("get", "pods", "-A", "--field-selector", f"spec.nodeName={node}", "-o", "json").stdout)
-    for pod in pods["items"]:
-        conds = pod["status"].get("conditions") or []
-        idx = next((i for i, c in enumerate(conds) if c["type"] == "Ready"), None)
-        if idx is None or conds[idx]["status"] == "True" or pod["status"].get("phase") != "Running":
-            continue
-        lab.kubectl("patch", "pod", "-n", pod["metadata"]["namespace"], pod["metadata"]["name"], "--subresource=status",
-                    "--type=json", "-p", json.dumps([{"op": "replace", "path": f"/status/conditions/{idx}/status", "value": "True"}]))
+    """Give back the pods' Ready condition that the node lifecycle controller cleared while the node was NotReady
+    (the lab does the part of a returning kubelet's job that kwok does not)."""
+    lab_api.resync_pods(node)
 
 
 def test_kubelet_stopped_on_node2(lab):
