@@ -198,3 +198,13 @@ def test_check_mode_changes_nothing(lab):
 def test_bad_input_is_one_line(lab):
     result = run_module(lab, "master1", "kubeops.runbook.etcd_snapshot", module_args(lab, dest="relative/dir"))
     assert result.get("failed") and result["msg"] == "dest 'relative/dir' must be an absolute directory path"
+
+
+@pytest.mark.parametrize("confirm", [None, "yes", "yes-restore-othercluster"])
+def test_restore_refuses_without_confirmation(lab, confirm):
+    extra = {} if confirm is None else {"etcd_restore_confirm": confirm}
+    proc = lab.playbook("playbooks/etcd_restore.yml", extra_vars=extra)
+    assert proc.returncode != 0
+    assert "set etcd_restore_confirm=yes-restore-lab" in proc.stdout
+    assert "Stop kube-apiserver" not in proc.stdout
+    assert lab.ssh("master1", "systemctl is-active kube-apiserver etcd").stdout.split() == ["active", "active"]

@@ -1,0 +1,122 @@
+"""etcd member add/remove on the lab: spare1 added as a learner and promoted by scale_out.yml, again without change,
+apiserver still serving; removal refused when quorum would be lost. spare1 is removed again and wiped at the end."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from test_etcd_backup import run_module
+
+TLS = {"cacert": "/etc/etcd/ssl/ca.pem", "cert": "/etc/etcd/ssl/etcd-client.pem", "key": "/etc/etcd/ssl/etcd-client-key.pem"}
+LIVE = ["https://198.18.0.11:2379", "https://198.18.0.21:2379", "https://198.18.0.22:2379"]
+ETCDCTL = ("ETCDCTL_API=3 etcdctl --cacert=/etc/etcd/ssl/ca.pem --cert=/etc/etcd/ssl/etcd-client.pem "
+           "--key=/etc/etcd/ssl/etcd-client-key.pem")
+
+
+def members(lab):
+    out = lab.ssh("master1", f"{ETCDCTL} --endpoints={','.join(LIVE)} member list -w simple").stdout
+    return [dict(zip(("id", "status", "name", "peer", "client", "learner"), ln.split(", "))) for ln in out.splitlines() if ln]
+
+
+def healthy(lab, endpoints):
+    return lab.ssh("master1", f"{ETCDCTL} --endpoints={','.join(endpoints)} endpoint health", check=False).returncode == 0
+
+
+def apiserver_etcd_servers(lab):
+    unit = lab.ssh("master1", "cat /etc/systemd/system/kube-apiserver.service").stdout
+    return unit.split("--etcd-servers=", 1)[1].split()[0]
+
+
+@pytest.fixture(scope="module")
+def spare1_member(lab, tmp_path_factory):
+    audit = tmp_path_factory.mktemp("audit") / "audit.log"
+    servers_before = apiserver_etcd_servers(lab)
+    extra = {"scale_out_etcd": "spare1", "kubeops_audit_log": str(audit)}
+    check = lab.playbook("playbooks/scale_out.yml", extra_vars=extra, check=True, extra_args=["--diff"])
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "add learner spare1 https://198.18.0.41:2380" in check.stdout
+    assert len(members(lab)) == 3, "check mode added a member"
+    proc = lab.playbook("playbooks/scale_out.yml", extra_vars=extra)
+    try:
+        yield proc, audit, servers_before
+    finally:
+        lab.playbook("playbooks/scale_out.yml", extra_vars={"scale_out_etcd": "spare1", "etcd_member_state": "absent",
+                                                            "etcd_member_wipe_data_on_remove": True})
+        lab.ssh("spare1", "rm -rf /etc/etcd /usr/local/bin/etcd /usr/local/bin/etcdctl /var/lib/etcd; systemctl daemon-reload",
+                check=False)
+        assert [m["name"] for m in members(lab)] and "spare1" not in [m["name"] for m in members(lab)]
+        assert apiserver_etcd_servers(lab) == servers_before
+
+
+def test_add_spare1_gives_four_healthy_members(lab, spare1_member):
+    proc, audit, servers_before = spare1_member
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    now = members(lab)
+    assert len(now) == 4 and all(m["status"] == "started" and m["learner"] == "false" for m in now), now
+    assert healthy(lab, LIVE + ["https://198.18.0.41:2379"])
+    assert apiserver_etcd_servers(lab) == servers_before + ",https://198.18.0.41:2379"
+    assert lab.kubectl("get", "--raw", "/readyz").stdout == "ok"
+    assert lab.kubectl("get", "nodes").returncode == 0
+    lines = [json.loads(x) for x in audit.read_text().splitlines() if "etcd_member" in x]
+    assert [x["check_mode"] for x in lines][-2:] == [False, False]
+    assert lines[-2]["actions"] == ["add learner spare1 https://198.18.0.41:2380"]
+    assert lines[-1]["actions"] == ["promote spare1 once in sync with the leader"]
+
+
+def test_again_changes_nothing(lab, spare1_member):
+    proc = lab.playbook("playbooks/scale_out.yml", extra_vars={"scale_out_etcd": "spare1"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    recap = [ln for ln in proc.stdout.split("PLAY RECAP")[1].splitlines() if ln.startswith("spare1")][0]
+    assert "changed=0" in recap, proc.stdout
+    direct = run_module(lab, "master1", "kubeops.runbook.etcd_member",
+                        {"endpoints": LIVE, **TLS, "name": "spare1", "peer_url": "https://198.18.0.41:2380", "promote": True})
+    assert direct["changed"] is False and direct["member"]["name"] == "spare1"
+
+
+def test_scale_in_removes_spare1_again(lab, spare1_member):
+    _proc, _audit, servers_before = spare1_member
+    proc = lab.playbook("playbooks/scale_out.yml", extra_vars={"scale_out_etcd": "spare1", "etcd_member_state": "absent",
+                                                               "etcd_member_wipe_data_on_remove": True})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(m["name"] for m in members(lab)) == ["master1", "node1", "node2"]
+    assert apiserver_etcd_servers(lab) == servers_before
+    assert lab.ssh("spare1", "test -e /var/lib/etcd", check=False).returncode != 0
+    assert healthy(lab, LIVE) and lab.kubectl("get", "--raw", "/readyz").stdout == "ok"
+
+
+def test_add_refused_when_peer_url_taken(lab):
+    result = run_module(lab, "master1", "kubeops.runbook.etcd_member",
+                        {"endpoints": LIVE, **TLS, "name": "intruder", "peer_url": "https://198.18.0.21:2380"}, check=True)
+    assert result.get("failed") and "is taken by member node1" in result["msg"], result
+
+
+def test_add_refused_when_cluster_unhealthy(lab):
+    with lab.unit_stopped("node2", "etcd"):
+        result = run_module(lab, "master1", "kubeops.runbook.etcd_member",
+                            {"endpoints": LIVE, **TLS, "name": "spare9", "peer_url": "https://198.18.0.49:2380"})
+    assert result.get("failed") and "not healthy" in result["msg"] and "node2" in result["msg"], result
+    assert "spare9" not in [m["name"] for m in members(lab)] and len(members(lab)) in (3, 4)
+
+
+def test_remove_refused_when_another_member_is_stopped(lab):
+    """Three members, node1 stopped: removing node2 would leave 2 voters with 1 healthy. Refused (check mode first)."""
+    assert len(members(lab)) == 3, "runs after spare1 was removed again"
+    with lab.unit_stopped("node1", "etcd", settle=2):
+        check = run_module(lab, "master1", "kubeops.runbook.etcd_member",
+                           {"endpoints": LIVE, **TLS, "name": "node2", "state": "absent"}, check=True)
+        assert check.get("failed") and "below the quorum of 2" in check["msg"], check
+        real = run_module(lab, "master1", "kubeops.runbook.etcd_member",
+                          {"endpoints": LIVE, **TLS, "name": "node2", "state": "absent"})
+    assert real.get("failed") and "refusing" in real["msg"], real
+    assert "node2" in [m["name"] for m in members(lab)]
+    lab.wait(lambda: healthy(lab, LIVE), "etcd healthy again", 60)
+
+
+def test_remove_last_member_refused_and_missing_member_no_change(lab):
+    gone = run_module(lab, "master1", "kubeops.runbook.etcd_member",
+                      {"endpoints": LIVE, **TLS, "name": "never-there", "state": "absent"})
+    assert gone["changed"] is False and not gone.get("failed")
+    bad = run_module(lab, "master1", "kubeops.runbook.etcd_member",
+                     {"endpoints": LIVE, **TLS, "name": "x", "peer_url": "198.18.0.41:2380"}, check=True)
+    assert bad.get("failed") and bad["msg"] == "peer_url '198.18.0.41:2380' must look like https://198.18.0.41:2380"
