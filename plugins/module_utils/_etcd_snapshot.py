@@ -372,11 +372,11 @@ def main(argv: list[str] | None = None) -> int:
         result = take_snapshot(args.dir, endpoints, {"cacert": args.cacert, "cert": args.cert, "key": args.key},
                                args.etcdctl, args.etcdutl, args.keep_count, args.keep_days, args.copy_to, args.timeout)
     except (SnapshotError, OSError) as exc:
-        print(json.dumps({"failed": True, "msg": str(exc)}))
+        sys.stdout.write(json.dumps({"failed": True, "msg": str(exc)}) + "\n")
         return 1
-    print(json.dumps(result, default=str, sort_keys=True))
+    sys.stdout.write(json.dumps(result, default=str, sort_keys=True) + "\n")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

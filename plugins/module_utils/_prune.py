@@ -72,7 +72,7 @@ def date_from_name(name: str, date_format: str, regex: re.Pattern | None = None)
 def parse_fdinfo_flags(text: str) -> int | None:
     """The open flags (octal in /proc/<pid>/fdinfo/<fd>) or None when absent."""
     for line in text.splitlines():
-        key, _, value = line.partition(":")
+        key, dummy, value = line.partition(":")
         if key.strip() == "flags":
             try:
                 return int(value.strip(), 8)
@@ -326,11 +326,11 @@ def main(argv: list[str] | None = None) -> int:
         result = prune(args.path, args.pattern, args.keep_days, args.age_source, args.date_format, args.mode,
                        args.when_usage_over, args.check)
     except PruneError as exc:
-        print(json.dumps({"failed": True, "msg": str(exc)}))
+        sys.stdout.write(json.dumps({"failed": True, "msg": str(exc)}) + "\n")
         return 2
-    print(json.dumps(result, sort_keys=True))
+    sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -15,14 +15,15 @@ description:
     (C(member add --learner)) and returns the C(--initial-cluster) the new member must start with
     (C(initial-cluster-state=existing), empty data directory).
   - With O(promote=true) it then waits (up to O(wait_timeout)) until the learner is in sync with the leader and
-    promotes it (C(member promote)). The role C(kubeops.runbook.etcd_member) calls the module twice: add, start
-    the new member, promote.
+    promotes it (C(member promote)). The role C(kubeops.runbook.etcd_member) calls the module twice (add; start
+    the new member; promote).
   - O(state=absent) refuses to remove the last member, or a member whose removal leaves fewer healthy voting
     members than the quorum of the remaining cluster (members are counted healthy by C(endpoint health) now).
   - A member that is already there (same name and peer URL, promoted) or already gone is no change. Check mode
     runs every guard and returns the plan.
   - The controller-side action plugin appends one line per change to the audit log C(kubeops_audit_log).
-author: kubeops.runbook maintainers
+author:
+  - kubeops.runbook maintainers (@kubeops)
 options:
   name:
     description: Member name (C(--name) of the etcd process), for example the inventory host name.

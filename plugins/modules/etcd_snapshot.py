@@ -18,7 +18,8 @@ description:
   - Optionally copies the verified snapshot to O(copy_to) (for example a mounted NFS share), with the same retention.
   - A snapshot is a new file on every run; set O(skip_if_newer_than) to make repeated runs idempotent.
   - The controller-side action plugin appends one line per change to the audit log C(kubeops_audit_log).
-author: kubeops.runbook maintainers
+author:
+  - kubeops.runbook maintainers (@kubeops)
 options:
   dest:
     description: Directory of the snapshots on the host the module runs on (created with mode 0700).

@@ -13,9 +13,10 @@ description:
     O(only_if_current) is set and the current replica count differs (another operator or an HPA moved it).
   - With O(wait=true), waits up to O(wait_timeout) seconds until the rollout is complete (all replicas updated
     and ready, no old ones left) and fails when it is not.
-  - Usually runs on the controller (C(delegate_to: localhost)). The controller-side action plugin appends one
+  - Usually runs on the controller (C(delegate_to=localhost)). The controller-side action plugin appends one
     line per change to the audit log C(kubeops_audit_log).
-author: kubeops.runbook maintainers
+author:
+  - kubeops.runbook maintainers (@kubeops)
 options:
   kind:
     description: Kind of the workload.
@@ -153,11 +154,9 @@ def main() -> None:
         result = scale(module, scaler)
     except (ScaleError, K8sError) as exc:
         module.fail_json(msg=str(exc))
-    except ApiException as exc:
-        if exc.status == 404:
+    except Exception as exc:  # pylint: disable=broad-exception-caught  # ApiException, urllib3/socket errors
+        if isinstance(exc, ApiException) and getattr(exc, "status", None) == 404:
             module.fail_json(msg=f"{module.params['kind']} {module.params['namespace']}/{module.params['name']} not found")
-        module.fail_json(msg=describe_error(exc))
-    except Exception as exc:  # pylint: disable=broad-exception-caught  # urllib3/socket errors
         module.fail_json(msg=describe_error(exc))
     module.exit_json(**result)
 

@@ -17,7 +17,8 @@ description:
   - In check mode the module lists exactly what would go and how many bytes that frees.
   - The controller-side action plugin appends one line per run that changed something to the audit log
     C(kubeops_audit_log) (default C(./reports/audit.log)).
-author: kubeops.runbook maintainers
+author:
+  - kubeops.runbook maintainers (@kubeops)
 options:
   path:
     description: Absolute path of the directory holding the log files. Subdirectories are not descended into.

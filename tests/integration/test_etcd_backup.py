@@ -166,13 +166,13 @@ def test_schedule_runs_the_same_logic(lab, scheduler):
         assert proc.returncode == 0, proc.stdout + proc.stderr
         if scheduler == "systemd":
             assert lab.ssh("master1", "systemctl is-enabled kubeops-etcd-backup.timer").stdout.strip() == "enabled"
-            for _ in range(2):
+            for dummy in range(2):
                 lab.ssh("master1", "systemctl start kubeops-etcd-backup.service")   # what the timer starts
                 lab.ssh("master1", "sleep 1")
         else:
             job = lab.ssh("master1", "cat /etc/cron.d/kubeops-etcd-backup").stdout
             command = [ln for ln in job.splitlines() if "etcd_snapshot.py" in ln][0].split(" root ", 1)[1]
-            for _ in range(2):
+            for dummy in range(2):
                 lab.ssh("master1", command)      # exactly the command cron runs
                 lab.ssh("master1", "sleep 1")
         names = [n for n in snapshots(lab, directory=d) if n.startswith("etcd-snapshot-")]

@@ -54,7 +54,7 @@ def test_prune_keeps_today_and_never_follows_links(lab, thirty_days, tmp_path):
 
 
 def test_file_open_for_writing_is_left_alone(lab, thirty_days):
-    _today, names, _ = thirty_days
+    names = thirty_days[1]
     victim = f"{D}/{names[5]}"
     lab.ssh("mw1", f"systemd-run --unit kubeops-prune-writer /bin/sh -c 'exec 3>>{victim}; exec sleep 300'")
     try:
@@ -69,7 +69,7 @@ def test_file_open_for_writing_is_left_alone(lab, thirty_days):
 
 
 def test_compress_and_usage_threshold(lab, thirty_days):
-    _today, names, _ = thirty_days
+    names = thirty_days[1]
     skipped = run_module(lab, "mw1", "kubeops.runbook.log_prune", {"path": D, "when_usage_over": 99.9})
     assert not skipped["changed"] and "not over" in skipped["msg"]
     result = run_module(lab, "mw1", "kubeops.runbook.log_prune", {"path": D, "mode": "compress", "keep_days": 27})
@@ -92,7 +92,7 @@ def test_playbook_defaults_and_timer(lab, thirty_days):
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert len(listing(lab)) == 2 + 4
         assert lab.ssh("mw1", "systemctl is-enabled kubeops-log-prune.timer").stdout.strip() == "enabled"
-        _today, names, _ = thirty_days
+        names = thirty_days[1]
         lab.ssh("mw1", f"head -c 100 /dev/urandom > {D}/{names[20]}")     # a stale file reappears
         lab.ssh("mw1", "systemctl start kubeops-log-prune.service")
         assert names[20] not in listing(lab)

@@ -33,8 +33,8 @@ def replicas(lab):
 
 def test_scale_within_bounds_waits_for_rollout(lab, deployment, tmp_path):
     audit = tmp_path / "audit.log"
-    extra = {"kubeops_audit_log": str(audit), "scale_out_replicas": [{"namespace": NS, "name": "web", "replicas": 4,
-                                                                       "min_replicas": 1, "max_replicas": 5}]}
+    wanted = {"namespace": NS, "name": "web", "replicas": 4, "min_replicas": 1, "max_replicas": 5}
+    extra = {"kubeops_audit_log": str(audit), "scale_out_replicas": [wanted]}
     check = lab.playbook("playbooks/scale_out.yml", extra_vars=extra, check=True, extra_args=["--diff"])
     assert check.returncode == 0, check.stdout + check.stderr
     assert "+    replicas: 4" in check.stdout and replicas(lab) == 2
@@ -83,7 +83,7 @@ def spare1_worker(lab):
         yield proc, extra
     finally:
         lab.playbook("playbooks/scale_out.yml", extra_vars={**extra, "k8s_worker_state": "absent"})
-        lab.ssh("spare1", "rm -rf /etc/kubernetes /app/kubernetes; systemctl daemon-reload", check=False)
+        lab.ssh("spare1", "rm -rf /etc/kubernetes /app/kubernetes; rmdir /app 2>/dev/null; systemctl daemon-reload", check=False)
 
 
 def test_worker_joins_ready_labeled_and_runs_pods(lab, spare1_worker):

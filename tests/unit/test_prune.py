@@ -136,8 +136,9 @@ def test_prune_deletes_old_regular_files_only(logdir):
     d, outside = logdir
     result = P.prune(str(d), "tomcat_access.*.log", today=TODAY)
     assert result["changed"] and result["files_pruned"] == 29
-    assert sorted(p.name for p in d.iterdir()) == ["developer-center_error.log", "tomcat_access.2021-01-01.log",
-                                                  "tomcat_access.2021-01-02.log", "tomcat_access.2021-04-27.log"]
+    expected = ["developer-center_error.log", "tomcat_access.2021-01-01.log", "tomcat_access.2021-01-02.log",
+                "tomcat_access.2021-04-27.log"]
+    assert sorted(p.name for p in d.iterdir()) == expected
     assert outside.read_text() == "precious\n"
     assert (d / "tomcat_access.2021-01-01.log").is_symlink()
     assert result["bytes_freed"] == sum(i["size"] for i in result["pruned"]) > 0
@@ -147,7 +148,7 @@ def test_prune_deletes_old_regular_files_only(logdir):
 
 
 def test_prune_check_mode_changes_nothing(logdir):
-    d, _ = logdir
+    d = logdir[0]
     before = sorted(p.name for p in d.iterdir())
     result = P.prune(str(d), "tomcat_access.*.log", today=TODAY, check_mode=True)
     assert result["changed"] and result["files_pruned"] == 29
@@ -157,7 +158,7 @@ def test_prune_check_mode_changes_nothing(logdir):
 
 
 def test_prune_compress(logdir):
-    d, _ = logdir
+    d = logdir[0]
     result = P.prune(str(d), "tomcat_access.*.log", keep_days=27, mode="compress", today=TODAY)
     assert result["files_pruned"] == 2
     for item in result["pruned"]:
@@ -170,7 +171,7 @@ def test_prune_compress(logdir):
 
 
 def test_prune_skips_file_open_for_writing(logdir):
-    d, _ = logdir
+    d = logdir[0]
     victim = d / "tomcat_access.2021-04-01.log"
     writer = subprocess.Popen([sys.executable, "-c", f"import time; f=open({str(victim)!r}, 'a'); time.sleep(30)"])
     try:
@@ -188,7 +189,7 @@ def test_prune_skips_file_open_for_writing(logdir):
 
 
 def test_prune_usage_threshold(logdir):
-    d, _ = logdir
+    d = logdir[0]
     usage = P.usage_percent(str(d))
     result = P.prune(str(d), "tomcat_access.*.log", when_usage_over=min(100.0, usage + 1), today=TODAY)
     assert not result["changed"] and "not over" in result["msg"]
@@ -229,7 +230,7 @@ def test_prune_bad_mode_and_threshold(tmp_path):
 
 
 def test_cli_main(logdir, capsys):
-    d, _ = logdir
+    d = logdir[0]
     assert P.main(["--path", str(d), "--pattern", "tomcat_access.*.log", "--check"]) == 0
     assert '"files_pruned": ' in capsys.readouterr().out
     assert P.main(["--path", "rel", "--pattern", "x"]) == 2

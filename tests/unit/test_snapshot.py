@@ -160,8 +160,8 @@ def test_retention_and_copy(tmp_path):
         take(tmp_path, FakeEtcdctl(), now=NOW - datetime.timedelta(hours=hours), keep_count=10)
     share = tmp_path / "share"
     result = take(tmp_path, FakeEtcdctl(), keep_count=2, keep_days=1, copy_to=str(share))
-    assert [os.path.basename(p) for p in result["deleted"]] == ["etcd-snapshot-20240430T130000Z.db",
-                                                              "etcd-snapshot-20240430T030000Z.db"]
+    expected = ["etcd-snapshot-20240430T130000Z.db", "etcd-snapshot-20240430T030000Z.db"]
+    assert [os.path.basename(p) for p in result["deleted"]] == expected
     assert len(S.list_snapshots(str(tmp_path / "bk"))) == 2
     copy = Path(result["copy"])
     assert copy.read_bytes() == Path(result["path"]).read_bytes() and (copy.stat().st_mode & 0o777) == 0o600
@@ -227,7 +227,7 @@ def test_real_etcd_snapshot_and_cli(tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         ep = f"http://127.0.0.1:{client}"
-        for _ in range(50):
+        for dummy in range(50):
             if subprocess.run(["etcdctl", f"--endpoints={ep}", "put", "/k", "v"], env={**os.environ, "ETCDCTL_API": "3"},
                               capture_output=True, check=False).returncode == 0:
                 break
