@@ -254,11 +254,11 @@ def take_snapshot(directory: str, endpoints: list[str], tls: dict | None = None,
     path = os.path.join(directory, name)
     result: dict[str, t.Any] = {"changed": False, "path": None, "size": None, "revision": None, "keys": None,
                                 "hash": None, "endpoint": None, "duration": 0.0, "deleted": [], "copy": None,
-                                "copy_deleted": [], "removed_partial": [], "attempts": [], "skipped": False,
+                                "copy_deleted": [], "removed_partial": [], "attempts": [], "recent_kept": False,
                                 "verified_with": "etcdutl" if etcdutl_path else "etcdctl"}
     existing = list_snapshots(directory)
     if skip_if_newer_than and existing and now - existing[0]["time"] < datetime.timedelta(minutes=skip_if_newer_than):
-        result["skipped"] = True
+        result["recent_kept"] = True
         result["path"] = existing[0]["path"]
         result["msg"] = f"newest snapshot {existing[0]['name']} is younger than {skip_if_newer_than:g} minutes: none taken"
         new_set = existing

@@ -281,7 +281,7 @@ def prune(path: str, pattern: str, keep_days: int = 0, age_source: str = "name",
     today = today or datetime.date.today()
     usage_before = usage_percent(real_dir)
     result: dict[str, t.Any] = {"path": path, "pattern": pattern, "mode": mode, "usage_percent_before": usage_before,
-                                "usage_percent_after": usage_before, "pruned": [], "kept": [], "skipped": [],
+                                "usage_percent_after": usage_before, "pruned": [], "kept": [], "left_alone": [],
                                 "files_pruned": 0, "bytes_freed": 0, "changed": False}
     if when_usage_over is not None and usage_before <= when_usage_over:
         result["msg"] = f"usage {usage_before}% of {path}'s filesystem is not over {when_usage_over}%: nothing pruned"
@@ -296,7 +296,7 @@ def prune(path: str, pattern: str, keep_days: int = 0, age_source: str = "name",
         done, late = execute(real_dir, planned["prune"], mode)
         skipped += [{"path": os.path.join(path, s["name"]), "reason": s["reason"]} for s in late]
         result["usage_percent_after"] = usage_percent(real_dir)
-    result["skipped"] = skipped
+    result["left_alone"] = skipped
     result["pruned"] = [{"path": os.path.join(path, i["name"]), "date": i["date"], "size": i["size"],
                          "action": "deleted" if mode == "delete" else "compressed",
                          **({"compressed_to": os.path.join(path, i["name"] + ".gz")} if mode == "compress" else {})}

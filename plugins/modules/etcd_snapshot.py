@@ -129,7 +129,7 @@ attempts:
   returned: always
   type: list
   elements: dict
-skipped:
+recent_kept:
   description: True when no snapshot was taken because of O(skip_if_newer_than).
   returned: always
   type: bool
@@ -170,7 +170,7 @@ def main() -> None:
         module.fail_json(msg=str(exc))
     except OSError as exc:
         module.fail_json(msg=f"etcd snapshot into dest={p['dest']} failed: {exc}")
-    new = [result["path"]] if result["changed"] and not result["skipped"] else []
+    new = [result["path"]] if result["changed"] and not result["recent_kept"] else []
     result["audit"] = [record("etcd_snapshot", p["dest"], {"deleted": result["deleted"]},
                               {"created": new, "copy": result["copy"], "revision": result["revision"]})] if result["changed"] else []
     if module._diff:

@@ -95,8 +95,8 @@ kept:
   returned: always
   type: list
   elements: str
-skipped:
-  description: Matching entries left alone, with the reason (symlink, open for writing, no date in the name, ...).
+left_alone:
+  description: Matching entries left alone (not named C(skipped), which Ansible reads as a skipped task), with the reason (symlink, open for writing, no date in the name, ...).
   returned: always
   type: list
   elements: dict

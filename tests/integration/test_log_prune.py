@@ -45,7 +45,7 @@ def test_prune_keeps_today_and_never_follows_links(lab, thirty_days, tmp_path):
     assert listing(lab) == sorted(["developer-center_error.log", old_link, names[0]])
     assert lab.ssh("mw1", f"cat {OUTSIDE}").stdout == "precious\n"
     assert lab.ssh("mw1", f"test -L {D}/{old_link}", check=False).returncode == 0
-    assert any(s["path"].endswith(old_link) and s["reason"].startswith("symlink") for s in result["skipped"])
+    assert any(s["path"].endswith(old_link) and s["reason"].startswith("symlink") for s in result["left_alone"])
     lines = [json.loads(x) for x in audit.read_text().splitlines()]
     assert [x["check_mode"] for x in lines] == [True, False]
     assert len(lines[1]["before"]["files"]) == 29 and lines[1]["target"] == D
@@ -64,7 +64,7 @@ def test_file_open_for_writing_is_left_alone(lab, thirty_days):
     finally:
         lab.ssh("mw1", "systemctl stop kubeops-prune-writer", check=False)
     assert result["files_pruned"] == 28
-    assert {"path": victim, "reason": "open for writing by another process"} in result["skipped"]
+    assert {"path": victim, "reason": "open for writing by another process"} in result["left_alone"]
     assert names[5] in listing(lab)
 
 

@@ -142,7 +142,7 @@ def test_prune_deletes_old_regular_files_only(logdir):
     assert outside.read_text() == "precious\n"
     assert (d / "tomcat_access.2021-01-01.log").is_symlink()
     assert result["bytes_freed"] == sum(i["size"] for i in result["pruned"]) > 0
-    assert {s["reason"].split(":")[0] for s in result["skipped"]} == {"symlink", "directory"}
+    assert {s["reason"].split(":")[0] for s in result["left_alone"]} == {"symlink", "directory"}
     again = P.prune(str(d), "tomcat_access.*.log", today=TODAY)
     assert not again["changed"] and again["files_pruned"] == 0
 
@@ -184,7 +184,7 @@ def test_prune_skips_file_open_for_writing(logdir):
         writer.kill()
         writer.wait()
     assert victim.exists()
-    assert {"path": str(victim), "reason": "open for writing by another process"} in result["skipped"]
+    assert {"path": str(victim), "reason": "open for writing by another process"} in result["left_alone"]
     assert result["files_pruned"] == 28
 
 
@@ -246,5 +246,5 @@ def test_prune_fuzz_names(tmp_path_factory, names):
         (d / name).write_text("x")
     before = len(list(d.iterdir()))
     result = P.prune(str(d), "*", today=TODAY)
-    assert result["files_pruned"] + len(result["kept"]) + len(result["skipped"]) == before
+    assert result["files_pruned"] + len(result["kept"]) + len(result["left_alone"]) == before
     assert len(list(d.iterdir())) == before - result["files_pruned"]

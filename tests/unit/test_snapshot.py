@@ -183,7 +183,7 @@ def test_check_mode_predicts_and_changes_nothing(tmp_path):
 def test_skip_if_newer_than_is_idempotent(tmp_path):
     take(tmp_path, FakeEtcdctl(), now=NOW - datetime.timedelta(minutes=5))
     result = take(tmp_path, FakeEtcdctl(), skip_if_newer_than=10)
-    assert result["skipped"] and not result["changed"]
+    assert result["recent_kept"] and not result["changed"]
 
 
 def test_lock_refuses_concurrent_run(tmp_path):
