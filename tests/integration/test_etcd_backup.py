@@ -79,23 +79,27 @@ def test_next_endpoint_when_local_member_is_down(lab):
 
 @pytest.fixture
 def tiny_target(lab):
-    """A 5 MiB tmpfs in master1: room for one snapshot of the lab (3+ MiB), not for two."""
-    lab.ssh("master1", f"mkdir -p {TINY} && mount -t tmpfs -o size=5m,mode=0700 tmpfs {TINY}")
+    """A tmpfs in master1 holding one verified lab snapshot and room for half another one."""
+    first = run_module(lab, "master1", "kubeops.runbook.etcd_snapshot", module_args(lab, dest="/var/backups/etcd-tiny-src"))
+    assert first.get("changed") and not first.get("failed"), first
+    size_k = first["size"] * 3 // 2 // 1024 + 64
+    name = first["path"].rsplit("/", 1)[1]
+    lab.ssh("master1", f"mkdir -p {TINY} && mount -t tmpfs -o size={size_k}k,mode=0700 tmpfs {TINY} && "
+                       f"cp -p {first['path']} {TINY}/{name} && rm -rf /var/backups/etcd-tiny-src")
     try:
-        yield TINY
+        yield TINY, f"{TINY}/{name}", first
     finally:
-        lab.ssh("master1", f"umount {TINY}; rmdir {TINY}", check=False)
+        lab.ssh("master1", f"umount {TINY}; rmdir {TINY}; rm -rf /var/backups/etcd-tiny-src", check=False)
 
 
 def test_full_target_leaves_no_backup_and_keeps_the_old_one(lab, tiny_target):
-    first = run_module(lab, "master1", "kubeops.runbook.etcd_snapshot", module_args(lab, dest=tiny_target))
-    assert first.get("changed") and not first.get("failed"), first
-    second = run_module(lab, "master1", "kubeops.runbook.etcd_snapshot", module_args(lab, dest=tiny_target))
+    target, old, first = tiny_target
+    second = run_module(lab, "master1", "kubeops.runbook.etcd_snapshot", module_args(lab, dest=target))
     assert second.get("failed"), second
     assert "no verified snapshot" in second["msg"]
-    left = snapshots(lab, directory=tiny_target)
-    assert left == [".etcd-snapshot.lock", first["path"].rsplit("/", 1)[1]], left
-    status = json.loads(lab.ssh("master1", f"ETCDCTL_API=3 etcdctl snapshot status -w json {first['path']}").stdout)
+    left = snapshots(lab, directory=target)
+    assert left == [".etcd-snapshot.lock", old.rsplit("/", 1)[1]], left
+    status = json.loads(lab.ssh("master1", f"ETCDCTL_API=3 etcdctl snapshot status -w json {old}").stdout)
     assert status["revision"] == first["revision"]
 
 
