@@ -96,7 +96,9 @@ kept:
   type: list
   elements: str
 left_alone:
-  description: Matching entries left alone (not named C(skipped), which Ansible reads as a skipped task), with the reason (symlink, open for writing, no date in the name, ...).
+  description:
+    - Matching entries left alone, with the reason (symlink, open for writing, no date in the name, ...).
+    - Not named C(skipped), which Ansible reads as a skipped task.
   returned: always
   type: list
   elements: dict
