@@ -40,10 +40,12 @@ MYSQL_PASSWORD = "lab-monitor-secret"   # a lab-only credential for the monitori
 # "full" adds the services the other nodes run.
 BASE_PACKAGES = ["systemd", "systemd-sysv", "dbus", "openssh-server", "rsyslog", "iproute2", "procps",
                  "python3", "python3-apt", "ca-certificates", "iputils-ping", "less", "logrotate", "sudo", "cron",
-                 "netbase", "kmod", "util-linux"]
+                 "netbase", "kmod", "util-linux",
+                 # OS tooling a new worker needs before kube-proxy can be installed on it (spare1)
+                 "iptables", "conntrack"]
 FULL_PACKAGES = ["etcd-server", "etcd-client", "bird", "containerd", "nginx-light", "redis-server", "redis-tools",
-                 "rabbitmq-server", "mariadb-server", "mariadb-client", "socat", "openssl", "curl", "iptables",
-                 "conntrack", "python3-cryptography", "lsof"]
+                 "rabbitmq-server", "mariadb-server", "mariadb-client", "socat", "openssl", "curl",
+                 "python3-cryptography", "lsof"]
 # Units the full layer ships that are disabled unless a node enables them.
 SERVICE_UNITS = ["etcd", "bird", "bird6", "containerd", "nginx", "redis-server", "rabbitmq-server", "mariadb"]
 

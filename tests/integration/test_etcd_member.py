@@ -8,6 +8,9 @@ import pytest
 
 from test_etcd_backup import run_module
 
+# Adds and removes spare1 as a member: after every test that expects the lab as `make lab-up` made it.
+pytestmark = pytest.mark.mutates_lab
+
 TLS = {"cacert": "/etc/etcd/ssl/ca.pem", "cert": "/etc/etcd/ssl/etcd-client.pem", "key": "/etc/etcd/ssl/etcd-client-key.pem"}
 LIVE = ["https://198.18.0.11:2379", "https://198.18.0.21:2379", "https://198.18.0.22:2379"]
 ETCDCTL = ("ETCDCTL_API=3 etcdctl --cacert=/etc/etcd/ssl/ca.pem --cert=/etc/etcd/ssl/etcd-client.pem "

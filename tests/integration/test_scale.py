@@ -86,6 +86,7 @@ def spare1_worker(lab):
         lab.ssh("spare1", "rm -rf /etc/kubernetes /app/kubernetes; rmdir /app 2>/dev/null; systemctl daemon-reload", check=False)
 
 
+@pytest.mark.mutates_lab
 def test_worker_joins_ready_labeled_and_runs_pods(lab, spare1_worker):
     proc, extra = spare1_worker
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -106,6 +107,7 @@ def test_worker_joins_ready_labeled_and_runs_pods(lab, spare1_worker):
         lab.kubectl("delete", "namespace", f"{NS}-pods", "--wait=false", check=False)
 
 
+@pytest.mark.mutates_lab
 def test_worker_again_changes_nothing(lab, spare1_worker):
     proc = lab.playbook("playbooks/scale_out.yml", extra_vars=spare1_worker[1])
     assert proc.returncode == 0, proc.stdout + proc.stderr
