@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -15,25 +13,8 @@ TINY = "/var/backups/etcd-tiny-test"
 
 
 def run_module(lab, host: str, module: str, args: dict, check: bool = False, extra_vars: dict | None = None) -> dict:
-    """lab.module(), or - where the json stdout callback is not installed (it lives in ansible.posix) - the same
-    module run by a one-task playbook that hands its registered result back as a file."""
-    try:
-        return lab.module(host, module, args, check=check, extra_vars=extra_vars)
-    except AssertionError as exc:
-        if "Could not load 'json' callback" not in str(exc):
-            raise
-    with tempfile.TemporaryDirectory(prefix="kubeops-it-") as tmp:
-        out = Path(tmp) / "result.json"
-        play = [{"name": "Run one module", "hosts": host, "gather_facts": False, "tasks": [
-            {"name": "Run it", module: args, "register": "it_result", "ignore_errors": True},
-            {"name": "Hand back the result", "ansible.builtin.copy": {"content": "{{ it_result | to_json }}", "dest": str(out),
-                                                                      "mode": "0600"},
-             "delegate_to": "localhost", "check_mode": False}]}]
-        (Path(tmp) / "play.yml").write_text(json.dumps(play))
-        proc = lab.playbook(str(Path(tmp) / "play.yml"), extra_vars=extra_vars, check=check)
-        if not out.exists():
-            raise AssertionError(f"no result from {module} on {host}:\n{proc.stdout}\n{proc.stderr}")
-        return json.loads(out.read_text())
+    """The module's result on the host (the lab fixture's ad-hoc runner)."""
+    return lab.module(host, module, args, check=check, extra_vars=extra_vars)
 
 
 def snapshots(lab, host="master1", directory="/var/backups/etcd"):
