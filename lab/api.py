@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from . import binaries, cluster, config, nodes, pki, rootfs, units
-from .util import LabError, log, need_root, run, write
+from .util import LabError, lab_lock, log, need_root, run, write
 
 INFO = config.INVENTORY_DIR / "lab.json"
 KEY = config.INVENTORY_DIR / "id_ed25519"
@@ -189,6 +189,11 @@ def _write_inventory(bin_dir: Path) -> None:
 
 
 def down() -> None:
+    with lab_lock():
+        _down()
+
+
+def _down() -> None:
     need_root()
     log("stopping the lab")
     nodes.stop_all()
@@ -204,6 +209,16 @@ def down() -> None:
 
 
 def up(fresh: bool = False) -> LabInfo:
+    with lab_lock():
+        return _up(fresh)
+
+
+def _other_shape() -> bool:
+    """Nodes of a lab run, but not the nodes this checkout's lab/config.py describes."""
+    return bool(nodes.nspawn_pids()) and set(nodes.load_state().get("pids", {})) != {n.name for n in config.NODES}
+
+
+def _up(fresh: bool = False) -> LabInfo:
     need_root()
     for tool in ("systemd-nspawn", "debootstrap", "ip", "ssh", "ssh-keygen"):
         if not shutil.which(tool):
@@ -212,8 +227,12 @@ def up(fresh: bool = False) -> LabInfo:
         repair()
         log("the lab is already up and healthy")
         return _info()
+    if not fresh and _other_shape():
+        raise LabError("a lab with other nodes than this checkout's lab/config.py is running "
+                       f"({', '.join(sorted(nodes.load_state().get('pids', {})))}); it is left alone: "
+                       "rebuild it with `python -m lab up --fresh` if that is what you want")
     started = time.monotonic()
-    down()
+    _down()
     bin_dir = binaries.ensure_bin_dir()
     base = rootfs.ensure_base()
     full = rootfs.ensure_full()

@@ -1,6 +1,8 @@
 """Small helpers: running commands with visible progress, atomic directories."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shlex
 import shutil
@@ -18,6 +20,36 @@ def log(msg: str) -> None:
 
 class LabError(RuntimeError):
     """Something the lab needs failed; the message says what."""
+
+
+LOCK_FILE = Path(os.environ.get("KUBEOPS_LAB_LOCK", "/run/kubeops-lab.lock"))
+_LOCK_HELD = "KUBEOPS_LAB_LOCK_HELD"
+
+
+@contextlib.contextmanager
+def lab_lock():
+    """Exclusive use of the one lab of this machine: `lab up/down` and a test session take it, so two runs never
+    rebuild, break or repair the lab under each other. Re-entrant: a process that holds it (and its children,
+    through the environment) passes straight through."""
+    if os.environ.get(_LOCK_HELD) == str(os.getpid()) or os.environ.get(_LOCK_HELD + "_BY_PARENT") == "1":
+        yield
+        return
+    fd = os.open(LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"another run holds the lab ({LOCK_FILE}); waiting for it")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.environ[_LOCK_HELD] = str(os.getpid())
+        os.environ[_LOCK_HELD + "_BY_PARENT"] = "1"
+        try:
+            yield
+        finally:
+            os.environ.pop(_LOCK_HELD, None)
+            os.environ.pop(_LOCK_HELD + "_BY_PARENT", None)
+    finally:
+        os.close(fd)
 
 
 def run(cmd, check: bool = True, capture: bool = False, env: dict | None = None, cwd=None,

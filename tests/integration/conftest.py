@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from lab import api as lab_api  # noqa: E402  (the lab's own Python package)
+from lab.util import lab_lock  # noqa: E402
 
 
 class Lab:
@@ -123,9 +124,11 @@ class Lab:
 
 
 @pytest.fixture(scope="session")
-def lab() -> Lab:
-    """The running lab; brings it up (idempotent) when it is not."""
-    return Lab(lab_api.ensure_up())
+def lab():
+    """The running lab; brings it up (idempotent) when it is not. The session holds the lab lock, so another
+    test run or `lab up/down` on this machine waits instead of changing the lab under these tests."""
+    with lab_lock():
+        yield Lab(lab_api.ensure_up())
 
 
 def pytest_configure(config):
