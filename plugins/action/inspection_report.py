@@ -28,6 +28,7 @@ ARGUMENT_SPEC: dict[str, t.Any] = {
     "fail_on": {"type": "str", "default": "never", "choices": LEVELS},
     "notify_on": {"type": "str", "default": "critical", "choices": LEVELS},
     "notify_limit": {"type": "int", "default": 5},
+    "report_mode": {"type": "raw", "default": "0640"},
 }
 
 DEFAULT_TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -55,6 +56,10 @@ class ActionModule(ActionBase):
         _valid, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         if args["notify_limit"] < 0:
             raise AnsibleActionFail(f"notify_limit must be 0 or more, got {args['notify_limit']}")
+        try:
+            args["report_mode"] = _report.parse_mode(args["report_mode"])
+        except _report.ReportError as exc:
+            raise AnsibleActionFail(str(exc)) from exc
         if not args["cluster"].strip():
             raise AnsibleActionFail("cluster must be a non-empty name, got an empty string")
         try:
@@ -101,7 +106,8 @@ class ActionModule(ActionBase):
             previous = history.last_run(args["cluster"])
             report = _report.build_report(args["cluster"], started, finished, findings, previous, args["baselines"],
                                           inspected=(set(reachable) | {"localhost"}) if targeted else None)
-            paths = _report.write_report(report, report_dir, args["template_dir"] or DEFAULT_TEMPLATE_DIR, moment)
+            paths = _report.write_report(report, report_dir, args["template_dir"] or DEFAULT_TEMPLATE_DIR, moment,
+                                         args["report_mode"])
             history.record(args["cluster"], started, finished, report["summary"]["status"],
                            _report.key_statuses(report["findings"]), paths["json"], _report.key_hosts(report["findings"]))
 

@@ -6,7 +6,7 @@
 A module that changes state (or would, in check mode) returns ``audit``: a list of records built with
 ``record()``. The controller-side action plugin of that module (``plugins/plugin_utils/_audit_action.py``)
 turns each into one JSON line of the audit log with ``audit_line()``. Secrets never reach the line: values
-under secret-looking keys are replaced by ``<redacted>``.
+under secret-looking keys are replaced by ``<redacted>``, and so are credentials in URLs (``user:password@``).
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import datetime
 import json
 import re
 import typing as t
+
+from ansible_collections.kubeops.runbook.plugins.module_utils._redact import redact_text
 
 SCHEMA = "kubeops.runbook/audit/v1"
 REDACTED = "<redacted>"
@@ -32,7 +34,9 @@ def record(action: str, target: str, before: t.Any, after: t.Any, **extra: t.Any
 
 
 def redact(value: t.Any) -> t.Any:
-    """Copy of ``value`` with every value under a secret-looking key replaced."""
+    """Copy of ``value`` with every value under a secret-looking key replaced, and URL credentials in text."""
+    if isinstance(value, str):
+        return redact_text(value)
     if isinstance(value, dict):
         return {k: (REDACTED if isinstance(k, str) and _SECRET_KEY.search(k) and v not in (None, "")
                     else redact(v)) for k, v in value.items()}
@@ -52,7 +56,7 @@ def audit_line(entry: dict, *, module: str, host: str, user: str, playbook: str 
         "time": now.astimezone(datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "user": user,
         "playbook": playbook,
-        "task": task,
+        "task": redact_text(task) if isinstance(task, str) else task,
         "module": module,
         "host": host,
         "check_mode": bool(check_mode),

@@ -18,6 +18,8 @@ import re
 import time
 import typing as t
 
+from ansible_collections.kubeops.runbook.plugins.module_utils._waiter import WaitTimeout, wait_until
+
 Runner = t.Callable[[list, dict], "tuple[int, str, str]"]
 
 _HEX_ID = re.compile(r"^[0-9a-f]{1,16}$")
@@ -168,15 +170,21 @@ class Cluster:
     def retrying(self, what: str, *args: str, timeout: float = 60, retry_on: tuple[str, ...] = ("unhealthy cluster",),
                  interval: float = 2) -> str:
         """Run a membership call, retrying while etcd answers one of ``retry_on`` (e.g. right after a restart)."""
-        deadline = time.monotonic() + timeout
-        while True:
+        last: dict[str, str] = {}
+
+        def attempt() -> tuple[str] | None:
             rc, out, err = self.call(*args)
             if rc == 0:
-                return out
-            text = error_text(out, err)
-            if not any(r in text for r in retry_on) or time.monotonic() >= deadline:
-                raise MemberError(f"etcdctl {what} failed: {text}")
-            self.sleep(interval)
+                return (out,)
+            last["text"] = error_text(out, err)
+            if not any(r in last["text"] for r in retry_on):
+                raise MemberError(f"etcdctl {what} failed: {last['text']}")
+            return None
+
+        try:
+            return wait_until(attempt, timeout, interval, sleep=self.sleep)[0]
+        except WaitTimeout as exc:
+            raise MemberError(f"etcdctl {what} failed: {last.get('text')} (still after {exc.waited:.0f}s)") from None
 
     def add_learner(self, name: str, peer_url: str) -> dict:
         return parse_added(self.retrying("member add", "member", "add", name, f"--peer-urls={peer_url}", "--learner"))

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import typing as t
 
+from ansible_collections.kubeops.runbook.plugins.module_utils._redact import redact_data, redact_text
+
 OK = "ok"
 WARNING = "warning"
 UNKNOWN = "unknown"
@@ -51,7 +53,11 @@ def worst(statuses: t.Iterable[str], default: str = OK) -> str:
 
 def finding(fid: str, target: str, status: str, summary: str, host: str | None = None,
             details: dict | None = None, category: str | None = None) -> dict:
-    """Build one finding; the category is the first part of the dotted id unless given."""
+    """Build one finding; the category is the first part of the dotted id unless given.
+
+    Credentials in URLs (``user:password@``, ``?token=``) are redacted from the target, summary and details, so
+    that no task output, report or notification built from findings shows them.
+    """
     if not fid or "." not in fid:
         raise FindingError(f"finding id {fid!r} must be dotted: <category>.<check>")
     rank(status)
@@ -61,11 +67,11 @@ def finding(fid: str, target: str, status: str, summary: str, host: str | None =
     return {
         "id": fid,
         "category": category,
-        "target": str(target),
+        "target": redact_text(str(target)),
         "host": host,
         "status": status,
-        "summary": summary,
-        "details": details or {},
+        "summary": redact_text(summary) if isinstance(summary, str) else summary,
+        "details": redact_data(details) if details else {},
     }
 
 

@@ -14,6 +14,7 @@ from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import
     CRITICAL, OK, UNKNOWN, WARNING, MiddlewareError, Problems, Runner, Which, check_positive, first_error_line,
     middleware_finding, wrap_timeout,
 )
+from ansible_collections.kubeops.runbook.plugins.module_utils._redact import redact_text
 
 # 2026/11/22 05:50:19 [emerg] 393#393: unknown directive "locaton" in /tmp/bad.conf:2
 LOG_LINE_RE = re.compile(r"\[(?P<level>emerg|alert|crit|error|warn|notice|info)\]\s+(?:\d+#\d+:\s+)?(?P<text>.*)$")
@@ -157,16 +158,17 @@ def check(opts: NginxOptions, run: Runner, which: Which, host: str | None, fetch
                 problems.add(CRITICAL, f"nginx -t failed: {test['errors'][0]}")
         elif test["warnings"]:
             problems.add(WARNING, f"nginx -t warns: {test['warnings'][0]}")
+    shown_url = redact_text(opts.probe_url or "")  # a user:password@ in the URL is never shown
     if opts.probe_url:
         probe = fetch(opts.probe_url, opts.probe_timeout, opts.validate_certs)
-        details["probe"] = {"url": opts.probe_url, "status": probe.status, "error": probe.error,
+        details["probe"] = {"url": shown_url, "status": probe.status, "error": redact_text(probe.error) if probe.error else probe.error,
                             "elapsed_ms": probe.elapsed_ms, "expected_status": list(opts.expected_status)}
         if probe.status is None:
-            problems.add(CRITICAL, f"GET {opts.probe_url} failed: {probe.error}")
+            problems.add(CRITICAL, f"GET {shown_url} failed: {redact_text(str(probe.error))}")
         elif probe.status not in opts.expected_status:
             expected = "/".join(str(c) for c in opts.expected_status)
-            problems.add(CRITICAL, f"GET {opts.probe_url} returned {probe.status}, expected {expected}")
+            problems.add(CRITICAL, f"GET {shown_url} returned {probe.status}, expected {expected}")
     parts = [f"master process {master['pid']} running", "nginx -t ok"]
     if opts.probe_url:
-        parts.append(f"GET {opts.probe_url} -> {details['probe']['status']}")
+        parts.append(f"GET {shown_url} -> {details['probe']['status']}")
     return middleware_finding("nginx", "nginx", problems, ", ".join(parts), host, details), details

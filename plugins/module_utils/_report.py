@@ -19,6 +19,7 @@ from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (
     CATEGORIES, CRITICAL, OK, STATUSES, FindingError, finding, finding_key, rank, summarize,
 )
 from ansible_collections.kubeops.runbook.plugins.module_utils._history import compare
+from ansible_collections.kubeops.runbook.plugins.module_utils._redact import redact_text
 
 try:
     import jinja2
@@ -31,7 +32,9 @@ SCHEMA = "kubeops.runbook/inspection/v1"
 FAIL_LEVELS = ("never", "warning", "unknown", "critical")
 HTML_TEMPLATE = "inspection_report.html.j2"
 MARKDOWN_TEMPLATE = "inspection_report.md.j2"
-_MD_SPECIAL = set("\\`*_[]<>|&~")
+# Backslash-escaped in Markdown text: emphasis, code, links and images ([] () !), raw HTML (<> &), tables (|),
+# headings (#), strike-through (~). "://" is broken up too, so that no renderer turns a URL into a link.
+_MD_SPECIAL = set("\\`*_[]()!#<>|&~")
 
 
 class ReportError(Exception):
@@ -41,7 +44,8 @@ class ReportError(Exception):
 # -- text hygiene ----------------------------------------------------------------------------------------------
 
 def clean_text(value: t.Any) -> str:
-    """Any value as clean text: bytes decoded as UTF-8, else GB18030 (a superset of GBK), lone surrogates replaced."""
+    """Any value as clean text: bytes decoded as UTF-8, else GB18030 (a superset of GBK), lone surrogates replaced,
+    credentials in URLs (``user:password@``, ``?token=``) redacted."""
     if isinstance(value, (bytes, bytearray)):
         raw = bytes(value)
         try:
@@ -53,7 +57,7 @@ def clean_text(value: t.Any) -> str:
     else:
         text = str(value)
     # Strings that went through surrogateescape (undecodable log bytes) cannot be written as UTF-8.
-    return text.encode("utf-8", errors="replace").decode("utf-8")
+    return redact_text(text.encode("utf-8", errors="replace").decode("utf-8"))
 
 
 def clean(value: t.Any, depth: int = 0) -> t.Any:
@@ -214,20 +218,26 @@ def at_or_above(status: str, level: str) -> bool:
 
 
 def notify_text(report: dict, report_path: str | None = None, limit: int = 5) -> str:
-    """A short Markdown summary for a chat robot: status, counts, what is new, the worst few findings."""
+    """A short Markdown summary for a chat robot: status, counts, what is new, the worst few findings.
+
+    Every value that comes from a host (cluster name, ids, targets, hosts, summaries) goes through ``md_escape``,
+    as in the Markdown report: one line each, markup characters escaped, so a journal line cannot forge a heading,
+    an image or a link in the robot's message.
+    """
     summary = report["summary"]
-    lines = [f"### Inspection {report['cluster']}: {summary['status'].upper()}",
-             f"{report['finished']} - " + ", ".join(f"{s} {summary[s]}" for s in reversed(STATUSES)),
+    lines = [f"### Inspection {md_escape(report['cluster'])}: {summary['status'].upper()}",
+             f"{md_escape(report['finished'])} - " + ", ".join(f"{s} {summary[s]}" for s in reversed(STATUSES)),
              f"new since last run: {len(report['new_since_last'])}, resolved: {len(report['resolved_since_last'])}"]
     wrong = [f for f in report["findings"] if f["status"] != OK]
     for item in wrong[:limit]:
-        lines.append(f"- **{item['status']}** {item['id']} {item['target']}"
-                     f"{' @' + item['host'] if item.get('host') and item['host'] != item['target'] else ''}: {item['summary']}")
+        where = f" @{md_escape(item['host'])}" if item.get("host") and item["host"] != item["target"] else ""
+        lines.append(f"- **{item['status']}** {md_escape(item['id'])} {md_escape(item['target'])}{where}: "
+                     f"{md_escape(item['summary'])}")
     if len(wrong) > limit:
         lines.append(f"- ... and {len(wrong) - limit} more")
     if report_path:
-        lines.append(f"report: {report_path}")
-    return "\n".join(clean_text(line) for line in lines)
+        lines.append(f"report: {md_escape(report_path)}")
+    return "\n".join(lines)
 
 
 # -- rendering -------------------------------------------------------------------------------------------------
@@ -235,7 +245,7 @@ def notify_text(report: dict, report_path: str | None = None, limit: int = 5) ->
 def md_escape(value: t.Any) -> str:
     """Text safe inside a Markdown paragraph or table cell: one line, markup characters backslash-escaped."""
     text = " ".join(clean_text(value).split())
-    return "".join(f"\\{ch}" if ch in _MD_SPECIAL else ch for ch in text)
+    return "".join(f"\\{ch}" if ch in _MD_SPECIAL else ch for ch in text).replace("://", ":\\/\\/")
 
 
 def md_code(value: t.Any) -> str:
@@ -320,7 +330,26 @@ def to_json(report: dict) -> str:
     return json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n"
 
 
-def atomic_write(path: str, text: str, mode: int = 0o644) -> None:
+DEFAULT_MODE = 0o640
+
+
+def parse_mode(value: t.Any) -> int:
+    """A file mode from an octal string (``"0640"``) or an int; the owner must keep read and write access."""
+    try:
+        mode = value if isinstance(value, int) and not isinstance(value, bool) else int(str(value).strip(), 8)
+    except ValueError:
+        raise ReportError(f"report mode {value!r} is not an octal file mode such as 0640") from None
+    if not 0 <= mode <= 0o777 or mode & 0o600 != 0o600:
+        raise ReportError(f"report mode {value!r} must be between 0600 and 0777 and keep the owner's read and write")
+    return mode
+
+
+def dir_mode(mode: int) -> int:
+    """Mode of the report directory for file mode ``mode``: search permission wherever read is granted."""
+    return mode | ((mode & 0o444) >> 2)
+
+
+def atomic_write(path: str, text: str, mode: int = DEFAULT_MODE) -> None:
     """Write text as UTF-8 through a temporary file in the same directory and a rename: never half-written."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
@@ -350,10 +379,15 @@ def report_paths(out_dir: str, moment: _dt.datetime) -> dict[str, str]:
             "latest": os.path.join(out_dir, "latest.json")}
 
 
-def write_report(report: dict, out_dir: str, template_dir: str, moment: _dt.datetime) -> dict[str, str]:
-    """Render everything first, then write the files; ``latest.json`` last, so it only ever points at a full run."""
+def write_report(report: dict, out_dir: str, template_dir: str, moment: _dt.datetime,
+                 mode: int = DEFAULT_MODE) -> dict[str, str]:
+    """Render everything first, then write the files; ``latest.json`` last, so it only ever points at a full run.
+
+    Files get ``mode`` (0640 by default: reports hold log lines and host details); a directory created here gets
+    the matching directory mode.
+    """
     try:
-        os.makedirs(out_dir, exist_ok=True)
+        os.makedirs(out_dir, mode=dir_mode(mode), exist_ok=True)
     except OSError as exc:
         raise ReportError(f"cannot create report directory {out_dir}: {exc}") from exc
     document = to_json(report)
@@ -361,10 +395,10 @@ def write_report(report: dict, out_dir: str, template_dir: str, moment: _dt.date
     html = render(report, template_dir, "html")
     paths = report_paths(out_dir, moment)
     try:
-        atomic_write(paths["json"], document)
-        atomic_write(paths["markdown"], markdown)
-        atomic_write(paths["html"], html)
-        atomic_write(paths["latest"], document)
+        atomic_write(paths["json"], document, mode)
+        atomic_write(paths["markdown"], markdown, mode)
+        atomic_write(paths["html"], html, mode)
+        atomic_write(paths["latest"], document, mode)
     except OSError as exc:
         raise ReportError(f"cannot write the report into {out_dir}: {exc}") from exc
     return paths

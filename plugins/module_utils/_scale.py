@@ -4,7 +4,10 @@
 """Scaling Deployments and StatefulSets within bounds. PRIVATE to the collection: not a public API."""
 from __future__ import annotations
 
+import time
 import typing as t
+
+from ansible_collections.kubeops.runbook.plugins.module_utils._waiter import WaitTimeout, wait_until
 
 KINDS = ("Deployment", "StatefulSet")
 
@@ -82,3 +85,18 @@ class Scaler:
 
     def patch_replicas(self, kind: str, namespace: str, name: str, replicas: int) -> None:
         self._call(kind, "patch")(name, namespace, {"spec": {"replicas": replicas}})
+
+
+def wait_rollout(read: t.Callable[[], dict], timeout: float, interval: float = 2,
+                 sleep: t.Callable[[float], None] = time.sleep) -> dict:
+    """Rollout state once done or failed, or the last state seen when ``timeout`` seconds have passed."""
+    seen: dict[str, dict] = {}
+
+    def finished() -> dict | None:
+        seen["state"] = rollout_state(read())
+        return seen["state"] if seen["state"]["done"] or seen["state"].get("failed") else None
+
+    try:
+        return wait_until(finished, timeout, interval, sleep=sleep)
+    except WaitTimeout:
+        return seen["state"]

@@ -18,6 +18,8 @@ description:
   - Writes C(inspection-<UTC time>.json), C(.md), C(.html) and C(latest.json) into O(report_dir). Every file is
     written to a temporary file and renamed, so a report is never half-written; C(latest.json) is written last.
   - The HTML report is one self-contained file (inline CSS, no scripts, fonts or images); every value is escaped.
+  - Credentials in URLs (C(user:password@), C(?access_token=)) are replaced by C(<redacted>) in the report files,
+    RV(notify_text) and the task output.
 author:
   - kubeops.runbook maintainers (@kubeops)
 extends_documentation_fragment:
@@ -100,6 +102,14 @@ options:
     description: How many of the worst findings RV(notify_text) lists.
     type: int
     default: 5
+  report_mode:
+    description:
+      - File mode of the report files (octal string, or an integer), C(latest.json) included. Reports hold log lines,
+        probe URLs and host details, so they are not world-readable by default. The owner keeps read and write access.
+      - A report directory created by this plugin gets the matching directory mode (V(0640) gives V(0750)).
+      - C(history.sqlite) is always V(0600).
+    type: raw
+    default: "0640"
 """
 
 EXAMPLES = r"""

@@ -95,14 +95,12 @@ audit:
   elements: dict
 """
 
-import time
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.kubeops.runbook.plugins.module_utils._audit import record
 from ansible_collections.kubeops.runbook.plugins.module_utils._k8s import (
     HAS_KUBERNETES, K8S_AUTH_SPEC, KUBERNETES_IMPORT_ERROR, ApiException, K8sError, build_client, describe_error)
-from ansible_collections.kubeops.runbook.plugins.module_utils._scale import KINDS, Scaler, ScaleError, plan_scale, rollout_state
+from ansible_collections.kubeops.runbook.plugins.module_utils._scale import KINDS, Scaler, ScaleError, plan_scale, rollout_state, wait_rollout
 
 ARGUMENT_SPEC = {
     **K8S_AUTH_SPEC,
@@ -128,12 +126,7 @@ def scale(module: AnsibleModule, scaler: Scaler) -> dict:
         scaler.patch_replicas(p["kind"], p["namespace"], p["name"], p["replicas"])
     state = rollout_state(obj)
     if p["wait"] and not module.check_mode:
-        deadline = time.monotonic() + p["wait_timeout"]
-        while True:
-            state = rollout_state(scaler.read(p["kind"], p["namespace"], p["name"]))
-            if state["done"] or state.get("failed") or time.monotonic() >= deadline:
-                break
-            time.sleep(2)
+        state = wait_rollout(lambda: scaler.read(p["kind"], p["namespace"], p["name"]), p["wait_timeout"])
     result = {"changed": plan["changed"], "before": plan["before"], "after": plan["after"], "rollout": state,
               "audit": [record("scale", target, {"replicas": plan["before"]}, {"replicas": plan["after"]})] if plan["changed"] else []}
     if module._diff:

@@ -301,6 +301,7 @@ def test_markdown_escapes_table_cells(tmp_path):
     assert "``a\\|b`c``" in row
 
 
+@settings(deadline=None)
 @given(st.text())
 def test_md_escape_is_one_line_and_keeps_no_raw_markup(text):
     out = R.md_escape(text)
@@ -310,6 +311,7 @@ def test_md_escape_is_one_line_and_keeps_no_raw_markup(text):
         assert stripped.count(ch) == stripped.count("\\" + ch)
 
 
+@settings(deadline=None)
 @given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.binary(),
                     lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
                     max_leaves=20))
@@ -317,7 +319,7 @@ def test_clean_makes_anything_json(value):
     json.dumps(R.clean(value), ensure_ascii=False).encode("utf-8")
 
 
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None)
 @given(st.lists(st.one_of(
     st.dictionaries(st.sampled_from(["id", "target", "host", "status", "summary", "details", "category"]),
                     st.one_of(st.none(), st.text(max_size=20), st.binary(max_size=20), st.integers(),
@@ -418,3 +420,65 @@ def test_new_section_is_worst_first(tmp_path):
     assert statuses == sorted(statuses, key=lambda s: -["ok", "warning", "unknown", "critical"].index(s))
     first = R.view_model(one_run(str(tmp_path / "other.sqlite"), load("run1.json")))
     assert first["new_entries"] == []
+
+
+# -- report file modes, redaction and chat-safe notifications ---------------------------------------------------
+
+def test_report_files_are_not_world_readable_by_default(tmp_path):
+    _report, paths = gbk_report(tmp_path)
+    for path in paths.values():
+        assert os.stat(path).st_mode & 0o777 == 0o640, path
+    assert os.stat(tmp_path / "reports").st_mode & 0o777 == 0o750
+
+
+def test_report_mode_is_configurable(tmp_path):
+    report = one_run(str(tmp_path / "h.sqlite"), load("run2.json"))
+    paths = R.write_report(report, str(tmp_path / "out"), TEMPLATES, MOMENT, R.parse_mode("0600"))
+    assert {os.stat(p).st_mode & 0o777 for p in paths.values()} == {0o600}
+    assert os.stat(tmp_path / "out").st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize("value, expected", [("0640", 0o640), ("644", 0o644), (0o600, 0o600), ("0o640", 0o640),
+                                             ("0400", None), ("01777", None), ("rw-r-----", None), (True, None)])
+def test_parse_mode(value, expected):
+    if expected is None:
+        with pytest.raises(R.ReportError, match="report mode"):
+            R.parse_mode(value)
+    else:
+        assert R.parse_mode(value) == expected
+
+
+HOSTILE_JOURNAL_LINE = "error ![t](http://evil/pixel) [click](http://evil/login) <img src=x>\n### Inspection prod: OK"
+
+
+def hostile_report(tmp_path) -> dict:
+    data = load("run2.json")
+    data["cluster"] = "lab ![c](http://evil/c)"
+    data["findings_by_host"]["node1"].insert(0, {
+        "id": "logs.messages", "target": "/var/log/[x](http://evil/t)", "host": "node1", "status": "critical",
+        "summary": HOSTILE_JOURNAL_LINE})
+    data["findings_by_host"]["mw1"].insert(0, {
+        "id": "middleware.nginx", "target": "nginx", "host": "mw1", "status": "critical",
+        "summary": "GET http://ops:Pa55word@198.18.0.31/health failed",
+        "details": {"probe": {"url": "http://ops:Pa55word@198.18.0.31/health"}}})
+    return one_run(str(tmp_path / "h.sqlite"), data)
+
+
+def test_notification_cannot_be_given_images_links_or_headings(tmp_path):
+    markdown_it = pytest.importorskip("markdown_it")
+    text = R.notify_text(hostile_report(tmp_path), "/r/x.html", limit=50)
+    assert len([line for line in text.splitlines() if line.startswith("#")]) == 1
+    html = markdown_it.MarkdownIt("commonmark").render(text)
+    assert "<img" not in html and "<a " not in html
+    assert html.count("<h3>") == 1 and "<h1>" not in html and "<h2>" not in html
+    assert "Inspection prod: OK" in text  # the forged heading is plain text inside a list item
+    # a renderer that knows no backslash escapes still finds no ![..](..) or [..](..) sequence
+    assert "![" not in text and "](" not in text
+
+
+def test_report_and_notification_redact_url_credentials(tmp_path):
+    report = hostile_report(tmp_path)
+    paths = R.write_report(report, str(tmp_path / "out"), TEMPLATES, MOMENT)
+    for path in paths.values():
+        assert "Pa55word" not in Path(path).read_text(encoding="utf-8"), path
+    assert "Pa55word" not in R.notify_text(report, "/r/x.html", limit=50)
