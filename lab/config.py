@@ -35,6 +35,8 @@ LICENSE_PORT = 7788
 LICENSE_BANNER = "LICENSE-SERVER READY"
 MYSQL_USER = "kubeops_monitor"
 MYSQL_PASSWORD = "lab-monitor-secret"   # a lab-only credential for the monitoring account
+ETCD_BACKUP_DIR = "/var/backups/etcd"   # the scheduled snapshots of master1 (kubeops_etcd_backup_dir)
+ETCD_BACKUP_KEEP = 24
 
 # Packages of the two root filesystem layers. "base" is what every node has (spare1 has only this);
 # "full" adds the services the other nodes run.
@@ -48,6 +50,8 @@ FULL_PACKAGES = ["etcd-server", "etcd-client", "bird", "containerd", "nginx-ligh
                  "python3-cryptography", "lsof"]
 # Units the full layer ships that are disabled unless a node enables them.
 SERVICE_UNITS = ["etcd", "bird", "bird6", "containerd", "nginx", "redis-server", "rabbitmq-server", "mariadb"]
+# Units of the middleware hosts (a node runs those of them its Node.units name).
+MIDDLEWARE_UNITS = ("nginx", "redis-server", "rabbitmq-server", "mariadb", "license-server")
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,12 @@ NODES = (
          ("containerd", "kubelet", "kube-proxy", "etcd", "bird"), extra={"pod_cidr": "198.18.0.192/27"}),
     Node("node2", "198.18.0.22", ("kube_node", "etcd", "calico"),
          ("containerd", "kubelet", "kube-proxy", "etcd", "bird"), extra={"pod_cidr": "198.18.0.224/27"}),
-    Node("mw1", "198.18.0.31", ("middleware",),
-         ("nginx", "redis-server", "rabbitmq-server", "mariadb", "license-server")),
+    # Middleware on its own hosts, as in the handbook's clusters; "middleware" is what the inventory declares
+    # (kubeops_middleware), the units are what the node runs.
+    Node("mw1", "198.18.0.31", ("middleware",), ("nginx", "license-server"),
+         extra={"middleware": ("nginx", "license_server")}),
+    Node("mw2", "198.18.0.32", ("middleware",), ("redis-server", "rabbitmq-server", "mariadb"),
+         extra={"middleware": ("redis", "rabbitmq", "mysql")}),
     Node("spare1", "198.18.0.41", ("spare",), (), full=False),
 )
 NODES_BY_NAME = {n.name: n for n in NODES}

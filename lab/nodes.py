@@ -120,24 +120,34 @@ def configure(node: Node, root: Path, pki_files: dict[str, bytes], pubkey: str) 
         # kubelet and kube-proxy are enabled once the control plane is up and the Node objects exist
         # (api.up), the order in which a worker joins a cluster.
         enable += ["containerd"]
-    if "middleware" in node.groups:
+    # Middleware: each node configures only what it runs (nginx and the license server on mw1; redis,
+    # rabbitmq and mariadb on mw2), as the handbook's clusters have them on their own hosts.
+    if "nginx" in node.units:
         master = config.NODES_BY_NAME["master1"]
         files["/etc/nginx/sites-available/default"] = units.nginx_site(master.ip)
-        files[f"{sysd}/license-server.service"] = units.license_unit()
-        files[f"{sysd}/lab-mariadb-user.service"] = units.mariadb_user_unit()
-        files["/etc/redis/redis.conf.d-lab"] = ""
         files[f"{sysd}/nginx.service.d/lab.conf"] = (
             "[Service]\nExecStartPre=/bin/mkdir -p " + config.NGINX_LOG_DIR + "\n"
             # nginx opens the dated access log from its workers (www-data): they must be able to create it.
             "ExecStartPre=/bin/chown www-data:adm " + config.NGINX_LOG_DIR + "\n")
+    if "license-server" in node.units:
+        files[f"{sysd}/license-server.service"] = units.license_unit()
+    if "mariadb" in node.units:
+        files[f"{sysd}/lab-mariadb-user.service"] = units.mariadb_user_unit()
         files["/etc/mysql/mariadb.conf.d/90-lab.cnf"] = "[mysqld]\nbind-address = 0.0.0.0\n"
-        enable += ["nginx", "redis-server", "rabbitmq-server", "mariadb", "license-server", "lab-mariadb-user"]
+        enable.append("lab-mariadb-user")
+    if "kube_control_plane" in node.groups:
+        # The handbook's clusters back etcd up on schedule: a timer on the first master runs etcdctl snapshot save.
+        files["/usr/local/sbin/lab-etcd-backup"] = units.etcd_backup_script(node)
+        files[f"{sysd}/lab-etcd-backup.service"] = units.etcd_backup_service()
+        files[f"{sysd}/lab-etcd-backup.timer"] = units.etcd_backup_timer()
+        enable.append("lab-etcd-backup.timer")
+    enable += [u for u in node.units if u in config.MIDDLEWARE_UNITS]
     place_files(root, files)
-    if "middleware" in node.groups:
+    if "redis-server" in node.units:
         conf = root / "etc/redis/redis.conf"
         text = conf.read_text()
         conf.write_text(text + f"\n# lab\nbind 127.0.0.1 {node.ip}\n")
-        (root / "etc/redis/redis.conf.d-lab").unlink()
+    if "nginx" in node.units:
         logdir = root / config.NGINX_LOG_DIR.lstrip("/")
         logdir.mkdir(parents=True, exist_ok=True)
         for path, (content, mtime) in units.tomcat_logs().items():
@@ -155,7 +165,7 @@ def configure(node: Node, root: Path, pki_files: dict[str, bytes], pubkey: str) 
         if not link.is_symlink():
             link.symlink_to(f"{config.K8S_BIN_DIR}/kubectl")
     if enable:
-        run(["systemctl", f"--root={root}", "enable", *[f"{u}.service" for u in enable]], quiet=True)
+        run(["systemctl", f"--root={root}", "enable", *[u if "." in u else f"{u}.service" for u in enable]], quiet=True)
 
 
 # -- boot ------------------------------------------------------------------------------------------------

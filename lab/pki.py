@@ -1,4 +1,4 @@
-"""Certificates of the lab: a Kubernetes CA and an etcd CA, as a binary install would have them."""
+"""Certificates of the lab: a Kubernetes CA, an etcd CA and a front-proxy CA, as a binary install would have them."""
 from __future__ import annotations
 
 import datetime as dt
@@ -103,6 +103,7 @@ def generate(out: Path) -> dict[str, dict[str, bytes]]:
     files["_host"] = {}
     k8s = CA("kubernetes-ca")
     etcd = CA("etcd-ca")
+    front_proxy = CA("front-proxy-ca")
     master = config.NODES_BY_NAME["master1"]
     api = f"https://{master.ip}:6443"
     ssl = config.K8S_SSL_DIR
@@ -128,6 +129,8 @@ def generate(out: Path) -> dict[str, dict[str, bytes]]:
     m[f"{ssl}/sa.key"] = sa_priv
     m[f"{ssl}/sa.pub"] = sa_pub
     m[f"{ssl}/admin.pem"], m[f"{ssl}/admin-key.pem"] = admin
+    m[f"{ssl}/front-proxy-ca.pem"] = front_proxy.cert_pem
+    m[f"{ssl}/front-proxy-client.pem"], m[f"{ssl}/front-proxy-client-key.pem"] = front_proxy.issue("front-proxy-client", CLIENT)
     m["/etc/kubernetes/controller-manager.kubeconfig"] = kubeconfig(api, k8s.cert_pem, *cm, "system:kube-controller-manager").encode()
     m["/etc/kubernetes/scheduler.kubeconfig"] = kubeconfig(api, k8s.cert_pem, *sched, "system:kube-scheduler").encode()
     m["/root/.kube/config"] = kubeconfig(api, k8s.cert_pem, *admin, "admin").encode()

@@ -61,6 +61,12 @@ def apiserver_unit(node: Node) -> str:
         f"--service-cluster-ip-range={config.SERVICE_CIDR}",
         f"--tls-cert-file={SSL}/apiserver.pem", f"--tls-private-key-file={SSL}/apiserver-key.pem",
         f"--client-ca-file={SSL}/ca.pem", f"--service-account-key-file={SSL}/sa.pub",
+        # The aggregation layer's front proxy, as kubeadm and the binary-install guides set it up: without the
+        # requestheader CA every controller-manager and scheduler logs "missing content for CA bundle" forever.
+        f"--requestheader-client-ca-file={SSL}/front-proxy-ca.pem", "--requestheader-allowed-names=front-proxy-client",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-", "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-username-headers=X-Remote-User", f"--proxy-client-cert-file={SSL}/front-proxy-client.pem",
+        f"--proxy-client-key-file={SSL}/front-proxy-client-key.pem",
         f"--service-account-signing-key-file={SSL}/sa.key",
         "--service-account-issuer=https://kubernetes.default.svc", "--authorization-mode=Node,RBAC",
         "--allow-privileged=true", "--event-ttl=1h", "--v=1"), after="network-online.target etcd.service")
@@ -182,6 +188,52 @@ template bgp bgp_template {{
 
 def _ip_gt(a: str, b: str) -> bool:
     return tuple(int(x) for x in a.split(".")) > tuple(int(x) for x in b.split("."))
+
+
+def etcd_backup_script(node: Node) -> str:
+    """A scheduled `etcdctl snapshot save` into the backup directory, keeping the newest ETCD_BACKUP_KEEP.
+
+    The file names (lab-etcd-<UTC>.db) differ from the collection's etcd_snapshot ones, so that its retention
+    and this one leave each other's files alone.
+    """
+    d = config.ETCD_BACKUP_DIR
+    return f"""#!/bin/sh
+# Lab: the cluster's scheduled etcd backup (the handbook's clusters run one from cron).
+set -eu
+mkdir -p -m 0700 {d}
+name={d}/lab-etcd-$(date -u +%Y%m%dT%H%M%SZ).db
+ETCDCTL_API=3 etcdctl --endpoints=https://{node.ip}:2379 --cacert={ESSL}/ca.pem \\
+  --cert={ESSL}/etcd-client.pem --key={ESSL}/etcd-client-key.pem snapshot save "$name.part" >/dev/null
+chmod 0600 "$name.part"
+mv "$name.part" "$name"
+ls -1t {d}/lab-etcd-*.db | tail -n +{config.ETCD_BACKUP_KEEP + 1} | xargs -r rm -f --
+echo "etcd snapshot $name"
+"""
+
+
+def etcd_backup_service() -> str:
+    return """[Unit]
+Description=Lab: etcd snapshot into the backup directory
+After=etcd.service
+Wants=etcd.service
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh /usr/local/sbin/lab-etcd-backup
+"""
+
+
+def etcd_backup_timer() -> str:
+    return """[Unit]
+Description=Lab: hourly etcd snapshot
+
+[Timer]
+OnCalendar=hourly
+Persistent=true
+
+[Install]
+WantedBy=timers.target
+"""
 
 
 def license_unit() -> str:

@@ -56,7 +56,7 @@ def test_healthy_lab_report(healthy_run, lab):
     assert wrong(first) == [], "critical findings on a healthy lab"
     # every inspected host is there and answered
     reach = {f["target"]: f["status"] for f in first["findings"] if f["id"] == "host.reachable"}
-    assert reach == {h: "ok" for h in ("master1", "node1", "node2", "mw1")}
+    assert reach == {h: "ok" for h in ("master1", "node1", "node2", "mw1", "mw2")}
     # the host roles and the cluster role all contributed
     categories = {f["category"] for f in first["findings"]}
     assert {"control_plane_services", "node_services", "middleware", "host"} <= categories, categories
@@ -91,4 +91,4 @@ def test_unreachable_host_is_a_critical_finding(lab, tmp_path):
     assert "host.reachable:ghost" in report["new_since_last"]
     # the real hosts were still inspected
     assert {f["target"] for f in report["findings"] if f["id"] == "host.reachable" and f["status"] == "ok"} == {
-        "master1", "node1", "node2", "mw1"}
+        "master1", "node1", "node2", "mw1", "mw2"}

@@ -69,15 +69,49 @@ def test_bird_mesh_established_on_calico_socket(lab):
         assert len(mesh) == 2 and all("Established" in line for line in mesh), out
 
 
-def test_middleware_answers(lab):
-    out = lab.ssh("mw1", "curl -s http://127.0.0.1/healthz; redis-cli ping; "
-                  f"echo | socat -T2 - TCP:127.0.0.1:{config.LICENSE_PORT}; "
-                  f"mariadb -u{config.MYSQL_USER} -p{config.MYSQL_PASSWORD} -N -e 'select 42'; "
-                  "rabbitmq-diagnostics -q check_running").stdout
-    for expected in ("ok", "PONG", config.LICENSE_BANNER, "42", "fully booted"):
+def test_middleware_answers_on_its_own_hosts(lab):
+    out = lab.ssh("mw1", "curl -s http://127.0.0.1/healthz; "
+                  f"echo | socat -T2 - TCP:127.0.0.1:{config.LICENSE_PORT}").stdout
+    for expected in ("ok", config.LICENSE_BANNER):
         assert expected in out
     # nginx proxies to the apiserver, as the handbook's does.
     assert lab.ssh("mw1", "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1/version").stdout == "200"
+    out = lab.ssh("mw2", "redis-cli ping; "
+                  f"mariadb -u{config.MYSQL_USER} -p{config.MYSQL_PASSWORD} -N -e 'select 42'; "
+                  "rabbitmq-diagnostics -q check_running").stdout
+    for expected in ("PONG", "42", "fully booted"):
+        assert expected in out
+    # each middleware runs on one host only, as in the handbook's clusters
+    assert lab.ssh("mw1", "systemctl is-active redis-server rabbitmq-server mariadb", check=False).stdout.split() == [
+        "inactive"] * 3
+    assert lab.ssh("mw2", "systemctl is-active nginx license-server", check=False).stdout.split() == ["inactive"] * 2
+
+
+def test_inventory_declares_the_middleware_of_each_host(lab):
+    import yaml
+    hosts = yaml.safe_load(lab.inventory.read_text())["all"]["hosts"]
+    assert hosts["mw1"]["kubeops_middleware"] == ["nginx", "license_server"]
+    assert hosts["mw2"]["kubeops_middleware"] == ["redis", "rabbitmq", "mysql"]
+    assert "kubeops_middleware" not in hosts["master1"]
+
+
+def test_requestheader_ca_is_published_for_the_controller_manager(lab):
+    cm = json.loads(lab.kubectl("get", "configmap", "-n", "kube-system", "extension-apiserver-authentication",
+                                "-o", "json").stdout)
+    assert "BEGIN CERTIFICATE" in cm["data"]["requestheader-client-ca-file"]
+    since = lab.ssh("master1", "systemctl show -p ActiveEnterTimestamp --value kube-controller-manager").stdout.strip()
+    log = lab.ssh("master1", f"journalctl -u kube-controller-manager --since '{since}' -o cat --no-pager").stdout
+    assert "missing content for CA bundle" not in log
+
+
+def test_etcd_backup_is_scheduled_and_fresh(lab):
+    assert lab.ssh("master1", "systemctl is-enabled lab-etcd-backup.timer").stdout.strip() == "enabled"
+    assert lab.ssh("master1", "systemctl is-active lab-etcd-backup.timer").stdout.strip() == "active"
+    newest = lab.ssh("master1", f"ls -1t {config.ETCD_BACKUP_DIR}/lab-etcd-*.db | head -n 1").stdout.strip()
+    age = float(lab.ssh("master1", f"echo $(( $(date +%s) - $(stat -c %Y {newest}) ))").stdout)
+    assert age < 2 * 3600, f"{newest} is {age:.0f} s old"
+    status = json.loads(lab.ssh("master1", f"ETCDCTL_API=3 etcdctl snapshot status -w json {newest}").stdout)
+    assert status["totalKey"] > 100
 
 
 def test_tomcat_access_logs_have_history(lab):

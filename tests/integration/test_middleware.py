@@ -1,5 +1,6 @@
-"""Middleware checks on the lab's mw1 (issue 3): the real modules and the middleware_inspection role against real
-nginx, redis, rabbitmq, mariadb and the license-server unit; faults by stopping units (started again afterwards)."""
+"""Middleware checks on the lab's middleware hosts: the real modules and the middleware_inspection role against real
+nginx and the license-server unit (mw1), redis, rabbitmq and mariadb (mw2); faults by stopping units (started again
+afterwards). Each host declares what it runs (kubeops_middleware) and is checked for that only."""
 from __future__ import annotations
 
 import json
@@ -7,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-MIDDLEWARE_IDS = {"middleware.nginx", "middleware.redis", "middleware.rabbitmq", "middleware.mysql",
-                  "middleware.license_server"}
+MW1_IDS = {"middleware.nginx", "middleware.license_server", "logs.nginx_developer_center_error"}
+MW2_IDS = {"middleware.redis", "middleware.rabbitmq", "middleware.mysql", "logs.redis", "logs.rabbitmq"}
 WRONG_PASSWORD = "Wr0ng-mon1tor-pa55"
 LAB_PASSWORD = "lab-monitor-secret"
 
@@ -31,7 +32,7 @@ PLAYBOOK = """\
 
 MODULE_PLAYBOOK = """\
 - name: One module
-  hosts: mw1
+  hosts: all
   gather_facts: false
   tasks:
     - name: Run the module
@@ -48,22 +49,24 @@ MODULE_PLAYBOOK = """\
 """
 
 
-def run_module(lab, tmp_path: Path, module: str, args: dict, check: bool = False) -> dict:
-    """Run one module on mw1 through ansible-playbook; return its registered result (with invocation)."""
+def run_module(lab, tmp_path: Path, module: str, args: dict, check: bool = False, host: str = "mw1") -> dict:
+    """Run one module on one host through ansible-playbook; return its registered result (with invocation)."""
     playbook = tmp_path / "module.yml"
     playbook.write_text(MODULE_PLAYBOOK.format(module=module))
     proc = lab.playbook(str(playbook), extra_vars={"out_dir": str(tmp_path), "module_args": args}, check=check,
-                        limit="mw1")
+                        limit=host)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = json.loads((tmp_path / "result.json").read_text())
     result["_output"] = proc.stdout + proc.stderr
     return result
 
 
-def run_role(lab, tmp_path: Path, check: bool, extra_vars: dict | None = None, limit: str = "mw1,spare1",
+def run_role(lab, tmp_path: Path, check: bool, extra_vars: dict | None = None, limit: str = "mw1,mw2,spare1",
              extra_args: list[str] | None = None):
     playbook = tmp_path / "middleware.yml"
     playbook.write_text(PLAYBOOK)
+    for old in tmp_path.glob("*.json"):
+        old.unlink()
     proc = lab.playbook(str(playbook), extra_vars={"out_dir": str(tmp_path), **(extra_vars or {})}, check=check,
                         limit=limit, extra_args=extra_args)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -72,27 +75,32 @@ def run_role(lab, tmp_path: Path, check: bool, extra_vars: dict | None = None, l
 
 
 @pytest.mark.parametrize("check", [False, True], ids=["run", "check_mode"])
-def test_healthy_mw1_all_ok_and_only_on_middleware_hosts(lab, tmp_path, check):
+def test_each_host_checked_for_what_it_runs(lab, tmp_path, check):
     _proc, findings = run_role(lab, tmp_path, check)
-    by_id = {f["id"]: f for f in findings["mw1"]}
-    assert set(by_id) == MIDDLEWARE_IDS
-    assert {f["status"] for f in by_id.values()} == {"ok"}, by_id
-    assert all(f["host"] == "mw1" and f["category"] == "middleware" for f in by_id.values())
-    assert by_id["middleware.nginx"]["details"]["probe"]["status"] == 200
-    assert by_id["middleware.license_server"]["details"]["banner"] == "LICENSE-SERVER READY"
-    assert by_id["middleware.rabbitmq"]["details"]["version"]
-    assert findings["spare1"] == []  # not in group middleware: skipped
+    mw1 = {f["id"]: f for f in findings["mw1"]}
+    mw2 = {f["id"]: f for f in findings["mw2"]}
+    assert set(mw1) == MW1_IDS and set(mw2) == MW2_IDS
+    assert {f["status"] for f in mw1.values()} | {f["status"] for f in mw2.values()} == {"ok"}, (mw1, mw2)
+    assert all(f["host"] == "mw1" for f in mw1.values()) and all(f["host"] == "mw2" for f in mw2.values())
+    assert mw1["middleware.nginx"]["details"]["probe"]["status"] == 200
+    assert mw1["middleware.license_server"]["details"]["banner"] == "LICENSE-SERVER READY"
+    assert mw2["middleware.rabbitmq"]["details"]["version"]
+    assert mw2["middleware.rabbitmq"]["target"] == "rabbit@mw2"
+    assert mw2["logs.redis"]["target"] == "/var/log/redis/redis-server.log"
+    assert mw2["logs.rabbitmq"]["target"] == "/var/log/rabbitmq/rabbit@mw2.log"
+    assert findings["spare1"] == []  # declares no middleware: nothing checked
 
 
 def test_checks_are_toggleable(lab, tmp_path):
-    _proc, findings = run_role(lab, tmp_path, False, {"kubeops_middleware_checks": ["redis", "license_server"]}, limit="mw1")
-    assert sorted(f["id"] for f in findings["mw1"]) == ["middleware.license_server", "middleware.redis"]
+    _proc, findings = run_role(lab, tmp_path, False, {"kubeops_middleware_checks": ["redis", "license_server"]})
+    assert sorted(f["id"] for f in findings["mw1"]) == ["middleware.license_server"]
+    assert sorted(f["id"] for f in findings["mw2"]) == ["logs.redis", "middleware.redis"]
 
 
 @pytest.mark.parametrize("check", [False, True], ids=["run", "check_mode"])
 def test_redis_stopped_is_critical(lab, tmp_path, check):
-    with lab.unit_stopped("mw1", "redis-server"):
-        result = run_module(lab, tmp_path, "kubeops.runbook.redis_info", {"login_port": 6379, "host": "mw1"}, check=check)
+    with lab.unit_stopped("mw2", "redis-server"):
+        result = run_module(lab, tmp_path, "kubeops.runbook.redis_info", {"login_port": 6379}, check=check, host="mw2")
     (finding,) = result["findings"]
     assert (finding["id"], finding["target"], finding["status"]) == ("middleware.redis", "redis:6379", "critical")
     assert "Connection refused" in finding["summary"]
@@ -101,7 +109,7 @@ def test_redis_stopped_is_critical(lab, tmp_path, check):
 
 @pytest.mark.parametrize("check", [False, True], ids=["run", "check_mode"])
 def test_license_server_stopped_is_critical(lab, tmp_path, check):
-    args = {"port": 7788, "banner": "LICENSE-SERVER READY", "timeout": 3, "host": "mw1"}
+    args = {"port": 7788, "banner": "LICENSE-SERVER READY", "timeout": 3}
     with lab.unit_stopped("mw1", "license-server"):
         result = run_module(lab, tmp_path, "kubeops.runbook.tcp_service_info", args, check=check)
     (finding,) = result["findings"]
@@ -119,9 +127,9 @@ def test_license_server_wrong_banner_is_warning(lab, tmp_path):
 @pytest.mark.parametrize("check", [False, True], ids=["run", "check_mode"])
 def test_wrong_mysql_password_says_authentication_failed_and_never_shows_it(lab, tmp_path, check):
     proc, findings = run_role(lab, tmp_path, check, {"kubeops_mysql_password": WRONG_PASSWORD,
-                                                     "kubeops_middleware_checks": ["mysql"]}, limit="mw1",
+                                                     "kubeops_middleware_checks": ["mysql"]}, limit="mw2",
                               extra_args=["-vvv"])
-    (finding,) = findings["mw1"]
+    (finding,) = findings["mw2"]
     assert finding["status"] == "critical"
     assert finding["summary"].startswith("authentication failed for user kubeops_monitor")
     # -vvv prints every module invocation with its arguments: the password must be masked there.
@@ -130,20 +138,23 @@ def test_wrong_mysql_password_says_authentication_failed_and_never_shows_it(lab,
     assert WRONG_PASSWORD not in json.dumps(findings)
     # The module called directly, its registered result and output: no password either.
     result = run_module(lab, tmp_path, "kubeops.runbook.mysql_info", {"login_user": "kubeops_monitor",
-                                                                      "login_password": WRONG_PASSWORD}, check=check)
+                                                                      "login_password": WRONG_PASSWORD}, check=check,
+                        host="mw2")
     assert result["findings"][0]["status"] == "critical"
     assert WRONG_PASSWORD not in json.dumps(result) + result["_output"]
     # No option file is left behind on the host.
-    assert lab.ssh("mw1", "ls /root/.ansible/tmp/*/kubeops-mysql-* 2>/dev/null | wc -l", check=False).stdout.strip() == "0"
+    assert lab.ssh("mw2", "ls /root/.ansible/tmp/*/kubeops-mysql-* 2>/dev/null | wc -l", check=False).stdout.strip() == "0"
 
 
 def test_mysql_and_rabbitmq_details_are_real(lab, tmp_path):
-    mysql = run_module(lab, tmp_path, "kubeops.runbook.mysql_info", {"login_user": "kubeops_monitor", "login_password": LAB_PASSWORD})
+    mysql = run_module(lab, tmp_path, "kubeops.runbook.mysql_info", {"login_user": "kubeops_monitor", "login_password": LAB_PASSWORD},
+                       host="mw2")
     assert mysql["mysql"]["alive"] is True and mysql["mysql"]["uptime_seconds"] > 0
     assert LAB_PASSWORD not in json.dumps(mysql)
-    rabbit = run_module(lab, tmp_path, "kubeops.runbook.rabbitmq_info", {"node": "rabbit@mw1", "expected_listeners": ["amqp", "http"]})
+    rabbit = run_module(lab, tmp_path, "kubeops.runbook.rabbitmq_info", {"node": "rabbit@mw2", "expected_listeners": ["amqp", "http"]},
+                        host="mw2")
     (finding,) = rabbit["findings"]
-    assert (finding["target"], finding["status"]) == ("rabbit@mw1", "critical")
+    assert (finding["target"], finding["status"]) == ("rabbit@mw2", "critical")
     assert "no listener for http" in finding["summary"]  # the management plugin is not enabled in the lab
 
 
