@@ -47,6 +47,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "namespaces": ("CoreV1Api", "list_namespace"),
     "deployments": ("AppsV1Api", "list_deployment_for_all_namespaces"),
     "daemonsets": ("AppsV1Api", "list_daemon_set_for_all_namespaces"),
+    "events": ("CoreV1Api", "list_event_for_all_namespaces"),
 }
 
 DEFAULT_PAGE_SIZE = 500

@@ -30,7 +30,7 @@ options:
     description: Checks to run.
     type: list
     elements: str
-    choices: [nodes, deployments, pods, services, workload_policy, calico_node_pods]
+    choices: [nodes, deployments, pods, services, workload_policy, calico_node_pods, namespaces]
     default: [nodes, deployments, pods, services, workload_policy, calico_node_pods]
   namespaces:
     description:
@@ -80,6 +80,14 @@ options:
     description: Kubernetes node name to inventory host name, for the C(host) of findings; unmapped names are used as they are.
     type: dict
     default: {}
+  expected_namespaces:
+    description:
+      - Namespaces that must exist (check V(namespaces)); a missing one is a critical C(pods.namespace) finding, and
+        a namespace stuck in phase Terminating a warning.
+    type: list
+    elements: str
+    default: []
+    version_added: 1.1.0
   calico_namespace:
     description: Namespace of the calico-node DaemonSet pods.
     type: str
@@ -146,13 +154,13 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.kubeops.runbook.plugins.module_utils._k8s import (
     HAS_KUBERNETES, K8S_AUTH_SPEC, KUBERNETES_IMPORT_ERROR, K8sConfigError, build_client,
 )
-from ansible_collections.kubeops.runbook.plugins.module_utils._k8s_checks import CHECKS, CheckError, inspect_cluster
+from ansible_collections.kubeops.runbook.plugins.module_utils._k8s_checks import CHECKS, DEFAULT_CHECKS, CheckError, inspect_cluster
 
 
 def main() -> None:
     argument_spec = dict(
         K8S_AUTH_SPEC,
-        checks={"type": "list", "elements": "str", "choices": list(CHECKS), "default": list(CHECKS)},
+        checks={"type": "list", "elements": "str", "choices": list(CHECKS), "default": list(DEFAULT_CHECKS)},
         namespaces={"type": "list", "elements": "str", "default": []},
         page_size={"type": "int", "default": 500},
         restart_baseline={"type": "dict", "default": {}},
@@ -164,6 +172,7 @@ def main() -> None:
         workload_policy_exclude_namespaces={"type": "list", "elements": "str",
                                             "default": ["kube-system", "kube-public", "kube-node-lease"]},
         node_hosts={"type": "dict", "default": {}},
+        expected_namespaces={"type": "list", "elements": "str", "default": []},
         calico_namespace={"type": "str", "default": "kube-system"},
         calico_node_label={"type": "str", "default": "k8s-app=calico-node"},
     )
