@@ -10,13 +10,88 @@ JSON ``kubectl get -A -o json`` prints.
 """
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import os
+import sys
 import typing as t
 
+# What a LIST needs from the official client: kubernetes.client.<these> and kubernetes.config.<these>.
+_CLIENT_MODULES = ("configuration", "exceptions", "rest", "api_client", "api.core_v1_api", "api.apps_v1_api",
+                   "api.version_api")
+_CONFIG_MODULES = ("config_exception", "kube_config", "incluster_config")
+_SHELLS = ("kubernetes", "kubernetes.client", "kubernetes.client.api", "kubernetes.client.models", "kubernetes.config")
+
+
+def _shell(name: str) -> t.Any:
+    """A package entered in sys.modules with its real __path__ but its __init__ not run yet; it runs the real
+    __init__ the first time anything asks it for a name it lacks (PEP 562 module __getattr__)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None or spec.submodule_search_locations is None:
+        raise ImportError(f"no package {name}")
+    module = importlib.util.module_from_spec(spec)
+    done: list[bool] = []
+
+    def complete(attr: str) -> t.Any:
+        if done:
+            raise AttributeError(f"module {name!r} has no attribute {attr!r}")
+        done.append(True)
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+        if attr not in module.__dict__:
+            raise AttributeError(f"module {name!r} has no attribute {attr!r}")
+        return module.__dict__[attr]
+
+    module.__getattr__ = complete  # type: ignore[attr-defined]
+    sys.modules[name] = module
+    parent, _dot, child = name.rpartition(".")
+    if parent:
+        setattr(sys.modules[parent], child, module)
+    return module
+
+
+def _import_kubernetes() -> tuple[t.Any, t.Any]:
+    """Import the parts of the official client a LIST needs, instead of the whole package.
+
+    ``import kubernetes`` runs kubernetes/__init__.py, which imports every API group, ~700 model classes, the
+    dynamic client, watch, stream and leader election: about half of the import's CPU time, paid by every module
+    run and never used (LISTs here return raw JSON, never models). When nothing in the process has imported the
+    package yet, its packages become shells (see _shell) and only the submodules used here are imported; any other
+    code in the same process that asks for more gets the complete package. Returns (client, config) modules.
+    """
+    if "kubernetes" in sys.modules:
+        return importlib.import_module("kubernetes.client"), importlib.import_module("kubernetes.config")
+    try:
+        shells = {name: _shell(name) for name in _SHELLS}
+        for sub in _CLIENT_MODULES[:4]:
+            importlib.import_module(f"kubernetes.client.{sub}")
+        client = shells["kubernetes.client"]
+        # kube_config does `from kubernetes.client import ApiClient, Configuration`.
+        client.Configuration = sys.modules["kubernetes.client.configuration"].Configuration
+        client.ApiClient = sys.modules["kubernetes.client.api_client"].ApiClient
+        for sub in _CLIENT_MODULES[4:]:
+            module = importlib.import_module(f"kubernetes.client.{sub}")
+            for attr in ("CoreV1Api", "AppsV1Api", "VersionApi"):
+                if hasattr(module, attr):
+                    setattr(client, attr, getattr(module, attr))
+        config = shells["kubernetes.config"]
+        for sub in _CONFIG_MODULES:
+            importlib.import_module(f"kubernetes.config.{sub}")
+        config.load_kube_config = sys.modules["kubernetes.config.kube_config"].load_kube_config
+        config.load_incluster_config = sys.modules["kubernetes.config.incluster_config"].load_incluster_config
+        return client, config
+    except (ImportError, AttributeError):
+        # Another layout of the package: forget the shells and import it the ordinary way.
+        for name in _SHELLS:
+            if getattr(sys.modules.get(name), "__getattr__", None) is not None:
+                del sys.modules[name]
+        import kubernetes.client  # pylint: disable=import-outside-toplevel,redefined-outer-name
+        import kubernetes.config  # pylint: disable=import-outside-toplevel
+        return kubernetes.client, kubernetes.config
+
+
 try:
-    from kubernetes import client as k8s_client
-    from kubernetes import config as k8s_config
+    k8s_client, k8s_config = _import_kubernetes()
     from kubernetes.client.rest import ApiException
     from kubernetes.config.config_exception import ConfigException
     HAS_KUBERNETES = True
