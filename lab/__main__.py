@@ -1,4 +1,4 @@
-"""python -m lab up [--fresh] | down | status"""
+"""python -m lab up [--fresh] | down | status | scale {up,down,run,status} (benchmark scale objects, lab/scale.py)"""
 from __future__ import annotations
 
 import argparse
@@ -9,12 +9,16 @@ from .util import LabError
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["scale"]:
+        from . import scale  # pylint: disable=import-outside-toplevel
+        return scale.cli(sys.argv[2:])
     parser = argparse.ArgumentParser(prog="python -m lab", description="the kubeops.runbook lab cluster")
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_up = sub.add_parser("up", help="bring the lab up (idempotent)")
     p_up.add_argument("--fresh", action="store_true", help="tear down and rebuild even when it is healthy")
     sub.add_parser("down", help="remove nodes, namespaces, bridge, mounts (keeps caches)")
     sub.add_parser("status", help="print what runs and whether it is healthy")
+    sub.add_parser("scale", help="benchmark scale objects: 2,000 nodes, 10,000 pods (python -m lab scale -h)")
     args = parser.parse_args()
     try:
         if args.cmd == "up":

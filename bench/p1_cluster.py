@@ -1,0 +1,138 @@
+"""P1 cluster inspection at the handbook's scale: k8s_cluster_info (all kinds, all checks) as a whole
+ansible-playbook process, against kubectl's -o json of the same kinds (the floor), the raw LISTs, the table an
+operator types, Ansible's fixed cost, Popeye, and the naive one-kubernetes.core.k8s_info-task-per-kind playbook.
+
+Options (--set): popeye=0 skips Popeye (its build takes minutes once), naive=0 skips the kubernetes.core
+playbook, page_size=N passes another page size to the module (default: the module's, 500).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+from bench import _case, _peers
+from bench._measure import Command, Stats
+
+CASE = "P1"
+TITLE = "cluster inspection (k8s_cluster_info)"
+NEEDS = ("lab", "scale")
+KINDS = {"nodes": "/api/v1/nodes", "deployments": "/apis/apps/v1/deployments", "pods": "/api/v1/pods",
+         "services": "/api/v1/services", "endpoints": "/api/v1/endpoints"}
+
+MODULE_PLAY = """- name: Inspect the cluster as the cluster_inspection role does
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Inspect nodes, deployments, pods, services and workload policy
+      kubeops.runbook.k8s_cluster_info: {args}
+      register: bench_k8s
+"""
+PING_PLAY = """- name: Ansible's fixed cost of a one-task playbook
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Ping
+      ansible.builtin.ping:
+"""
+NAIVE_PLAY_HEAD = """- name: The naive way, one kubernetes.core.k8s_info task per kind
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+"""
+NAIVE_TASK = """    - name: List {kind}
+      kubernetes.core.k8s_info:
+        kubeconfig: {kubeconfig}
+        api_version: {api_version}
+        kind: {kind}
+      register: bench_{name}
+"""
+NAIVE_KINDS = {"nodes": ("v1", "Node"), "deployments": ("apps/v1", "Deployment"), "pods": ("v1", "Pod"),
+               "services": ("v1", "Service"), "endpoints": ("v1", "Endpoints")}
+
+
+def _verify(ctx: _case.Context) -> dict:
+    """One untimed run that keeps the result: the module saw every object and found the injected faults."""
+    out = ctx.work / "verify.json"
+    play = (ctx.work / "module.yml").read_text() + f"""
+    - name: Keep the result for the benchmark
+      ansible.builtin.copy:
+        content: "{{{{ bench_k8s | to_json }}}}"
+        dest: {out}
+        mode: "0600"
+"""
+    (ctx.work / "verify.yml").write_text(play)
+    subprocess.run([ctx.bin("ansible-playbook"), "-i", "localhost,", str(ctx.work / "verify.yml")],
+                   env={**os.environ, **ctx.env}, capture_output=True, text=True, check=True, timeout=900)
+    res = json.loads(out.read_text())
+    counts: dict[str, int] = {}
+    for f in res["findings"]:
+        if f["status"] != "ok":
+            counts[f"{f['id']} {f['status']}"] = counts.get(f"{f['id']} {f['status']}", 0) + 1
+    return {"objects": res["objects"], "api_requests": res["api_requests"], "findings": len(res["findings"]),
+            "not_ok": counts}
+
+
+def run(ctx: _case.Context) -> dict:
+    lab = ctx.lab
+    kubectl = [str(lab.kubectl), "--kubeconfig", str(lab.kubeconfig)]
+    args = {"kubeconfig": str(lab.kubeconfig)}
+    if "page_size" in ctx.options:
+        args["page_size"] = int(ctx.options["page_size"])
+    (ctx.work / "module.yml").write_text(MODULE_PLAY.format(args=json.dumps(args)))
+    (ctx.work / "ping.yml").write_text(PING_PLAY)
+    playbook = ctx.bin("ansible-playbook")
+    commands = [
+        Command("module", [playbook, "-i", "localhost,", str(ctx.work / "module.yml")], env=ctx.env),
+        Command("ping_playbook", [playbook, "-i", "localhost,", str(ctx.work / "ping.yml")], env=ctx.env),
+        Command("ping_adhoc", [ctx.bin("ansible"), "localhost", "-c", "local", "-i", "localhost,", "-m",
+                               "ansible.builtin.ping"], env=ctx.env),
+        Command("kubectl_json", kubectl + ["get", ",".join(KINDS), "-A", "-o", "json"]),
+        Command("kubectl_table", kubectl + ["get", "pods", "-A"]),
+    ]
+    commands += [Command(f"raw_{kind}", kubectl + ["get", "--raw", path]) for kind, path in KINDS.items()]
+    notes = []
+    if ctx.options.get("popeye", "1") != "0":
+        try:
+            popeye = _peers.ensure_popeye()
+            commands.append(Command("popeye", [str(popeye), "--kubeconfig", str(lab.kubeconfig), "-A", "-o", "json",
+                                               "--force-exit-zero"], env={"POPEYE_REPORT_DIR": str(ctx.work)}))
+        except _peers.PeerUnavailable as exc:
+            notes.append(f"Popeye not measured: {exc}")
+    if ctx.options.get("naive", "1") != "0":
+        try:
+            collections = _peers.ensure_kubernetes_core()
+            play = NAIVE_PLAY_HEAD + "".join(NAIVE_TASK.format(kind=k, name=n, api_version=v, kubeconfig=lab.kubeconfig)
+                                             for n, (v, k) in NAIVE_KINDS.items())
+            (ctx.work / "naive.yml").write_text(play)
+            env = dict(ctx.env, ANSIBLE_COLLECTIONS_PATH=f"{ctx.env['ANSIBLE_COLLECTIONS_PATH']}:{collections}")
+            commands.append(Command("k8s_info_per_kind", [playbook, "-i", "localhost,", str(ctx.work / "naive.yml")], env=env))
+        except _peers.PeerUnavailable as exc:
+            notes.append(f"kubernetes.core not measured: {exc}")
+
+    verified = _verify(ctx)
+    ctx.log(f"P1 module sees {verified['objects']}, {verified['findings']} findings, not ok: {verified['not_ok']}")
+    stats = ctx.measure(commands)
+
+    module, floor = stats["module"], stats["kubectl_json"]
+    raw_s = sum(stats[f"raw_{k}"].median_s for k in KINDS)
+    own_s = module.median_s - stats["ping_playbook"].median_s
+    peers: dict[str, Stats | float] = {"kubectl get pods -A": stats["kubectl_table"], "raw LISTs (sum)": raw_s,
+                                       "ansible -m ping": stats["ping_adhoc"], "playbook ping": stats["ping_playbook"]}
+    goals = [_case.goal("≤ 1.5× kubectl -o json", module.median_s / floor.median_s, 1.5),
+             _case.goal("module − playbook ping ≤ 1.5× raw LISTs", own_s / raw_s, 1.5),
+             _case.goal("peak RSS < kubectl's (ratio)", module.peak_rss_mb / floor.peak_rss_mb, 1.0)]
+    if "popeye" in stats:
+        peers["popeye"] = stats["popeye"]
+        goals.append(_case.goal("≥ 5× faster than Popeye", stats["popeye"].median_s / module.median_s, 5,
+                                higher_is_better=True))
+    if "k8s_info_per_kind" in stats:
+        peers["k8s_info per kind"] = stats["k8s_info_per_kind"]
+    counts = dict(verified["objects"], findings=verified["findings"])
+    return _case.result(module, floor, peers=peers, counts=counts, goals=goals, measured=stats,
+                        notes=notes + [f"module's own time (minus a one-task ping playbook) {own_s:.2f} s; raw LISTs "
+                                       f"{raw_s:.2f} s; pages {verified['api_requests']}",
+                                       f"findings not ok: {verified['not_ok']}"])
