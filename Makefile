@@ -1,34 +1,54 @@
-# kubeops.runbook — developer and CI entry points. `make help` lists them.
+# kubeops.runbook — developer and CI entry points. `make help` lists them; CONTRIBUTING.md explains them.
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(CURDIR)/$(VENV)/bin/python
 BIN := $(CURDIR)/$(VENV)/bin
 BUILD := $(CURDIR)/.build
+DIST := $(CURDIR)/dist
+VERSION := $(shell awk '/^version:/ {print $$2}' galaxy.yml)
+TARBALL := $(DIST)/kubeops-runbook-$(VERSION).tar.gz
+# One id per checkout, so that work trees and CI clones on one machine do not share scratch directories.
+WT_ID := $(shell printf %s "$(CURDIR)" | sha1sum | cut -c1-8)
 # The repo root is the collection root; .build holds an ansible_collections/ tree that points at it.
 export ANSIBLE_COLLECTIONS_PATH := $(BUILD)
 export PYTHONPATH := $(BUILD)
-export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# The lab's settings (lab inventory, no host key checking); the root ansible.cfg is the one users pick up.
+export ANSIBLE_CONFIG := $(CURDIR)/lab/ansible.cfg
 PYTEST_ARGS ?=
 
-.PHONY: help host-deps venv link unit lint sanity integration molecule test lab-up lab-down demo bench changelog clean
+.PHONY: help host-deps venv tools link unit lint sanity sanity-matrix dist galaxy ee project-sync docs-lint package \
+	integration molecule test lab-up lab-down demo bench changelog clean
 
 help:
-	@echo "make demo       set up .venv, bring the lab up, run the daily inspection, print the report path"
-	@echo "make test       unit + lint + sanity + integration tests on the lab (CI runs this)"
-	@echo "make lab-up     bring the one-machine lab cluster up (idempotent)"
-	@echo "make lab-down   remove the lab (keeps the binary and rootfs caches)"
-	@echo "make unit | lint | sanity | integration | molecule | bench"
+	@echo "make demo          set up .venv, bring the lab up, run the daily inspection, print the report path"
+	@echo "make test          everything CI runs: unit lint sanity sanity-matrix package integration molecule"
+	@echo "make lab-up        bring the one-machine lab cluster up (idempotent)"
+	@echo "make lab-down      remove the lab (keeps the binary and rootfs caches)"
+	@echo "make unit | lint | sanity | sanity-matrix | integration | molecule | bench | changelog"
+	@echo "make package       galaxy (build + galaxy-importer) + ee (ansible-builder create) + project-sync + docs-lint"
 
+# Debian packages of every bindep.txt profile (the runtime entries and dev, lab, test); rpm-only entries are skipped.
 host-deps:
-	@pkgs=$$(awk '!/^#/ && NF {print $$1}' bindep.txt); \
+	@pkgs=$$(awk '!/^#/ && NF && (!/platform:/ || /platform:dpkg/) {print $$1}' bindep.txt); \
 	missing=$$(for p in $$pkgs; do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then echo "installing Debian packages: $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
 
+# The development venv: the runtime requirements (ranges) and the pinned development and CI tools.
 venv: $(VENV)/.installed
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt test-requirements.txt
 	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q -r requirements.txt
+	$(VENV)/bin/pip install -q -r requirements.txt -r test-requirements.txt
+	touch $@
+
+# galaxy-importer, ansible-builder and antsibull-docs pin what the development venv must not (attrs<24, flake8<7,
+# an older docutils): they get their own venv, outside the repo, shared by every checkout with the same pins.
+TOOLS_REQUIREMENTS := tests/packaging-requirements.txt
+TOOLS_VENV ?= $(HOME)/.cache/kubeops-tools/venv-$(shell sha1sum $(TOOLS_REQUIREMENTS) | cut -c1-12)
+tools: $(TOOLS_VENV)/.installed
+$(TOOLS_VENV)/.installed: $(TOOLS_REQUIREMENTS)
+	rm -rf $(TOOLS_VENV) && python3 -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install -q -r $(TOOLS_REQUIREMENTS)
 	touch $@
 
 link:
@@ -41,19 +61,122 @@ unit: venv link
 lint: venv link
 	cd $(CURDIR) && $(BIN)/ansible-lint --profile production
 
-# ansible-test needs a real ansible_collections/<ns>/<name> checkout: copy what ships (lab/ and bench/ are
-# build_ignore'd tooling, not collection content) and run sanity there.
-# The copy lives outside this git work tree: inside it, ansible-test would list files with git and find none.
-SANITY_DIR ?= /tmp/kubeops-runbook-sanity
+# ansible-test needs a real ansible_collections/<ns>/<name> checkout: copy the git-listed files (lab/, bench/ and
+# .ci/ are tooling, not collection content) and run sanity there. The copy lives outside this git work tree:
+# inside it, ansible-test would list files with git and find none.
+SANITY_DIR ?= /tmp/kubeops-sanity-$(WT_ID)
+SANITY_COPY = rm -rf $(1) && mkdir -p $(1)/ansible_collections/kubeops/runbook && \
+	git ls-files -co --exclude-standard | grep -Ev '^(lab|bench|\.ci)/' | \
+	rsync -a --ignore-missing-args --files-from=- ./ $(1)/ansible_collections/kubeops/runbook/
+# ansible-test bootstraps pip in its venvs with a script it downloads; .ci/get_pip_shim.py stands in for it.
+GET_PIP_SHIM = v=$$($(1) -c 'import ansible_test._internal.python_requirements as r, inspect, re; \
+	print(re.search(r"pip=.([0-9.]+).", inspect.getsource(r)).group(1))'); \
+	mkdir -p ~/.ansible/test/cache && cp .ci/get_pip_shim.py ~/.ansible/test/cache/get_pip_$${v//./_}.py
+
+# Every sanity test, on the development venv's ansible-core (the one the integration tests run).
 sanity: venv
-	@rm -rf $(SANITY_DIR) && mkdir -p $(SANITY_DIR)/ansible_collections/kubeops/runbook
-	@# ansible-test bootstraps pip in its venvs with a script it downloads; .ci/get_pip_shim.py stands in for it.
-	@v=$$($(PY) -c 'import ansible_test._internal.python_requirements as r, inspect, re; print(re.search(r"pip=.([0-9.]+).", inspect.getsource(r)).group(1))'); \
-	  mkdir -p ~/.ansible/test/cache && cp .ci/get_pip_shim.py ~/.ansible/test/cache/get_pip_$${v//./_}.py
-	@git ls-files -co --exclude-standard | grep -Ev '^(lab|bench|\.ci)/' | \
-	  rsync -a --ignore-missing-args --files-from=- ./ $(SANITY_DIR)/ansible_collections/kubeops/runbook/
+	@$(call GET_PIP_SHIM,$(PY))
+	@$(call SANITY_COPY,$(SANITY_DIR))
 	cd $(SANITY_DIR)/ansible_collections/kubeops/runbook && \
 	  PATH=$(BIN):$$PATH $(BIN)/ansible-test sanity --color no --python 3.11 --requirements $(SANITY_ARGS)
+
+# The other supported ansible-core versions (version:python). Each gets a venv under SANITY_CACHE, made once
+# and reused by later runs and other checkouts; ansible-test keeps its per-test venvs in ~/.ansible/test.
+# Only the tests whose verdict depends on the ansible-core version run here (see CONTRIBUTING.md): the
+# module/plugin documentation and argument spec checks (validate-modules, ansible-doc, yamllint of the docs),
+# the import and compile tests on that version's Python, and pylint with that version's pinned pylint and rules.
+SANITY_MATRIX ?= 2.17.14:3.11 2.18.19:3.11 2.20.10:3.12 2.21.5:3.13
+SANITY_MATRIX_TESTS ?= validate-modules ansible-doc yamllint import compile pylint
+SANITY_CACHE ?= $(HOME)/.cache/kubeops-sanity
+SANITY_MATRIX_DIR ?= /tmp/kubeops-sanity-matrix-$(WT_ID)
+sanity-matrix:
+	@$(call SANITY_COPY,$(SANITY_MATRIX_DIR))
+	@set -e; for entry in $(SANITY_MATRIX); do \
+	  core=$${entry%%:*}; py=$${entry##*:}; \
+	  interp=$$(ls -d $(HOME)/.pyenv/versions/$$py.*/bin/python$$py 2>/dev/null | sort -V | tail -n 1); \
+	  interp=$${interp:-$$(command -v python$$py)}; \
+	  test -x "$$interp" || { echo "sanity-matrix: no Python $$py for ansible-core $$core"; exit 1; }; \
+	  venv=$(SANITY_CACHE)/ansible-core-$$core-py$$py; \
+	  if [ ! -f $$venv/.installed ]; then rm -rf $$venv && $$interp -m venv $$venv && \
+	    $$venv/bin/pip install -q "ansible-core==$$core" && touch $$venv/.installed; fi; \
+	  $(call GET_PIP_SHIM,$$venv/bin/python); \
+	  echo "== ansible-test sanity, ansible-core $$core, Python $$py: $(SANITY_MATRIX_TESTS)"; start=$$(date +%s); \
+	  (cd $(SANITY_MATRIX_DIR)/ansible_collections/kubeops/runbook && rm -rf tests/output && \
+	    env -u ANSIBLE_CONFIG -u ANSIBLE_COLLECTIONS_PATH -u PYTHONPATH PATH=$$venv/bin:$$PATH \
+	    $$venv/bin/ansible-test sanity --color no --python $$py --requirements \
+	      $(addprefix --test ,$(SANITY_MATRIX_TESTS)) $(SANITY_ARGS)); \
+	  echo "== ansible-core $$core: passed in $$(( $$(date +%s) - start ))s"; \
+	done
+
+# The collection as Galaxy gets it.
+dist: venv
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	env -u ANSIBLE_CONFIG $(BIN)/ansible-galaxy collection build --output-path $(DIST) .
+	cp $(TARBALL) $(DIST)/kubeops-runbook.tar.gz
+
+# The tarball ships no development tooling, and galaxy-importer (what Galaxy and Automation Hub run on upload, here
+# in its local mode: no container engine) imports it without an error or warning. The importer's own ansible-lint
+# pass is off: it is a subset of `make lint` (same ansible-lint, production profile, with rules skipped) under a
+# 180 s timeout that a busy 2-core machine can hit.
+# galaxy-importer requires `repository`, which galaxy.yml leaves out while the project has no public URL: as long
+# as it does, the importer gets a build whose only difference is repository: file://<this checkout>.
+IMPORTER_DIR := $(DIST)/importer
+galaxy: dist tools
+	@bad=$$(tar -tzf $(TARBALL) | grep -E '^(tests|lab|bench|molecule|collections|dist|reports|inventories/lab)(/|$$)|(^|/)\.|^(Makefile|ansible\.cfg|test-requirements\.txt|CONTRIBUTING\.md)$$' || true); \
+	  if [ -n "$$bad" ]; then echo "the tarball ships development files:"; echo "$$bad"; exit 1; fi
+	@echo "$(notdir $(TARBALL)): $$(tar -tzf $(TARBALL) | grep -vc '/$$') files, $$(( $$(stat -c %s $(TARBALL)) / 1024 )) KiB, no development files"
+	@rm -rf $(IMPORTER_DIR) && mkdir -p $(IMPORTER_DIR)
+	@if grep -q '^repository:' galaxy.yml; then cp $(TARBALL) $(IMPORTER_DIR)/; else \
+	  git ls-files -co --exclude-standard | rsync -a --files-from=- ./ $(IMPORTER_DIR)/src/ && \
+	  echo "repository: file://$(CURDIR)" >> $(IMPORTER_DIR)/src/galaxy.yml && \
+	  (cd $(IMPORTER_DIR)/src && env -u ANSIBLE_CONFIG $(BIN)/ansible-galaxy collection build --output-path $(IMPORTER_DIR) . >/dev/null); fi
+	cd $(IMPORTER_DIR) && env -u ANSIBLE_CONFIG -u ANSIBLE_COLLECTIONS_PATH -u PYTHONPATH PATH=$(TOOLS_VENV)/bin:$$PATH \
+	  GALAXY_IMPORTER_RUN_ANSIBLE_LINT=false $(TOOLS_VENV)/bin/python -m galaxy_importer.main $(notdir $(TARBALL)) > importer.log 2>&1 || \
+	  { cat importer.log; exit 1; }
+	@if grep -E '^(ERROR|WARNING):' $(IMPORTER_DIR)/importer.log; then echo "galaxy-importer: see $(IMPORTER_DIR)/importer.log"; exit 1; fi
+	@grep -q 'Importer processing completed successfully' $(IMPORTER_DIR)/importer.log
+	@echo "galaxy-importer $$($(TOOLS_VENV)/bin/pip show galaxy-importer | awk '/^Version/ {print $$2}'): imported without errors or warnings"
+
+# ansible-builder accepts execution-environment.yml and writes the build context (no container engine needed),
+# and the collection's own EE requirements (meta/execution-environment.yml) are what builder's introspection finds.
+EE_DIR := $(DIST)/ee
+ee: dist tools
+	rm -rf $(EE_DIR) && mkdir -p $(EE_DIR)
+	env -u ANSIBLE_CONFIG $(TOOLS_VENV)/bin/ansible-builder create -f execution-environment.yml -c $(EE_DIR)/context \
+	  --output-filename Containerfile -v 1
+	test -s $(EE_DIR)/context/Containerfile -a -s $(EE_DIR)/context/_build/collections/kubeops-runbook.tar.gz
+	env -u ANSIBLE_CONFIG -u PYTHONPATH ANSIBLE_COLLECTIONS_PATH=$(EE_DIR)/collections $(BIN)/ansible-galaxy collection install \
+	  -p $(EE_DIR)/collections $(TARBALL) >/dev/null
+	$(TOOLS_VENV)/bin/python $(EE_DIR)/context/_build/scripts/introspect.py introspect $(EE_DIR)/collections \
+	  --write-pip $(EE_DIR)/requirements.txt --write-bindep $(EE_DIR)/bindep.txt >/dev/null
+	grep -q '^kubernetes>=.*# from collection kubeops.runbook' $(EE_DIR)/requirements.txt
+	grep -q '^openssh-clients \[platform:rpm\]  # from collection kubeops.runbook' $(EE_DIR)/bindep.txt
+	@# The image build runs bindep without a profile: of bindep.txt only the runtime entries remain (here: dpkg's).
+	test "$$($(TOOLS_VENV)/bin/bindep -l newline -f $(EE_DIR)/bindep.txt)" = openssh-client
+	@echo "ee: execution-environment.yml accepted; the collection adds to the image: $$(grep -vhE '\[.*(dev|lab|test)\]' $(EE_DIR)/requirements.txt $(EE_DIR)/bindep.txt | sed 's/  # from.*//' | paste -sd, -)"
+
+# What AWX's project sync does with a fresh clone of this repository: install the collection from the project
+# itself (collections/requirements.yml) into an empty path, then run the playbooks with the root ansible.cfg —
+# here: syntax-check every playbook against the example inventory.
+PROJECT_DIR ?= /tmp/kubeops-project-$(WT_ID)
+project-sync: venv
+	@rm -rf $(PROJECT_DIR) && mkdir -p $(PROJECT_DIR)
+	@git ls-files -co --exclude-standard | rsync -a --files-from=- ./ $(PROJECT_DIR)/
+	cd $(PROJECT_DIR) && env -u ANSIBLE_CONFIG -u PYTHONPATH ANSIBLE_COLLECTIONS_PATH=$(PROJECT_DIR)/.collections \
+	  $(BIN)/ansible-galaxy collection install -r collections/requirements.yml -p $(PROJECT_DIR)/.collections
+	@# The configuration a user (and AWX) picks up there is the root ansible.cfg, and it keeps host key checking on.
+	cd $(PROJECT_DIR) && env -u ANSIBLE_CONFIG $(BIN)/ansible-config dump --only-changed > .config-dump && \
+	  grep -q "^CONFIG_FILE() = $(PROJECT_DIR)/ansible.cfg" .config-dump && ! grep -E "^HOST_KEY_CHECKING|StrictHostKeyChecking" .config-dump
+	cd $(PROJECT_DIR) && for playbook in playbooks/*.yml; do \
+	  env -u ANSIBLE_CONFIG -u PYTHONPATH ANSIBLE_COLLECTIONS_PATH=$(PROJECT_DIR)/.collections \
+	    $(BIN)/ansible-playbook --syntax-check -i inventories/example/hosts.yml $$playbook || exit 1; done
+
+# antsibull-docs: the module, plugin and role documentation renders (what docs.ansible.com-style sites build from).
+docs-lint: tools link
+	PATH=$(TOOLS_VENV)/bin:$$PATH $(TOOLS_VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs \
+	  $(BUILD)/ansible_collections/kubeops/runbook
+
+package: galaxy ee project-sync docs-lint
 
 lab-up: venv host-deps
 	$(PY) -m lab up
@@ -67,7 +190,7 @@ integration: venv link lab-up
 molecule: venv link lab-up
 	PATH=$(BIN):$$PATH $(BIN)/molecule test -s daily_inspection
 
-test: unit lint sanity integration molecule
+test: unit lint sanity sanity-matrix package integration molecule
 
 demo: venv link lab-up
 	$(BIN)/ansible-playbook -i inventories/lab/hosts.yml playbooks/daily_inspection.yml
@@ -82,4 +205,4 @@ changelog: venv
 	$(BIN)/antsibull-changelog lint
 
 clean:
-	rm -rf $(BUILD) tests/output
+	rm -rf $(BUILD) $(DIST) tests/output

@@ -29,7 +29,7 @@ class Context:
     @property
     def env(self) -> dict[str, str]:
         """Environment for ansible/ansible-playbook of this checkout (collection, config, module_utils)."""
-        return {"ANSIBLE_CONFIG": str(self.root / "ansible.cfg"),
+        return {"ANSIBLE_CONFIG": str(self.root / "lab" / "ansible.cfg"),
                 "ANSIBLE_COLLECTIONS_PATH": str(self.root / ".build"),
                 "PYTHONPATH": str(self.root / ".build"),
                 "ANSIBLE_PYTHON_INTERPRETER": self.python,

@@ -53,7 +53,7 @@ class Lab:
     def env(self) -> dict:
         env = dict(os.environ)
         env.update({
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_CONFIG": str(ROOT / "lab" / "ansible.cfg"),
             "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".build"),
             "ANSIBLE_PRIVATE_KEY_FILE": str(self.key),
             "ANSIBLE_HOST_KEY_CHECKING": "False",

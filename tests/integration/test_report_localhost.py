@@ -68,7 +68,7 @@ def inventory(tmp: Path, status: str) -> Path:
 
 def run(tmp: Path, status: str = "critical", **extra) -> subprocess.CompletedProcess:
     (tmp / "pb.yml").write_text(PLAYBOOK)
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".build"))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "lab" / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".build"))
     cmd = [str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(inventory(tmp, status)), str(tmp / "pb.yml"),
            "-e", json.dumps(extra)]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300, check=False)

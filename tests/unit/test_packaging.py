@@ -1,0 +1,149 @@
+"""The collection as it ships: role READMEs and metadata, links in the shipped Markdown, the AWX definitions under
+docs/awx/ and the project's collections/requirements.yml. (`make package` checks the built tarball itself with
+galaxy-importer and ansible-builder; these checks are the fast part of the same contract.)"""
+from __future__ import annotations
+
+import fnmatch
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+GALAXY = yaml.safe_load((ROOT / "galaxy.yml").read_text())
+ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "tasks").is_dir())
+AWX = ROOT / "docs" / "awx"
+
+
+def shipped(relative: str) -> bool:
+    """Whether a path (relative to the collection root) goes into the tarball, by galaxy.yml's build_ignore."""
+    parts = Path(relative).parts
+    prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    return not any(fnmatch.fnmatch(prefix, pattern) or fnmatch.fnmatch(Path(prefix).name, pattern)
+                   for prefix in prefixes for pattern in GALAXY["build_ignore"])
+
+
+def argument_spec_options() -> set[str]:
+    names: set[str] = set()
+    for spec in (ROOT / "roles").glob("*/meta/argument_specs.yml"):
+        for entry in yaml.safe_load(spec.read_text())["argument_specs"].values():
+            names |= set(entry.get("options") or {})
+    return names
+
+
+# -- roles ------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("role", ROLES)
+def test_role_has_a_readme_galaxy_accepts(role):
+    readme = ROOT / "roles" / role / "README.md"
+    assert readme.is_file(), f"roles/{role}/README.md is missing (galaxy-importer refuses the collection without it)"
+    text = readme.read_text(encoding="utf-8")
+    assert text.startswith(f"# kubeops.runbook.{role}\n")
+    for section in ("## Requirements", "## Role variables", "## Example playbook", "## License"):
+        assert section in text, f"roles/{role}/README.md has no '{section}' section"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_metadata_states_supported_targets(role):
+    info = yaml.safe_load((ROOT / "roles" / role / "meta" / "main.yml").read_text())["galaxy_info"]
+    # ansible-core 2.17+ manages Python 3.7+ only (and this collection 3.8+): EL 7 (Python 3.6) is not a target.
+    for platform in info["platforms"]:
+        if platform["name"] == "EL":
+            assert "7" not in [str(v) for v in platform["versions"]]
+    assert "Python 3.8" in info["description"] or "Runs on the controller" in info["description"]
+    assert info["min_ansible_version"] == "2.17"
+
+
+# -- what ships -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path, expected", [
+    ("plugins/modules/etcd_snapshot.py", True), ("roles/report/README.md", True), ("docs/awx/credential_types.yml", True),
+    ("LICENSE", True), ("requirements.txt", True), ("bindep.txt", True), ("execution-environment.yml", True),
+    ("inventories/example/hosts.yml", True),
+    ("tests/unit/test_packaging.py", False), ("lab/api.py", False), ("bench/__main__.py", False),
+    ("molecule/daily_inspection/molecule.yml", False), (".gitignore", False), (".ci/run", False), ("Makefile", False),
+    ("ansible.cfg", False), ("test-requirements.txt", False), ("inventories/lab/hosts.yml", False),
+    ("collections/requirements.yml", False), ("CONTRIBUTING.md", False),
+])
+def test_build_ignore_keeps_development_files_out(path, expected):
+    assert shipped(path) is expected
+
+
+def markdown_links(path: Path) -> list[str]:
+    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.S)   # code blocks hold no links
+    return [target for target in re.findall(r"\]\(([^)\s]+)\)", text)
+            if not re.match(r"[a-z]+:|#", target)]
+
+
+SHIPPED_MARKDOWN = sorted(p.relative_to(ROOT).as_posix()
+                          for p in [ROOT / "README.md", *(ROOT / "docs").rglob("*.md"), *(ROOT / "roles").glob("*/README.md")])
+
+
+@pytest.mark.parametrize("document", SHIPPED_MARKDOWN)
+def test_shipped_markdown_links_to_shipped_files(document):
+    for target in markdown_links(ROOT / document):
+        resolved = (ROOT / document).parent / target.split("#")[0]
+        assert resolved.exists(), f"{document} links to {target}, which does not exist"
+        relative = resolved.resolve().relative_to(ROOT).as_posix()
+        assert shipped(relative), f"{document} links to {target}, which the tarball leaves out"
+
+
+def test_runtime_requirements_are_ranges_and_separate_from_the_tools():
+    runtime = [line for line in (ROOT / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
+    assert [re.split(r"[<>=!~ ]", line)[0] for line in runtime] == ["kubernetes"]
+    assert not any("==" in line for line in runtime)
+    tools = (ROOT / "test-requirements.txt").read_text()
+    assert "ansible-core==" in tools and "molecule==" in tools
+
+
+# -- AWX --------------------------------------------------------------------------------------------------------
+# The keys AWX accepts in a custom credential type's input field (CredentialTypeInputField's schema).
+AWX_FIELD_KEYS = {"id", "label", "type", "format", "choices", "help_text", "multiline", "secret", "ask_at_runtime"}
+
+
+def credential_types() -> list[dict]:
+    return yaml.safe_load((AWX / "credential_types.yml").read_text())["credential_types"]
+
+
+@pytest.mark.parametrize("ctype", credential_types(), ids=lambda c: c["name"])
+def test_awx_credential_type_is_valid_and_injects_known_variables(ctype):
+    assert ctype["kind"] == "cloud" and ctype["natural_key"] == {"name": ctype["name"], "kind": "cloud",
+                                                                 "type": "credential_type"}
+    fields = ctype["inputs"]["fields"]
+    ids = [field["id"] for field in fields]
+    for field in fields:
+        assert set(field) <= AWX_FIELD_KEYS and {"id", "label"} <= set(field), field
+        assert re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", field["id"]) and field["type"] in ("string", "boolean")
+    assert len(ids) == len(set(ids)) and set(ctype["inputs"]["required"]) <= set(ids)
+    injectors = ctype["injectors"]
+    files = {key.split(".", 1)[1] for key in injectors.get("file", {}) if key != "template"}
+    for section in ("file", "env", "extra_vars"):
+        for value in injectors.get(section, {}).values():
+            for ref in re.findall(r"\{\{\s*([\w.]+)\s*\}\}", value):
+                if ref.startswith("tower.filename."):
+                    assert ref.split(".", 2)[2] in files, ref
+                else:
+                    assert ref in ids, f"{ctype['name']}: {ref} is not an input field"
+    assert set(injectors.get("extra_vars", {})) <= argument_spec_options(), "injects a variable no role reads"
+    secrets = {field["id"] for field in fields if field.get("secret")}
+    assert secrets and not any(f"{{{{ {s} }}}}" in value for s in secrets for value in injectors.get("env", {}).values())
+
+
+def test_awx_job_template_runs_the_daily_inspection_at_nine():
+    data = yaml.safe_load((AWX / "daily_inspection.yml").read_text())
+    (template,) = data["job_templates"]
+    assert (ROOT / template["playbook"]).is_file() and template["playbook"] == "playbooks/daily_inspection.yml"
+    assert template["natural_key"] == {"organization": template["project"]["organization"], "name": template["name"],
+                                       "type": "job_template"}
+    known_types = {c["name"] for c in credential_types()} | {"Machine"}
+    assert {c["credential_type"]["name"] for c in template["related"]["credentials"]} == known_types
+    (schedule,) = template["related"]["schedules"]
+    assert re.search(r"DTSTART;TZID=[\w/]+:\d{8}T090000 RRULE:FREQ=DAILY;INTERVAL=1$", schedule["rrule"])
+    assert schedule["natural_key"]["unified_job_template"] == template["natural_key"]
+    extra_vars = yaml.safe_load(template["extra_vars"])
+    assert set(extra_vars) <= argument_spec_options() | {"kubeops_audit_log"}
+    assert not {"inspection_notify_url", "kubeops_kubeconfig"} & set(extra_vars)   # those come from credentials
+
+
+def test_project_installs_this_collection_from_itself():
+    requirements = yaml.safe_load((ROOT / "collections" / "requirements.yml").read_text())
+    assert requirements == {"collections": [{"name": ".", "type": "dir"}]}
