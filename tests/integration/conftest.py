@@ -8,6 +8,10 @@ Use:
   lab.module("mw1", "kubeops.runbook.disk_usage_info", {...}, check=False) -> dict (the module result)
   lab.playbook("playbooks/daily_inspection.yml", extra_vars={...}, check=False) -> CompletedProcess
   with lab.unit_stopped("master1", "kube-scheduler"): ...   (restarted and waited for afterwards)
+  lab.host("mw1")                                           -> testinfra Host over paramiko (root, the lab key):
+      lab.host("mw1").service("nginx").is_running, .file(p).mode == 0o600, .socket("tcp://0.0.0.0:80").is_listening,
+      .package("nginx").version, .run("cmd") -> CommandResult (rc, stdout, stderr)
+  Prefer lab.host(...) for assertions on a node's state (units, files, sockets, packages); lab.ssh for actions.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import time
 from pathlib import Path
 
 import pytest
+import testinfra
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -38,6 +43,7 @@ class Lab:
         self.key = info.key
         self.hosts = info.hosts  # name -> address
         self.kubectl_bin = info.kubectl
+        self._ssh_config: Path | None = None
 
     # -- raw access -------------------------------------------------------------------------------------
     def ssh(self, host: str, command: str, check: bool = True, timeout: int = 120) -> subprocess.CompletedProcess:
@@ -45,6 +51,22 @@ class Lab:
                "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
                f"root@{self.hosts[host]}", command]
         return subprocess.run(cmd, capture_output=True, text=True, check=check, timeout=timeout)
+
+    def host(self, name: str) -> testinfra.host.Host:
+        """A testinfra host for a lab node, over testinfra's paramiko backend (one cached connection per node).
+
+        The lab's nodes are rebuilt with new host keys, so their keys are not checked (as with lab.ssh)."""
+        if self._ssh_config is None:
+            fd, path = tempfile.mkstemp(prefix="kubeops-itest-", suffix=".ssh_config")
+            with os.fdopen(fd, "w") as f:
+                f.write("Host *\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n")
+            self._ssh_config = Path(path)
+        return testinfra.get_host(f"paramiko://root@{self.hosts[name]}", ssh_identity_file=str(self.key),
+                                  ssh_config=str(self._ssh_config), timeout=30)
+
+    def close(self) -> None:
+        if self._ssh_config is not None:
+            self._ssh_config.unlink(missing_ok=True)
 
     def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run([str(self.kubectl_bin), "--kubeconfig", str(self.kubeconfig), *args],
@@ -128,7 +150,11 @@ def lab():
     """The running lab; brings it up (idempotent) when it is not. The session holds the lab lock, so another
     test run or `lab up/down` on this machine waits instead of changing the lab under these tests."""
     with lab_lock():
-        yield Lab(lab_api.ensure_up())
+        handle = Lab(lab_api.ensure_up())
+        try:
+            yield handle
+        finally:
+            handle.close()
 
 
 def pytest_configure(config):

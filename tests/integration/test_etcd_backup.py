@@ -36,8 +36,8 @@ def test_playbook_writes_a_verified_snapshot(lab, tmp_path):
     names = [n for n in snapshots(lab) if n.startswith("etcd-snapshot-")]
     assert names, "no snapshot in /var/backups/etcd"
     newest = f"/var/backups/etcd/{names[-1]}"
-    mode = lab.ssh("master1", f"stat -c %a {newest}").stdout.strip()
-    assert mode == "600"
+    snapshot = lab.host("master1").file(newest)
+    assert snapshot.is_file and snapshot.mode == 0o600 and snapshot.user == "root"
     status = json.loads(lab.ssh("master1", f"ETCDCTL_API=3 etcdctl snapshot status -w json {newest}").stdout)
     assert status["revision"] > 0 and status["totalKey"] > 100
     line = json.loads(audit.read_text().splitlines()[-1])

@@ -21,11 +21,10 @@ def etcdctl(lab, host: str, args: str, check: bool = True):
 
 @pytest.mark.parametrize("node", config.NODES, ids=lambda n: n.name)
 def test_every_node_answers_ssh_with_its_units_active(lab, node):
-    assert lab.ssh(node.name, "hostname").stdout.strip() == node.name
-    if node.units:
-        out = lab.ssh(node.name, "systemctl is-active " + " ".join(node.units), check=False).stdout.split()
-        assert out == ["active"] * len(node.units), dict(zip(node.units, out))
-    assert lab.ssh(node.name, "systemctl is-system-running", check=False).stdout.strip() == "running"
+    host = lab.host(node.name)
+    assert host.check_output("hostname") == node.name
+    assert {unit: host.service(unit).is_running for unit in node.units} == dict.fromkeys(node.units, True)
+    assert host.run("systemctl is-system-running").stdout.strip() == "running"
 
 
 def test_spare1_has_nothing_installed(lab):
@@ -112,6 +111,30 @@ def test_etcd_backup_is_scheduled_and_fresh(lab):
     assert age < 2 * 3600, f"{newest} is {age:.0f} s old"
     status = json.loads(lab.ssh("master1", f"ETCDCTL_API=3 etcdctl snapshot status -w json {newest}").stdout)
     assert status["totalKey"] > 100
+
+
+# The TCP port each middleware unit of the lab listens on, on whichever node the lab runs it.
+MIDDLEWARE_PORTS = {"nginx": 80, "redis-server": 6379, "rabbitmq-server": 5672, "mariadb": 3306,
+                    "license-server": config.LICENSE_PORT}
+
+
+@pytest.mark.parametrize("node", [n for n in config.NODES if set(n.units) & set(MIDDLEWARE_PORTS)],
+                         ids=lambda n: n.name)
+def test_middleware_units_listen(lab, node):
+    listening = lab.host(node.name).socket.get_listening_sockets()
+    ports = {int(spec.rsplit(":", 1)[1]) for spec in listening if spec.startswith("tcp://")}
+    expected = {unit: port for unit, port in MIDDLEWARE_PORTS.items() if unit in node.units}
+    assert {unit: port in ports for unit, port in expected.items()} == dict.fromkeys(expected, True), listening
+
+
+@pytest.mark.parametrize("host", [n.name for n in config.ETCD_NODES])
+def test_etcd_members_run_the_packaged_etcd(lab, host):
+    """The etcd every member runs is the one the package manager installed (the version etcd_cluster_info reports)."""
+    node = lab.host(host)
+    package = node.package("etcd-server")
+    assert package.is_installed
+    upstream = package.version.split("-")[0]          # 3.4.23-4+b5 -> 3.4.23
+    assert f"etcd Version: {upstream}" in node.check_output("etcd --version")
 
 
 def test_tomcat_access_logs_have_history(lab):
