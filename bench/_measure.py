@@ -7,8 +7,10 @@ never a warm call inside an already-running interpreter against a cold command. 
 * Runs are interleaved: round 1 runs A, B, C, round 2 runs B, C, A, ... (the order rotates so that no command
   always runs right after the same other one), so a noisy minute of a shared machine hits all of them alike.
 * `warmup` runs of each command come first and are not counted (page cache, compiled .pyc files).
-* Wall time is measured around fork/exec and wait; peak RSS and CPU come from os.wait4()'s rusage of the child,
-  which covers the child and the descendants it waited for. ru_maxrss is the peak of the largest single process
+* Each command is started by a small launcher (bench/_launch.py, an isolated interpreter of ~10 MB): Linux
+  charges a child's peak RSS with the RSS of the process that forked it, so started from a large parent even
+  `true` would report that parent's size. The launcher times fork/exec to wait; peak RSS and CPU come from its
+  os.wait4() rusage of the child, which covers the child and the descendants it waited for. ru_maxrss is the peak of the largest single process
   of that tree (Linux keeps the maximum, not the sum): for `ansible -m x` that is the bigger of the controller
   and the module process.
 * `setup` and `reset` run before and after every run of a command and are not timed (e.g. recreate the directory
@@ -17,6 +19,7 @@ never a warm call inside an already-running interpreter against a cold command. 
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import statistics
@@ -28,6 +31,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+_LAUNCHER = Path(__file__).with_name("_launch.py")
 
 
 class MeasureError(RuntimeError):
@@ -106,25 +111,28 @@ def run_once(cmd: Command) -> Run:
     if cmd.env:
         env = dict(os.environ)
         env.update(cmd.env)
-    with _open(cmd.stdin, "rb") as fin, _open(cmd.stdout, "wb") as fout, tempfile.TemporaryFile() as ferr:
-        start = time.perf_counter()
-        proc = subprocess.Popen([str(a) for a in cmd.argv], stdin=fin, stdout=fout, stderr=ferr, env=env,
-                                cwd=cmd.cwd, start_new_session=True)
+    with _open(cmd.stdin, "rb") as fin, _open(cmd.stdout, "wb") as fout, tempfile.TemporaryFile() as ferr, \
+            tempfile.NamedTemporaryFile(prefix="kubeops-bench-", suffix=".json") as res:
+        argv = [sys.executable, "-I", "-S", str(_LAUNCHER), res.name] + [str(a) for a in cmd.argv]
+        proc = subprocess.Popen(argv, stdin=fin, stdout=fout, stderr=ferr, env=env, cwd=cmd.cwd,
+                                start_new_session=True)
         timer = threading.Timer(cmd.timeout, _kill_group, (proc.pid,))
         timer.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            launcher_code = proc.wait()
         finally:
             timer.cancel()
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)  # tell Popen it is reaped
-        if proc.returncode not in cmd.ok_codes:
+        try:
+            got = json.loads(Path(res.name).read_text() or "{}")
+        except ValueError:
+            got = {}
+        code = got.get("returncode", launcher_code)
+        if not got or code not in cmd.ok_codes:
             ferr.seek(0)
             tail = ferr.read()[-3000:].decode(errors="replace").strip()
-            why = f"timed out after {cmd.timeout:.0f} s" if proc.returncode == -signal.SIGKILL else f"exit {proc.returncode}"
+            why = f"timed out after {cmd.timeout:.0f} s" if launcher_code == -signal.SIGKILL else f"exit {code}"
             raise MeasureError(f"{cmd.name}: {' '.join(map(str, cmd.argv))} failed ({why}):\n{tail}")
-    return Run(wall_s=wall, rss_mb=usage.ru_maxrss / 1024, cpu_s=usage.ru_utime + usage.ru_stime,
-               returncode=proc.returncode)
+    return Run(wall_s=got["wall_s"], rss_mb=got["maxrss_kb"] / 1024, cpu_s=got["cpu_s"], returncode=code)
 
 
 def _kill_group(pid: int) -> None:

@@ -26,6 +26,20 @@ def test_wall_time_and_peak_rss_of_the_child():
     assert small.rss_mb < 50 and small.wall_s < run.wall_s
 
 
+def test_peak_rss_is_the_childs_not_the_big_parents():
+    """Linux charges a child with its forking parent's RSS; the launcher keeps a large bench process out of it."""
+    ballast = bytearray(300 * 1024 * 1024)
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    small = _measure.run_once(_measure.Command("true", ["true"]))
+    assert small.rss_mb < 50, small
+    del ballast
+
+
+def test_a_command_that_cannot_start_is_no_measurement():
+    with pytest.raises(_measure.MeasureError, match=r"nope: .*exit 127.*\n.*cannot start"):
+        _measure.run_once(_measure.Command("nope", ["/nonexistent/kubeops-bench-tool"]))
+
+
 def test_peak_rss_includes_grandchildren():
     run = _measure.run_once(_measure.Command("sh", ["sh", "-c", f'"{PY}" -c "{ALLOC}"; true']))
     assert run.rss_mb >= 200
