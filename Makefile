@@ -42,11 +42,12 @@ $(VENV)/.installed: requirements.txt test-requirements.txt
 	touch $@
 
 # galaxy-importer, ansible-builder and antsibull-docs pin what the development venv must not (attrs<24, flake8<7,
-# an older docutils): they get their own venv, outside the repo, shared by every checkout with the same pins.
+# an older docutils): they get their own venv, outside the repo, shared by every checkout with the same pins. Its
+# name carries the hash of the pins, so it is made once per set of pins (a fresh clone's file times do not matter).
 TOOLS_REQUIREMENTS := tests/packaging-requirements.txt
 TOOLS_VENV ?= $(HOME)/.cache/kubeops-tools/venv-$(shell sha1sum $(TOOLS_REQUIREMENTS) | cut -c1-12)
 tools: $(TOOLS_VENV)/.installed
-$(TOOLS_VENV)/.installed: $(TOOLS_REQUIREMENTS)
+$(TOOLS_VENV)/.installed:
 	rm -rf $(TOOLS_VENV) && python3 -m venv $(TOOLS_VENV)
 	$(TOOLS_VENV)/bin/pip install -q -r $(TOOLS_REQUIREMENTS)
 	touch $@
