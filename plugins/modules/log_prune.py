@@ -10,13 +10,25 @@ version_added: 0.1.0
 description:
   - Prunes files such as C(tomcat_access.2021-04-27.log) in one directory, as the handbook's daily disk
     check asks (delete every C(tomcat_access) log but today's).
-  - The age of a file comes from the date in its name (O(date_format)) or from its modification time.
-  - Only regular files directly inside O(path) are touched. Symbolic links are never followed (they are
-    skipped and reported), files held open for writing by another process (found by scanning C(/proc/*/fd))
-    are skipped, and every file is re-checked (device, inode, realpath inside O(path)) right before it goes.
-  - In check mode the module lists exactly what would go and how many bytes that frees.
-  - The controller-side action plugin appends one line per run that changed something to the audit log
-    C(kubeops_audit_log) (default C(./reports/audit.log)).
+  - The age of a file comes from the date in its name (O(date_format)) or from its modification time. Either way
+    it counts in calendar days. A file goes when its date is before today minus O(keep_days). With
+    O(age_source=mtime) that is the set C(find PATH -maxdepth 1 -name PATTERN -type f -daystart -mtime +KEEP_DAYS)
+    selects (C(-daystart); plain C(-mtime) counts 24-hour periods back from now and keeps more).
+  - Guards refuse, with one line naming the value, rather than over-act. O(path) (after resolving symbolic links)
+    must be at or below one of O(allowed_roots) and is never the root directory, a top-level directory such as
+    C(/data) or C(/var), or a system tree (C(/bin), C(/boot), C(/dev), C(/etc), C(/lib*), C(/proc), C(/root),
+    C(/run), C(/sbin), C(/snap), C(/sys), C(/usr), C(/var/lib), C(/var/cache), C(/var/spool), C(/var/mail),
+    C(/var/backups)) whatever O(allowed_roots) says. O(pattern) needs at least 3 characters that are not
+    wildcards (so C(*) and C(*.*) are refused). O(keep_days) is 0 to 36500.
+  - Only regular files directly inside O(path) are touched, found with one directory listing and deleted by name
+    relative to the open directory (a name cannot lead out of it, whatever is swapped in). Symbolic links,
+    directories, executable files, files held open for writing by another process (found by scanning
+    C(/proc/*/fdinfo)) and, when compressing, C(.gz) files are left alone and counted with the reason.
+  - The result holds counts and the first O(list_limit) names (by name) of each list, not every file, so a
+    directory of 100,000 files gives a small result.
+  - In check mode the module reports exactly what would go and how many bytes that frees.
+  - The controller-side action plugin appends one line per run that changed something (or would, in check mode)
+    to the audit log C(kubeops_audit_log) (default C(./reports/audit.log)).
 author:
   - kubeops.runbook maintainers (@kubeops)
 options:
@@ -25,13 +37,13 @@ options:
     type: path
     required: true
   pattern:
-    description: Glob matched against file names in O(path) (no C(/)).
+    description: Glob matched against file names in O(path) (no C(/), at least 3 characters that are not wildcards).
     type: str
     default: tomcat_access.*.log
   age_source:
     description:
       - V(name) takes each file's date from its name using O(date_format); files whose name carries no
-        such date are left alone and reported as skipped.
+        such date are left alone and counted.
       - V(mtime) uses the local date of the file's modification time.
     type: str
     choices: [name, mtime]
@@ -42,7 +54,7 @@ options:
     default: '%Y-%m-%d'
   keep_days:
     description:
-      - Keep files dated today and the O(keep_days) days before. V(0) keeps today's only.
+      - Keep files dated today and the O(keep_days) days before. V(0) keeps today's only. At most V(36500).
       - Files dated in the future are kept.
     type: int
     default: 0
@@ -56,6 +68,17 @@ options:
       - Prune only when the filesystem holding O(path) is used more than this many percent (as C(df) shows).
       - Unset prunes regardless of usage.
     type: float
+  allowed_roots:
+    description:
+      - Directories under which pruning is allowed (O(path) must be one of them or below one, after resolving
+        symbolic links). System trees stay refused even when listed here.
+    type: list
+    elements: path
+    default: [/var/log, /data, /opt, /srv, /home, /mnt, /tmp, /var/tmp]
+  list_limit:
+    description: How many names (the first by name) the result lists for RV(pruned), RV(kept) and RV(left_alone).
+    type: int
+    default: 20
 extends_documentation_fragment:
   - kubeops.runbook.attributes
 attributes:
@@ -63,6 +86,7 @@ attributes:
     support: full
   diff_mode:
     support: full
+    details: The diff lists the first O(list_limit) files and how many more.
   idempotent:
     support: full
 """
@@ -80,37 +104,64 @@ EXAMPLES = r"""
     keep_days: 7
     mode: compress
     when_usage_over: 80
+
+- name: Delete application logs by modification time (the set find -daystart -mtime +30 selects)
+  kubeops.runbook.log_prune:
+    path: /app/logs/gateway
+    pattern: '*.log.*'
+    age_source: mtime
+    keep_days: 30
+    allowed_roots: [/app/logs]
 """
 
 RETURN = r"""
-pruned:
-  description: Files deleted or compressed (in check mode, the ones that would be).
-  returned: always
-  type: list
-  elements: dict
-  sample: [{"path": "/data/iuap/logs/nginx/tomcat_access.2021-04-20.log", "date": "2021-04-20", "size": 10240,
-            "action": "deleted"}]
-kept:
-  description: Names of matching files kept because they are recent enough.
-  returned: always
-  type: list
-  elements: str
-left_alone:
-  description:
-    - Matching entries left alone, with the reason (symlink, open for writing, no date in the name, ...).
-    - Not named C(skipped), which Ansible reads as a skipped task.
-  returned: always
-  type: list
-  elements: dict
-  sample: [{"path": "/data/iuap/logs/nginx/tomcat_access.2021-01-01.log", "reason": "symlink: only regular files are pruned"}]
 files_pruned:
-  description: Number of files deleted or compressed.
+  description: Number of files deleted or compressed (in check mode, that would be).
   returned: always
   type: int
 bytes_freed:
   description: Bytes freed (for compression, original size minus compressed size).
   returned: always
   type: int
+files_kept:
+  description: Number of matching files kept because they are recent enough.
+  returned: always
+  type: int
+files_left_alone:
+  description: Number of matching entries left alone (see RV(left_alone_reasons)).
+  returned: always
+  type: int
+left_alone_reasons:
+  description: How many entries were left alone, per reason.
+  returned: always
+  type: dict
+  sample: {"symlink: only regular files are pruned": 1, "open for writing by another process": 1}
+pruned:
+  description: The first O(list_limit) files (by name) deleted or compressed, or that would be in check mode.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"path": "/data/iuap/logs/nginx/tomcat_access.2021-04-20.log", "date": "2021-04-20", "size": 10240,
+            "action": "deleted"}]
+kept:
+  description: The first O(list_limit) names of matching files kept because they are recent enough.
+  returned: always
+  type: list
+  elements: str
+left_alone:
+  description:
+    - The first O(list_limit) matching entries left alone, with the reason (symlink, open for writing, no date
+      in the name, ...).
+    - Not named C(skipped), which Ansible reads as a skipped task.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"path": "/data/iuap/logs/nginx/tomcat_access.2021-01-01.log", "reason": "symlink: only regular files are pruned"}]
+cutoff:
+  description: Files dated before this day (ISO date) go.
+  returned: always
+  type: str
+  sample: "2021-04-27"
 usage_percent_before:
   description: Used percentage of the filesystem holding O(path) before pruning.
   returned: always
@@ -141,37 +192,48 @@ audit:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubeops.runbook.plugins.module_utils._audit import record
-from ansible_collections.kubeops.runbook.plugins.module_utils._prune import AGE_SOURCES, MODES, PruneError, prune
+from ansible_collections.kubeops.runbook.plugins.module_utils import _prune
 
 ARGUMENT_SPEC = {
     "path": {"type": "path", "required": True},
     "pattern": {"type": "str", "default": "tomcat_access.*.log"},
-    "age_source": {"type": "str", "choices": list(AGE_SOURCES), "default": "name"},
+    "age_source": {"type": "str", "choices": list(_prune.AGE_SOURCES), "default": "name"},
     "date_format": {"type": "str", "default": "%Y-%m-%d"},
     "keep_days": {"type": "int", "default": 0},
-    "mode": {"type": "str", "choices": list(MODES), "default": "delete"},
+    "mode": {"type": "str", "choices": list(_prune.MODES), "default": "delete"},
     "when_usage_over": {"type": "float"},
+    "allowed_roots": {"type": "list", "elements": "path", "default": list(_prune.DEFAULT_ALLOWED_ROOTS)},
+    "list_limit": {"type": "int", "default": _prune.DEFAULT_LIST_LIMIT},
 }
+
+
+def _listing(result: dict, key: str) -> str:
+    lines = "".join(f"{item[key]}\n" for item in result["pruned"] if key in item)
+    more = result["files_pruned"] - len(result["pruned"])
+    return lines + (f"... and {more} more\n" if more > 0 and lines else "")
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
     try:
-        result = prune(p["path"], p["pattern"], p["keep_days"], p["age_source"], p["date_format"], p["mode"],
-                       p["when_usage_over"], module.check_mode)
-    except PruneError as exc:
+        result = _prune.prune(p["path"], p["pattern"], p["keep_days"], p["age_source"], p["date_format"], p["mode"],
+                              p["when_usage_over"], module.check_mode, allowed_roots=p["allowed_roots"],
+                              list_limit=p["list_limit"])
+    except _prune.PruneError as exc:
         module.fail_json(msg=str(exc))
     except OSError as exc:
         module.fail_json(msg=f"cannot prune path={p['path']}: {exc}")
-    gone = [i["path"] for i in result["pruned"]]
-    result["audit"] = [record("prune", p["path"], {"files": gone}, {"files": [],
-                              "compressed": [i.get("compressed_to") for i in result["pruned"] if "compressed_to" in i]},
-                              pattern=p["pattern"], mode=p["mode"], bytes_freed=result["bytes_freed"])] if gone else []
+    sample = [i["path"] for i in result["pruned"]]
+    result["audit"] = [record("prune", p["path"], {"files": result["files_pruned"], "first": sample},
+                              {"files": 0, "compressed": [i["compressed_to"] for i in result["pruned"]
+                                                          if "compressed_to" in i]},
+                              pattern=p["pattern"], mode=p["mode"], keep_days=p["keep_days"],
+                              cutoff=result["cutoff"], bytes_freed=result["bytes_freed"])] if result["files_pruned"] else []
     if module._diff:
-        result["diff"] = {"before": "".join(f"{f}\n" for f in gone),
-                          "after": "".join(f"{i['compressed_to']}\n" for i in result["pruned"] if "compressed_to" in i),
-                          "before_header": f"{p['path']}/{p['pattern']}", "after_header": f"{p['path']}/{p['pattern']}"}
+        header = f"{p['path']}/{p['pattern']}"
+        result["diff"] = {"before": _listing(result, "path"), "after": _listing(result, "compressed_to"),
+                          "before_header": header, "after_header": header}
     module.exit_json(**result)
 
 

@@ -41,14 +41,15 @@ def test_prune_keeps_today_and_never_follows_links(lab, thirty_days, tmp_path):
     assert len(listing(lab)) == 32, "check mode changed something"
     result = run_module(lab, "mw1", "kubeops.runbook.log_prune", {"path": D}, extra_vars={"kubeops_audit_log": str(audit)})
     assert result["changed"] and result["files_pruned"] == 29 and result["bytes_freed"] == 29 * 2048
-    assert sorted(p["path"] for p in result["pruned"]) == sorted(p["path"] for p in check["pruned"])
+    assert result["pruned"] == check["pruned"] and len(result["pruned"]) == 20  # the first 20 names, not all
+    assert result["files_kept"] == 1 and result["cutoff"] == today.isoformat()
     assert listing(lab) == sorted(["developer-center_error.log", old_link, names[0]])
     assert lab.ssh("mw1", f"cat {OUTSIDE}").stdout == "precious\n"
     assert lab.ssh("mw1", f"test -L {D}/{old_link}", check=False).returncode == 0
     assert any(s["path"].endswith(old_link) and s["reason"].startswith("symlink") for s in result["left_alone"])
     lines = [json.loads(x) for x in audit.read_text().splitlines()]
     assert [x["check_mode"] for x in lines] == [True, False]
-    assert len(lines[1]["before"]["files"]) == 29 and lines[1]["target"] == D
+    assert lines[1]["before"]["files"] == 29 and len(lines[1]["before"]["first"]) == 20 and lines[1]["target"] == D
     again = run_module(lab, "mw1", "kubeops.runbook.log_prune", {"path": D})
     assert not again["changed"] and again["files_pruned"] == 0
 
@@ -98,13 +99,31 @@ def test_playbook_defaults_and_timer(lab, thirty_days):
         assert names[20] not in listing(lab)
         log = lab.ssh("mw1", "journalctl -u kubeops-log-prune.service -o cat --no-pager | tail -5").stdout
         assert '"files_pruned": 1' in log
+        assert lab.ssh("mw1", "test -f /usr/local/lib/kubeops/kubeops_log_prune.py && ! test -e /usr/local/lib/kubeops/log_prune.py",
+                       check=False).returncode == 0
     finally:
         extra["log_prune_schedule_state"] = "absent"
         extra["log_prune_run_now"] = False
         lab.playbook("playbooks/log_prune.yml", extra_vars=extra)
     assert lab.ssh("mw1", "test -e /etc/systemd/system/kubeops-log-prune.timer", check=False).returncode != 0
+    assert lab.ssh("mw1", "test -e /usr/local/lib/kubeops/kubeops_log_prune.py", check=False).returncode != 0
 
 
 def test_bad_input_is_one_line(lab):
     result = run_module(lab, "mw1", "kubeops.runbook.log_prune", {"path": "/data/iuap/logs/nginx", "pattern": "../*.log"})
     assert result.get("failed") and result["msg"].startswith("pattern '../*.log' must be a file name glob")
+
+
+@pytest.mark.parametrize("path, pattern, message", [
+    ("/usr/bin", "*", "pattern '*' is too broad"),
+    ("/usr/bin", "*.sh", "is in the system tree /usr"),
+    ("/etc", "*.conf", "is a top-level directory"),
+    ("/", "*.log", "is the root directory"),
+])
+def test_system_directories_are_refused_on_the_host(lab, path, pattern, message):
+    """1.0.0 would have deleted 714 files of /usr/bin here (check mode listed them)."""
+    before = lab.ssh("mw1", f"ls -1A {path} | wc -l").stdout
+    result = run_module(lab, "mw1", "kubeops.runbook.log_prune", {"path": path, "pattern": pattern, "age_source": "mtime"},
+                        check=True)
+    assert result.get("failed") and message in result["msg"] and "\n" not in result["msg"]
+    assert lab.ssh("mw1", f"ls -1A {path} | wc -l").stdout == before

@@ -1,11 +1,16 @@
-"""Unit tests of the pruning logic (plugins/module_utils/_prune.py) on real files in a temp directory."""
+"""Unit tests of the pruning logic (plugins/module_utils/_prune.py) and of the timer's helper
+(roles/log_prune/files/kubeops_log_prune.py) on real files in temporary directories."""
 from __future__ import annotations
 
 import datetime
 import gzip
+import importlib.util
+import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +19,18 @@ from hypothesis import given, settings, strategies as st
 from ansible_collections.kubeops.runbook.plugins.module_utils import _prune as P
 
 FIXTURES = Path(__file__).parent / "fixtures" / "prune"
+HELPER = Path(__file__).parents[2] / "roles" / "log_prune" / "files" / "kubeops_log_prune.py"
 TODAY = datetime.date(2021, 4, 27)
+
+
+def load_helper():
+    spec = importlib.util.spec_from_file_location("kubeops_log_prune", HELPER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+H = load_helper()
 
 
 @pytest.mark.parametrize("fmt,name,expected", [
@@ -28,6 +44,8 @@ TODAY = datetime.date(2021, 4, 27)
 ])
 def test_date_from_name(fmt, name, expected):
     assert P.date_from_name(name, fmt) == expected
+    cache: dict = {}
+    assert P.date_from_name(name, fmt, cache=cache) == expected == P.date_from_name(name, fmt, cache=cache)
 
 
 @pytest.mark.parametrize("fmt", ["", "plain", "%Y-%B", "%"])
@@ -66,59 +84,101 @@ def test_date_from_name_fuzz(name, fmt):
     assert result is None or isinstance(result, datetime.date)
 
 
-def _entry(name, kind="file", size=10, ino=1, mtime=0.0):
-    return {"name": name, "kind": kind, "size": size, "mtime": mtime, "dev": 1, "ino": ino}
-
-
-@pytest.mark.parametrize("keep_days,expected_pruned", [
-    (0, ["tomcat_access.2021-04-20.log", "tomcat_access.2021-04-26.log"]),
-    (1, ["tomcat_access.2021-04-20.log"]),
-    (7, []),
+# -- guards -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path, match", [
+    ("/", "is the root directory"),
+    ("/etc", "a top-level directory"),
+    ("/usr/bin", "in the system tree /usr"),
+    ("/usr/local/lib", "in the system tree /usr"),
+    ("/var/lib", "in the system tree /var/lib"),
+    ("/proc/self", "in the system tree /proc"),
+    ("/tmp", "a top-level directory"),
+    ("/var", "a top-level directory"),
 ])
-def test_plan_keep_days(keep_days, expected_pruned):
-    entries = [_entry("tomcat_access.2021-04-20.log", ino=1), _entry("tomcat_access.2021-04-26.log", ino=2),
-               _entry("tomcat_access.2021-04-27.log", ino=3), _entry("tomcat_access.2021-05-01.log", ino=4)]
-    planned = P.plan(entries, TODAY, keep_days)
-    assert [i["name"] for i in planned["prune"]] == expected_pruned
-    assert "tomcat_access.2021-04-27.log" in [i["name"] for i in planned["keep"]]
-    assert "tomcat_access.2021-05-01.log" in [i["name"] for i in planned["keep"]]
+@pytest.mark.parametrize("prune", [P.prune, H.prune], ids=["module", "helper"])
+def test_system_directories_are_refused_with_one_line(path, match, prune):
+    if not os.path.isdir(path):
+        pytest.skip(f"{path} is not on this machine")
+    error = P.PruneError if prune is P.prune else H.Refused
+    with pytest.raises(error, match=match) as exc:
+        prune(path, "*.log", check_mode=True) if prune is P.prune else prune(path, "*.log", check=True)
+    assert "\n" not in str(exc.value) and repr(path) in str(exc.value)
 
 
-def test_plan_skips_links_dirs_writers_and_undated():
-    entries = [_entry("tomcat_access.2021-01-01.log", kind="symlink", ino=1),
-               _entry("tomcat_access.2021-01-02.log", kind="directory", ino=2),
-               _entry("tomcat_access.2021-01-03.log", ino=3),
-               _entry("tomcat_access.current.log", ino=4),
-               _entry("tomcat_access.2021-01-04.log", ino=5)]
-    planned = P.plan(entries, TODAY, 0, writers={(1, 3)})
-    assert [i["name"] for i in planned["prune"]] == ["tomcat_access.2021-01-04.log"]
-    reasons = {s["name"]: s["reason"] for s in planned["skip"]}
-    assert reasons["tomcat_access.2021-01-01.log"].startswith("symlink")
-    assert reasons["tomcat_access.2021-01-02.log"].startswith("directory")
-    assert reasons["tomcat_access.2021-01-03.log"] == "open for writing by another process"
-    assert "no %Y-%m-%d date" in reasons["tomcat_access.current.log"]
-
-
-def test_plan_by_mtime():
-    old = datetime.datetime(2021, 4, 1, 12).timestamp()
-    new = datetime.datetime(2021, 4, 27, 1).timestamp()
-    planned = P.plan([_entry("a.log", ino=1, mtime=old), _entry("b.log", ino=2, mtime=new)], TODAY, 0, "mtime")
-    assert [i["name"] for i in planned["prune"]] == ["a.log"]
-    assert [i["name"] for i in planned["keep"]] == ["b.log"]
-
-
-@pytest.mark.parametrize("kwargs,match", [
-    ({"keep_days": -1}, "keep_days -1"),
-    ({"age_source": "ctime"}, "age_source 'ctime'"),
+@pytest.mark.parametrize("pattern, match", [
+    ("*", "too broad"),
+    ("*.*", "too broad"),
+    ("??*", "too broad"),
+    ("[a-z]*", "too broad"),
+    ("../*.log", "without '/'"),
+    ("", "pattern ''"),
 ])
-def test_plan_bad_input(kwargs, match):
+def test_over_broad_patterns_are_refused(tmp_path, pattern, match):
+    (tmp_path / "a.log").write_text("x")
     with pytest.raises(P.PruneError, match=match):
-        P.plan([], TODAY, **kwargs)
+        P.prune(str(tmp_path), pattern, check_mode=True)
+    with pytest.raises(H.Refused, match=match):
+        H.prune(str(tmp_path), pattern, check=True)
+    assert (tmp_path / "a.log").exists()
 
 
+def test_usr_bin_with_star_in_check_mode_would_delete_nothing():
+    """1.0.0 listed 714 files of /usr/bin to delete here."""
+    with pytest.raises(P.PruneError):
+        P.prune("/usr/bin", "*", keep_days=0, age_source="mtime", check_mode=True)
+    with pytest.raises(P.PruneError, match="system tree /usr"):
+        P.prune("/usr/bin", "*.sh", age_source="mtime", check_mode=True)
+
+
+def test_a_symlink_to_a_system_directory_is_refused(tmp_path):
+    link = tmp_path / "logs"
+    link.symlink_to("/etc")
+    with pytest.raises(P.PruneError, match=r"\(/etc\) is a top-level directory|/etc"):
+        P.prune(str(link), "*.conf", age_source="mtime", check_mode=True)
+
+
+def test_outside_the_allowed_roots_is_refused_unless_allowed(tmp_path):
+    with pytest.raises(P.PruneError, match="not under an allowed root"):
+        P.prune(str(tmp_path), "*.log", allowed_roots=["/data"], check_mode=True)
+    assert P.prune(str(tmp_path), "*.log", allowed_roots=[str(tmp_path)], check_mode=True)["files_pruned"] == 0
+
+
+@pytest.mark.parametrize("keep_days", [-1, 36501, 1000000000, True, 1.5])
+def test_keep_days_out_of_range_is_one_line(tmp_path, keep_days):
+    """1.0.0: keep_days=1000000000 raised OverflowError."""
+    with pytest.raises(P.PruneError, match=f"keep_days {keep_days!r} must be"):
+        P.prune(str(tmp_path), "*.log", keep_days=keep_days)
+
+
+def test_keep_days_at_the_limit(tmp_path):
+    (tmp_path / "a.1950-01-01.log").write_text("x")
+    assert P.prune(str(tmp_path), "*.log", keep_days=P.MAX_KEEP_DAYS, today=TODAY)["files_kept"] == 1
+
+
+@pytest.mark.parametrize("mtime", [1e14, 253402300800.0, -1e10])
+def test_a_file_with_an_absurd_mtime_does_not_stop_pruning(tmp_path, mtime):
+    """1.0.0: a file with mtime 1e14 raised 'year out of range': its owner could stop all pruning."""
+    for i in range(3):
+        path = tmp_path / f"app.{i}.log"
+        path.write_text("x")
+        os.utime(path, (1e9, 1e9))
+    odd = tmp_path / "app.odd.log"
+    odd.write_text("odd")
+    try:
+        os.utime(odd, (mtime, mtime))
+    except (OSError, OverflowError, ValueError):
+        pytest.skip(f"this filesystem cannot store mtime {mtime}")
+    old = odd.stat().st_mtime < 1e9  # what the filesystem stored: far future, or before 1970
+    result = P.prune(str(tmp_path), "app.*.log", age_source="mtime", today=TODAY, list_limit=10)
+    assert result["files_pruned"] == 3 + old and odd.exists() is not old
+    assert result["files_kept"] == (0 if old else 1)
+    json.dumps(result)  # dates in the sample are text, even for an mtime no calendar holds
+
+
+# -- pruning ----------------------------------------------------------------------------------------------
 @pytest.fixture
 def logdir(tmp_path):
-    """30 days of tomcat logs, a symlink to a file outside, a subdirectory and an unrelated file."""
+    """30 days of tomcat logs, a symlink to a file outside, a subdirectory, an executable and an unrelated file."""
     d = tmp_path / "nginx"
     d.mkdir()
     outside = tmp_path / "outside.2021-01-01.log"
@@ -128,46 +188,69 @@ def logdir(tmp_path):
         (d / f"tomcat_access.{day.isoformat()}.log").write_text(f"GET / {day}\n" * 100)
     (d / "tomcat_access.2021-01-01.log").symlink_to(outside)
     (d / "tomcat_access.2021-01-02.log").mkdir()
+    (d / "tomcat_access.2021-01-03.log").write_text("#!/bin/sh\n")
+    (d / "tomcat_access.2021-01-03.log").chmod(0o755)
     (d / "developer-center_error.log").write_text("error\n")
     return d, outside
 
 
-def test_prune_deletes_old_regular_files_only(logdir):
+@pytest.mark.parametrize("keep_days, pruned", [(0, 29), (1, 28), (29, 0), (P.MAX_KEEP_DAYS, 0)])
+def test_prune_deletes_old_regular_files_only(logdir, keep_days, pruned):
     d, outside = logdir
-    result = P.prune(str(d), "tomcat_access.*.log", today=TODAY)
-    assert result["changed"] and result["files_pruned"] == 29
-    expected = ["developer-center_error.log", "tomcat_access.2021-01-01.log", "tomcat_access.2021-01-02.log",
-                "tomcat_access.2021-04-27.log"]
-    assert sorted(p.name for p in d.iterdir()) == expected
+    result = P.prune(str(d), "tomcat_access.*.log", keep_days=keep_days, today=TODAY, list_limit=100)
+    assert result["changed"] is (pruned > 0) and result["files_pruned"] == pruned
+    assert result["files_kept"] == 30 - pruned and result["cutoff"] == str(TODAY - datetime.timedelta(days=keep_days))
     assert outside.read_text() == "precious\n"
-    assert (d / "tomcat_access.2021-01-01.log").is_symlink()
-    assert result["bytes_freed"] == sum(i["size"] for i in result["pruned"]) > 0
-    assert {s["reason"].split(":")[0] for s in result["left_alone"]} == {"symlink", "directory"}
-    again = P.prune(str(d), "tomcat_access.*.log", today=TODAY)
+    assert (d / "tomcat_access.2021-01-01.log").is_symlink() and (d / "tomcat_access.2021-01-03.log").exists()
+    assert result["left_alone_reasons"] == {"symlink: only regular files are pruned": 1,
+                                            "directory: only regular files are pruned": 1,
+                                            "executable: log files are not executable": 1}
+    assert result["bytes_freed"] == sum(i["size"] for i in result["pruned"])
+    assert len(list(d.iterdir())) == 34 - pruned
+    again = P.prune(str(d), "tomcat_access.*.log", keep_days=keep_days, today=TODAY)
     assert not again["changed"] and again["files_pruned"] == 0
 
 
-def test_prune_check_mode_changes_nothing(logdir):
+def test_prune_check_mode_changes_nothing_and_predicts_exactly(logdir):
     d = logdir[0]
     before = sorted(p.name for p in d.iterdir())
-    result = P.prune(str(d), "tomcat_access.*.log", today=TODAY, check_mode=True)
+    result = P.prune(str(d), "tomcat_access.*.log", today=TODAY, check_mode=True, list_limit=100)
     assert result["changed"] and result["files_pruned"] == 29
     assert sorted(p.name for p in d.iterdir()) == before
-    real = P.prune(str(d), "tomcat_access.*.log", today=TODAY)
-    assert [i["path"] for i in real["pruned"]] == [i["path"] for i in result["pruned"]]
+    real = P.prune(str(d), "tomcat_access.*.log", today=TODAY, list_limit=100)
+    assert real["pruned"] == result["pruned"] and real["bytes_freed"] == result["bytes_freed"]
+
+
+def test_result_is_bounded_whatever_the_number_of_files(tmp_path):
+    """Counts and the first list_limit names, not one entry per file (1.0.0: 452 MB RSS for 100,000 files)."""
+    for i in range(500):
+        (tmp_path / f"app.2020-01-01.{i:04d}.log").write_text("x")
+    result = P.prune(str(tmp_path), "app.*.log", today=TODAY, list_limit=7)
+    assert result["files_pruned"] == 500 and len(result["pruned"]) == 7
+    assert [Path(i["path"]).name for i in result["pruned"]] == [f"app.2020-01-01.{i:04d}.log" for i in range(7)]
+    assert not list(tmp_path.iterdir())
+
+
+def test_helper_sample_is_the_first_names(tmp_path):
+    names = [f"app.2020-01-01.{i:04d}.log" for i in range(500)]
+    for name in reversed(names):
+        (tmp_path / name).write_text("x")
+    out = H.prune(str(tmp_path), "app.*.log", today=TODAY)
+    assert out["files_pruned"] == 500 and out["pruned"] == names[:H.SAMPLE]
 
 
 def test_prune_compress(logdir):
     d = logdir[0]
-    result = P.prune(str(d), "tomcat_access.*.log", keep_days=27, mode="compress", today=TODAY)
+    result = P.prune(str(d), "tomcat_access.*.log*", keep_days=27, mode="compress", today=TODAY)
     assert result["files_pruned"] == 2
     for item in result["pruned"]:
         gz = Path(item["compressed_to"])
         assert not Path(item["path"]).exists()
         assert gzip.decompress(gz.read_bytes()).startswith(b"GET / ")
     assert 0 < result["bytes_freed"] < sum(i["size"] for i in result["pruned"])
-    # .gz files do not match the pattern: a second run changes nothing
-    assert not P.prune(str(d), "tomcat_access.*.log", keep_days=27, mode="compress", today=TODAY)["changed"]
+    # the .gz files match the pattern but are never compressed again
+    again = P.prune(str(d), "tomcat_access.*.log*", keep_days=27, mode="compress", today=TODAY)
+    assert not again["changed"] and again["left_alone_reasons"]["compressed already"] == 2
 
 
 def test_prune_skips_file_open_for_writing(logdir):
@@ -175,11 +258,11 @@ def test_prune_skips_file_open_for_writing(logdir):
     victim = d / "tomcat_access.2021-04-01.log"
     writer = subprocess.Popen([sys.executable, "-c", f"import time; f=open({str(victim)!r}, 'a'); time.sleep(30)"])
     try:
-        deadline = datetime.datetime.now() + datetime.timedelta(seconds=10)
-        while datetime.datetime.now() < deadline:
-            if any((victim.stat().st_dev, victim.stat().st_ino) == w for w in P.files_open_for_writing()):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if (victim.stat().st_dev, victim.stat().st_ino) in P.files_open_for_writing():
                 break
-        result = P.prune(str(d), "tomcat_access.*.log", today=TODAY)
+        result = P.prune(str(d), "tomcat_access.*.log", today=TODAY, list_limit=100)
     finally:
         writer.kill()
         writer.wait()
@@ -193,49 +276,86 @@ def test_prune_usage_threshold(logdir):
     usage = P.usage_percent(str(d))
     result = P.prune(str(d), "tomcat_access.*.log", when_usage_over=min(100.0, usage + 1), today=TODAY)
     assert not result["changed"] and "not over" in result["msg"]
-    assert len(list(d.iterdir())) == 33
+    assert len(list(d.iterdir())) == 34
     if usage > 0:
         assert P.prune(str(d), "tomcat_access.*.log", when_usage_over=0, today=TODAY)["files_pruned"] == 29
 
 
-def test_execute_refuses_swapped_file(logdir):
-    """A file replaced by a symlink between planning and acting is not touched."""
-    d, outside = logdir
-    planned = P.plan(P.scan(str(d), "tomcat_access.*.log"), TODAY)
-    target = planned["prune"][0]["name"]
-    os.unlink(d / target)
-    os.symlink(outside, d / target)
-    done, skipped = P.execute(str(d), planned["prune"])
-    assert target not in [i["name"] for i in done]
-    assert any(s["name"] == target and "changed during the run" in s["reason"] for s in skipped)
-    assert outside.exists()
-
-
-@pytest.mark.parametrize("path,pattern,match", [
-    ("relative/dir", "*.log", "must be an absolute"),
-    ("/nonexistent/dir/x", "*.log", "is not a directory"),
-    ("/tmp", "../*.log", "pattern '../\\*.log'"),
-    ("/tmp", "", "pattern ''"),
+@pytest.mark.parametrize("kwargs, match", [
+    ({"path": "relative/dir"}, "must be an absolute"),
+    ({"path": "/nonexistent/dir/x"}, "is not a directory"),
+    ({"mode": "shred"}, "mode 'shred'"),
+    ({"when_usage_over": 120}, "when_usage_over 120"),
+    ({"when_usage_over": float("nan")}, "when_usage_over nan"),
+    ({"age_source": "ctime"}, "age_source 'ctime'"),
+    ({"list_limit": -1}, "list_limit -1"),
 ])
-def test_prune_bad_input(path, pattern, match):
+def test_prune_bad_input(tmp_path, kwargs, match):
+    args = {"path": str(tmp_path), "pattern": "*.log", **kwargs}
     with pytest.raises(P.PruneError, match=match):
-        P.prune(path, pattern)
+        P.prune(**args)
 
 
-def test_prune_bad_mode_and_threshold(tmp_path):
-    with pytest.raises(P.PruneError, match="mode 'shred'"):
-        P.prune(str(tmp_path), "*.log", mode="shred")
-    with pytest.raises(P.PruneError, match="when_usage_over 120"):
-        P.prune(str(tmp_path), "*.log", when_usage_over=120)
+# -- calendar days, as find -daystart ---------------------------------------------------------------------
+@pytest.mark.parametrize("keep_days", [0, 1, 7])
+def test_mtime_age_deletes_what_find_daystart_selects(tmp_path, keep_days):
+    """Same set as `find DIR -maxdepth 1 -name PATTERN -type f -daystart -mtime +N` (calendar days), which is not
+    the set of plain `-mtime +N` (24-hour periods from now)."""
+    now = time.time()
+    for hours in range(0, 24 * 12, 5):
+        path = tmp_path / f"app.{hours:04d}.log"
+        path.write_text("x")
+        os.utime(path, (now - hours * 3600, now - hours * 3600))
+    find = subprocess.run(["find", str(tmp_path), "-maxdepth", "1", "-name", "app.*.log", "-type", "f", "-daystart",
+                           "-mtime", f"+{keep_days}"], capture_output=True, text=True, check=True)
+    expected = sorted(Path(p).name for p in find.stdout.split())
+    result = P.prune(str(tmp_path), "app.*.log", keep_days=keep_days, age_source="mtime", check_mode=True,
+                     list_limit=1000)
+    assert sorted(Path(i["path"]).name for i in result["pruned"]) == expected
 
 
-def test_cli_main(logdir, capsys):
+# -- the timer's helper decides like the module -----------------------------------------------------------
+@pytest.mark.parametrize("kwargs", [
+    {"keep_days": 0}, {"keep_days": 3}, {"keep_days": 3, "age_source": "mtime"},
+    {"keep_days": 27, "mode": "compress"}, {"keep_days": 0, "date_format": "%Y%m%d"},
+])
+def test_helper_prunes_the_same_files_as_the_module(logdir, tmp_path, kwargs):
     d = logdir[0]
-    assert P.main(["--path", str(d), "--pattern", "tomcat_access.*.log", "--check"]) == 0
-    assert '"files_pruned": ' in capsys.readouterr().out
-    assert P.main(["--path", "rel", "--pattern", "x"]) == 2
+    for i, path in enumerate(sorted(d.iterdir())):
+        if path.is_file() and not path.is_symlink():
+            os.utime(path, (time.time() - i * 86400, time.time() - i * 86400))
+    copy = tmp_path / "copy"
+    shutil.copytree(d, copy, symlinks=True)
+    mod = P.prune(str(d), "tomcat_access.*.log", today=datetime.date.today(), list_limit=1000, **kwargs)
+    helper_kwargs = dict(kwargs)
+    out = H.prune(str(copy), "tomcat_access.*.log", today=datetime.date.today(), **helper_kwargs)
+    assert sorted(p.name for p in d.iterdir()) == sorted(p.name for p in copy.iterdir())
+    assert (out["files_pruned"], out["bytes_freed"], out["files_kept"], out["left_alone_reasons"]) == \
+        (mod["files_pruned"], mod["bytes_freed"], mod["files_kept"], mod["left_alone_reasons"])
 
 
+def test_helper_cli_prints_one_json_line(logdir):
+    d = logdir[0]
+    proc = subprocess.run([sys.executable, str(HELPER), "--path", str(d), "--pattern", "tomcat_access.*.log",
+                           "--keep-days", "3", "--check"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and proc.stdout.count("\n") == 1
+    out = json.loads(proc.stdout)
+    assert out["check"] and out["files_pruned"] > 0 and len(out["pruned"]) <= H.SAMPLE
+    bad = subprocess.run([sys.executable, str(HELPER), "--path", "/usr/bin", "--pattern", "*"], capture_output=True,
+                         text=True, check=False)
+    assert bad.returncode == 2 and json.loads(bad.stdout)["msg"].startswith("pattern '*' is too broad")
+
+
+def test_helper_is_standard_library_only():
+    text = HELPER.read_text()
+    assert "ansible" not in text.split('"""', 2)[2].split("def ")[0]  # no ansible import before the code
+    imports = [line.split()[1] for line in text.splitlines() if line.startswith(("import ", "from "))]
+    assert set(imports) <= {"__future__", "argparse", "datetime", "fnmatch", "gzip", "json", "math", "os", "re",
+                            "stat", "sys", "time"}
+    assert P.SYSTEM_TREES == H.SYSTEM_TREES and P.DEFAULT_ALLOWED_ROOTS == H.DEFAULT_ALLOWED_ROOTS
+
+
+# -- fuzz -------------------------------------------------------------------------------------------------
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.text(alphabet="abc._-0123456789", min_size=1, max_size=30), max_size=15))
 def test_prune_fuzz_names(tmp_path_factory, names):
@@ -243,8 +363,8 @@ def test_prune_fuzz_names(tmp_path_factory, names):
     for name in set(names):
         if name in (".", ".."):
             continue
-        (d / name).write_text("x")
+        (d / f"log.{name}").write_text("x")
     before = len(list(d.iterdir()))
-    result = P.prune(str(d), "*", today=TODAY)
-    assert result["files_pruned"] + len(result["kept"]) + len(result["left_alone"]) == before
+    result = P.prune(str(d), "log.*", today=TODAY, list_limit=100)
+    assert result["files_pruned"] + result["files_kept"] + result["files_left_alone"] == before
     assert len(list(d.iterdir())) == before - result["files_pruned"]
