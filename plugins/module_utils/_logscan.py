@@ -650,9 +650,10 @@ class Scanner:
         if self.kind == "access":
             self._access(data)
             return
-        text = self._count_encodings(data, count)
+        ascii_only = data.isascii()
+        text = self._count_encodings(data, count, ascii_only)
         specials: list[int] = []
-        if self.fold_sensitive and not data.isascii():
+        if self.fold_sensitive and not ascii_only:
             specials = self._special_lines(data)
         if self.grep is not None:
             for start in specials:
@@ -665,9 +666,9 @@ class Scanner:
         for pattern in self.other_patterns:
             self._other(pattern, data, text)
 
-    def _count_encodings(self, data: bytes, count: int) -> str | None:
+    def _count_encodings(self, data: bytes, count: int, ascii_only: bool) -> str | None:
         """Tally line encodings; returns the chunk as text when it is all UTF-8 and text is needed (else None)."""
-        if data.isascii():
+        if ascii_only:
             self.encodings["utf-8"] = self.encodings.get("utf-8", 0) + count
             return data.decode("ascii") if self.other_patterns else None
         try:

@@ -52,9 +52,8 @@ def test_copytruncate_then_more_than_before_is_read_from_the_start(lab, scratch)
     first = run_module(lab, "mw1", "kubeops.runbook.log_scan", args)
     assert first["findings"][0]["status"] == "ok"
     inode = lab.ssh("mw1", f"stat -c %i {log}").stdout
-    rotate = "logrotate -f -s {D}/logrotate.state {conf}" if lab.ssh(
-        "mw1", "command -v logrotate", check=False).returncode == 0 else f"cp {log} {log}.1 && : > {log}"
-    lab.ssh("mw1", rotate.replace("{D}", D))
+    has_logrotate = lab.ssh("mw1", "command -v logrotate", check=False).returncode == 0
+    lab.ssh("mw1", f"logrotate -f -s {D}/logrotate.state {conf}" if has_logrotate else f"cp {log} {log}.1 && : > {log}")
     lab.ssh("mw1", f"echo \"$(date -Is) kernel: Out of memory: Killed process 4242 (java)\" >> {log} && "
                    f"for i in $(seq 1 40); do echo \"$(date -Is) app still running, request $i\"; done >> {log}")
     assert lab.ssh("mw1", f"stat -c %i {log}").stdout == inode  # same inode, longer than before
