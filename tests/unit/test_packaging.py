@@ -147,3 +147,15 @@ def test_awx_job_template_runs_the_daily_inspection_at_nine():
 def test_project_installs_this_collection_from_itself():
     requirements = yaml.safe_load((ROOT / "collections" / "requirements.yml").read_text())
     assert requirements == {"collections": [{"name": ".", "type": "dir"}]}
+
+
+def test_development_tools_install_nothing_into_the_users_collections():
+    """ansible-lint and molecule, online, install collections/requirements.yml and then this checkout into
+    ansible-compat's cache, which outside a virtualenv is ~/.ansible/collections: every later run on the machine
+    would then prefer that stale copy to the checkout. Both find the collection through .build instead."""
+    lint = yaml.safe_load((ROOT / ".ansible-lint").read_text())
+    assert lint["offline"] is True
+    for scenario in (ROOT / "molecule").glob("*/molecule.yml"):
+        config = yaml.safe_load(scenario.read_text())
+        assert config["prerun"] is False, scenario
+        assert config["provisioner"]["env"]["ANSIBLE_COLLECTIONS_PATH"].endswith("/.build")
