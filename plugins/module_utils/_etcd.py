@@ -54,14 +54,7 @@ def find_etcdctl(path: str = "etcdctl") -> str | None:
     """Absolute path of etcdctl (given path, PATH, then the usual install dirs), or None."""
     if os.sep in path:
         return path if os.access(path, os.X_OK) else None
-    found = shutil.which(path)
-    if found:
-        return found
-    for directory in ETCDCTL_SEARCH_DIRS:
-        candidate = os.path.join(directory, path)
-        if os.access(candidate, os.X_OK):
-            return candidate
-    return None
+    return shutil.which(path, path=os.pathsep.join([os.environ.get("PATH") or os.defpath, *ETCDCTL_SEARCH_DIRS]))
 
 
 def etcdctl_command(params: dict, *args: str, endpoints: t.Iterable[str] | None = None,

@@ -8,7 +8,7 @@ module: etcd_cluster_info
 short_description: Inspect an etcd cluster with etcdctl and return findings
 version_added: 0.1.0
 description:
-  - Runs C(etcdctl) (v3 API, TLS) on an etcd host, the tool the handbook uses (seed 004 section 4.6).
+  - Runs C(etcdctl) (v3 API, TLS) on an etcd host, the tool the handbook uses in its etcd chapter.
   - Reads C(member list), then C(endpoint status) and C(endpoint health) of every member's client URL
     and C(alarm list); reports each member (down is critical), quorum (lost is critical), the leader,
     alarms such as C(NOSPACE), and the database size against the backend quota.

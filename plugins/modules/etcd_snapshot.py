@@ -1,23 +1,35 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeops.runbook contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# This file only documents the action plugin plugins/action/etcd_snapshot.py. The work is done on the target by the
+# helper the etcd_backup role ships (roles/etcd_backup/files/kubeops_etcd_backup.py), the same file its timer runs.
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: etcd_snapshot
-short_description: Take a verified etcd snapshot and apply retention
+short_description: Take a verified etcd snapshot and apply retention that cannot delete it
 version_added: 0.1.0
 description:
   - Saves a snapshot (C(etcdctl snapshot save)) from the first endpoint of O(endpoints) that delivers one
     (a member that is down costs at most O(timeout) seconds), into a hidden temporary name in O(dest).
-  - Verifies it with C(etcdutl snapshot status -w json), or C(etcdctl snapshot status) where etcdutl does not
-    exist (etcd 3.4), then fsyncs it, sets mode 0600 and renames it to C(etcd-snapshot-<UTC>.db).
-  - Only files named C(etcd-snapshot-<UTC>.db) count as backups. A failed or partial snapshot is removed and
-    never takes that name; leftovers of interrupted runs are removed by the next run.
-  - Retention by count (O(keep_count)) and age (O(keep_days)) never deletes the newest snapshot.
+  - Verifies it with C(etcdutl snapshot status -w json) (C(etcdctl snapshot status) where etcdutl does not exist, as
+    with etcd 3.4) and with the SHA-256 trailer etcd appends to a streamed snapshot (a truncated or damaged file fails),
+    fsyncs it, sets mode 0600, writes its verification record C(etcd-snapshot-<UTC>.db.verified.json) and renames
+    the snapshot to C(etcd-snapshot-<UTC>.db).
+  - "Only verified snapshots count as backups: a file named C(etcd-snapshot-<UTC>.db) whose verification record matches
+    its size and modification time, that is not empty and not named in the future (a clock that ran ahead and was
+    corrected). Other files with such names are returned in RV(ignored), never counted and never deleted; hidden
+    leftovers of interrupted runs are removed. Snapshots taken before verification records existed are verified once
+    and recorded (RV(adopted))."
+  - Retention by count (O(keep_count)) and age (O(keep_days), by the real time a snapshot was verified) ranks backups by
+    the etcd revision they hold, so file names and clocks cannot make it delete the wrong one. It runs only after the
+    new snapshot is stored and verified, never deletes the snapshot just taken, and always keeps the newest backup.
   - Optionally copies the verified snapshot to O(copy_to) (for example a mounted NFS share), with the same retention.
   - A snapshot is a new file on every run; set O(skip_if_newer_than) to make repeated runs idempotent.
-  - The controller-side action plugin appends one line per change to the audit log C(kubeops_audit_log).
+  - The action plugin runs the helper that the C(kubeops.runbook.etcd_backup) role ships (the file its systemd timer
+    runs), with the host's Python 3 (C(ansible_python_interpreter), else C(/usr/bin/python3)), and appends one line per
+    run that changed something to the audit log C(kubeops_audit_log) - also when the run failed after changing
+    something, in which case the result has C(failed) and C(changed) and says what was changed.
 author:
   - kubeops.runbook maintainers (@kubeops)
 options:
@@ -29,11 +41,13 @@ options:
     description: Second directory to copy each verified snapshot to (a mounted share); same retention as O(dest).
     type: path
   keep_count:
-    description: Keep at most this many snapshots (the newest is always kept).
+    description: Keep at most this many backups (the snapshot just taken and the newest backup are always kept).
     type: int
     default: 24
   keep_days:
-    description: Delete snapshots older than this many days (the newest is always kept). V(0) disables age-based retention.
+    description:
+      - Delete backups verified more than this many days ago (the snapshot just taken and the newest backup are always
+        kept). V(0) disables age-based retention.
     type: float
     default: 7
   timeout:
@@ -45,7 +59,9 @@ options:
     type: str
     default: etcdutl
   skip_if_newer_than:
-    description: Take no snapshot when the newest one is younger than this many minutes (retention still applies). V(0) always takes one.
+    description:
+      - Take no snapshot when the newest backup was verified less than this many minutes ago (retention still applies).
+        A file named in the future does not count. V(0) always takes one.
     type: int
     default: 0
 extends_documentation_fragment:
@@ -54,11 +70,15 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
+    details: Verifies older unrecorded snapshots (read-only) so that the retention it predicts is the one a real run applies.
   diff_mode:
     support: full
   idempotent:
     support: partial
     details: Every run takes a new snapshot unless O(skip_if_newer_than) is set.
+notes:
+  - Return values C(copy) and C(keys) of version 1.0.0 are now RV(copy_path) and RV(total_keys) (the old names clash
+    with methods of dicts in Jinja).
 """
 
 EXAMPLES = r"""
@@ -69,6 +89,11 @@ EXAMPLES = r"""
     cert: /etc/etcd/ssl/etcd-client.pem
     key: /etc/etcd/ssl/etcd-client-key.pem
     copy_to: /mnt/nfs/etcd-backups
+  register: backup
+
+- name: Show it
+  ansible.builtin.debug:
+    msg: "{{ backup.path }}: revision {{ backup.revision }}, {{ backup.total_keys }} keys"
 """
 
 RETURN = r"""
@@ -79,104 +104,94 @@ path:
   sample: /var/backups/etcd/etcd-snapshot-20240501T090000Z.db
 size:
   description: Size in bytes of the snapshot taken.
-  returned: when a snapshot was taken
+  returned: always
   type: int
+  sample: 5062688
 revision:
   description: etcd revision recorded in the snapshot.
-  returned: when a snapshot was taken
+  returned: always
   type: int
-keys:
-  description: Total keys in the snapshot (C(totalKey)).
-  returned: when a snapshot was taken
+  sample: 123456
+total_keys:
+  description: Total keys in the snapshot (C(totalKey) of C(snapshot status)). Called C(keys) before 2.0.0.
+  returned: always
   type: int
+  sample: 1542
 hash:
   description: Hash of the snapshot database as C(snapshot status) reports it.
-  returned: when a snapshot was taken
+  returned: always
   type: int
+  sample: 12253668
 endpoint:
   description: The endpoint the snapshot came from.
-  returned: when a snapshot was taken
+  returned: always
   type: str
+  sample: https://198.18.0.11:2379
 duration:
-  description: Seconds the run took.
+  description: Seconds the run took on the host.
   returned: always
   type: float
+  sample: 0.42
 verified_with:
   description: C(etcdutl) or C(etcdctl).
   returned: always
   type: str
+  sample: etcdctl
 deleted:
-  description: Snapshots deleted by retention in O(dest) (in check mode, the ones that would be).
+  description: Backups deleted by retention in O(dest) (in check mode, the ones that would be).
   returned: always
   type: list
   elements: str
-copy:
-  description: Path of the copy in O(copy_to).
+  sample: []
+copy_path:
+  description: Path of the copy in O(copy_to). Called C(copy) before 2.0.0.
   returned: always
   type: str
+  sample: /mnt/nfs/etcd-backups/etcd-snapshot-20240501T090000Z.db
 copy_deleted:
-  description: Snapshots deleted by retention in O(copy_to).
+  description: Backups deleted by retention in O(copy_to).
   returned: always
   type: list
   elements: str
+  sample: []
 removed_partial:
-  description: Leftovers of interrupted runs that were removed.
+  description: Leftovers of interrupted runs that were removed (hidden temporary files, records without their snapshot).
   returned: always
   type: list
   elements: str
+  sample: []
+adopted:
+  description: Older snapshots without a verification record that were verified and recorded by this run.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+ignored:
+  description: Files named like backups that do not count, with the reason (empty, unverified, named in the future).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "etcd-snapshot-20991231T000000Z.db", "reason": "named or recorded in the future (2099-12-31T00:00:00Z)"}]
+backups:
+  description: Number of backups in O(dest) after this run.
+  returned: always
+  type: int
+  sample: 24
 attempts:
   description: One entry per endpoint tried, with C(rc) and C(error) when it failed.
   returned: always
   type: list
   elements: dict
+  sample: [{"endpoint": "https://198.18.0.21:2379", "rc": 0}]
 recent_kept:
   description: True when no snapshot was taken because of O(skip_if_newer_than).
   returned: always
   type: bool
+  sample: false
 audit:
-  description: Audit records of this run; the action plugin writes them to the audit log.
+  description: Audit records of this run, as written to the audit log.
   returned: always
   type: list
   elements: dict
+  sample: []
 """
-
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.kubeops.runbook.plugins.module_utils._audit import record
-from ansible_collections.kubeops.runbook.plugins.module_utils._etcd import ETCD_AUTH_SPEC, EtcdError, normalize_endpoints
-from ansible_collections.kubeops.runbook.plugins.module_utils._etcd_snapshot import SnapshotError, take_snapshot
-
-ARGUMENT_SPEC = {
-    **ETCD_AUTH_SPEC,
-    "dest": {"type": "path", "default": "/var/backups/etcd"},
-    "copy_to": {"type": "path"},
-    "keep_count": {"type": "int", "default": 24},
-    "keep_days": {"type": "float", "default": 7},
-    "timeout": {"type": "int", "default": 300},
-    "etcdutl_path": {"type": "str", "default": "etcdutl"},
-    "skip_if_newer_than": {"type": "int", "default": 0},
-}
-
-
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    p = module.params
-    try:
-        result = take_snapshot(p["dest"], normalize_endpoints(p["endpoints"]),
-                               {"cacert": p["cacert"], "cert": p["cert"], "key": p["key"]}, p["etcdctl_path"],
-                               p["etcdutl_path"], p["keep_count"], p["keep_days"] or None, p["copy_to"], p["timeout"],
-                               p["dial_timeout"], p["skip_if_newer_than"], module.check_mode)
-    except (SnapshotError, EtcdError) as exc:
-        module.fail_json(msg=str(exc))
-    except OSError as exc:
-        module.fail_json(msg=f"etcd snapshot into dest={p['dest']} failed: {exc}")
-    new = [result["path"]] if result["changed"] and not result["recent_kept"] else []
-    result["audit"] = [record("etcd_snapshot", p["dest"], {"deleted": result["deleted"]},
-                              {"created": new, "copy": result["copy"], "revision": result["revision"]})] if result["changed"] else []
-    if module._diff:
-        result["diff"] = {"before": "".join(f"{d}\n" for d in result["deleted"]), "after": "".join(f"{n}\n" for n in new)}
-    module.exit_json(**result)
-
-
-if __name__ == "__main__":
-    main()

@@ -2,11 +2,16 @@
 # Copyright: kubeops.runbook contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Shared action plugin base: run the module on the target, then append its audit records to the
-controller's audit log (``kubeops_audit_log``, default ``./reports/audit.log``). PRIVATE to the collection."""
+controller's audit log (``kubeops_audit_log``, default ``./reports/audit.log``). PRIVATE to the collection.
+
+Records are written whatever the outcome: a module that changed something and then failed returns ``failed``
+together with the ``audit`` records of what it did change, and those reach the log like any other.
+"""
 from __future__ import annotations
 
 import getpass
 import os
+import typing as t
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
@@ -16,39 +21,48 @@ from ansible_collections.kubeops.runbook.plugins.module_utils._audit import Audi
 DEFAULT_AUDIT_LOG = "./reports/audit.log"
 
 
+def audit_log_path(action: ActionBase, task_vars: dict) -> str:
+    path = action._templar.template(task_vars.get("kubeops_audit_log", DEFAULT_AUDIT_LOG))
+    return os.path.abspath(os.path.expanduser(str(path)))
+
+
+def write_audit(action: ActionBase, module: str, records: t.Sequence[dict], task_vars: dict) -> None:
+    """Append one JSON line per record to the audit log (0640, created when missing)."""
+    path = audit_log_path(action, task_vars)
+    playbook = task_vars.get("ansible_play_name")
+    playbook_dir = task_vars.get("playbook_dir")
+    host = task_vars.get("inventory_hostname", "")
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    try:
+        lines = [audit_line(r, module=module, host=host, user=user,
+                            playbook=f"{playbook_dir}: {playbook}" if playbook_dir else playbook,
+                            check_mode=bool(action._task.check_mode or action._play_context.check_mode),
+                            task=action._task.get_name()) for r in records]
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
+            handle.write("".join(line + "\n" for line in lines))
+    except (AuditError, OSError) as exc:
+        raise AnsibleActionFail(f"could not write the audit log kubeops_audit_log={path}: {exc}") from exc
+
+
 class AuditActionBase(ActionBase):
-    """Runs the module of the same name and writes one audit line per returned record."""
+    """Runs the module of the same name and writes one audit line per returned record, failed or not."""
 
     MODULE: str = ""
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
-        result.update(self._execute_module(module_name=self.MODULE, module_args=self._task.args,
-                                           task_vars=task_vars))
+        result.update(self.run_module(task_vars))
         records = result.get("audit") or []
         if records:
-            self._write(records, task_vars)
+            write_audit(self, self.MODULE, records, task_vars)
         return result
 
-    def _write(self, records: list, task_vars: dict) -> None:
-        path = self._templar.template(task_vars.get("kubeops_audit_log", DEFAULT_AUDIT_LOG))
-        path = os.path.abspath(os.path.expanduser(str(path)))
-        playbook = task_vars.get("ansible_play_name")
-        playbook_dir = task_vars.get("playbook_dir")
-        host = task_vars.get("inventory_hostname", "")
-        try:
-            user = getpass.getuser()
-        except (KeyError, OSError):
-            user = str(os.getuid())
-        try:
-            lines = [audit_line(r, module=self.MODULE, host=host, user=user,
-                                playbook=f"{playbook_dir}: {playbook}" if playbook_dir else playbook,
-                                check_mode=self._task.check_mode or self._play_context.check_mode,
-                                task=self._task.get_name()) for r in records]
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-            with os.fdopen(fd, "a", encoding="utf-8") as handle:
-                handle.write("".join(line + "\n" for line in lines))
-        except (AuditError, OSError) as exc:
-            raise AnsibleActionFail(f"could not write the audit log kubeops_audit_log={path}: {exc}") from exc
+    def run_module(self, task_vars: dict) -> dict:
+        """The module's result; an action that does its work another way overrides this."""
+        return self._execute_module(module_name=self.MODULE, module_args=self._task.args, task_vars=task_vars)
