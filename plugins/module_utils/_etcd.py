@@ -297,9 +297,20 @@ def cluster_findings(members: list[dict], statuses: dict[str, dict], healths: di
     return findings
 
 
+SNAPSHOT_RECORD_SUFFIX = ".verified.json"
+SNAPSHOT_RECORD_SCHEMA = "kubeops.runbook/etcd-snapshot/v1"
+FUTURE_SKEW_SECONDS = 300
+
+
 def snapshot_findings(entries: list[dict] | None, directory: str, host: str | None, now: float,
                       warning_hours: float = 25, critical_hours: float = 73, missing_status: str = "warning") -> list[dict]:
-    """backups.etcd_snapshot: age of the newest snapshot file (entries: [{name, mtime, size}]; None = no directory)."""
+    """backups.etcd_snapshot: age of the newest snapshot that counts (entries of list_snapshots; None = no directory).
+
+    An empty file, a file dated in the future (a clock that ran ahead: it would look fresh for ever) and a file changed
+    after its verification record was written never count. A snapshot with a matching record is aged by when it was
+    verified; one without a record (taken by other tools, such as a plain ``etcdctl snapshot save`` timer) by its mtime,
+    and the details say it is unverified. What does not count is named in the details.
+    """
     from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (  # pylint: disable=import-outside-toplevel
         by_threshold, finding, rank)
     rank(missing_status)
@@ -308,30 +319,72 @@ def snapshot_findings(entries: list[dict] | None, directory: str, host: str | No
     if entries is None:
         return [finding("backups.etcd_snapshot", directory, missing_status, f"backup directory {directory} does not exist",
                         host=host, details={"directory": directory})]
-    files = [e for e in entries if e.get("size", 0) > 0]
+    files, ignored = [], []
+    for entry in entries:
+        when = entry["taken"] if entry.get("verified") else entry["mtime"]
+        if entry.get("size", 0) <= 0:
+            ignored.append(f"{entry['name']} (empty)")
+        elif entry.get("verified") is False:
+            ignored.append(f"{entry['name']} (changed since it was verified)")
+        elif when > now + FUTURE_SKEW_SECONDS:
+            ignored.append(f"{entry['name']} (dated in the future)")
+        else:
+            files.append({**entry, "when": when})
+    ignored.sort()
     if not files:
-        return [finding("backups.etcd_snapshot", directory, missing_status, f"no etcd snapshot in {directory}",
-                        host=host, details={"directory": directory, "files": 0})]
-    newest = max(files, key=lambda e: e["mtime"])
-    age_hours = round(max(0.0, now - newest["mtime"]) / 3600, 2)
+        why = f" ({len(ignored)} file(s) do not count: {', '.join(ignored[:3])})" if ignored else ""
+        return [finding("backups.etcd_snapshot", directory, missing_status, f"no etcd snapshot in {directory}{why}",
+                        host=host, details={"directory": directory, "files": 0, "ignored": ignored})]
+    newest = max(files, key=lambda e: e["when"])
+    age_hours = round(max(0.0, now - newest["when"]) / 3600, 2)
     level = by_threshold(age_hours, warning_hours, critical_hours)
     return [finding("backups.etcd_snapshot", directory, level,
                     f"newest snapshot {newest['name']} is {age_hours} h old (warning after {warning_hours} h)",
                     host=host, details={"directory": directory, "newest": newest["name"], "age_hours": age_hours,
-                                        "size": newest["size"], "files": len(files)})]
+                                        "size": newest["size"], "verified": bool(newest.get("verified")),
+                                        "files": len(files), "ignored": ignored})]
+
+
+def _record_of(path: str, st: os.stat_result) -> tuple[bool | None, float | None]:
+    """(verified, epoch verified at) from the snapshot's verification record: (None, None) without a record, False
+    when the record does not match the file any more."""
+    import datetime  # pylint: disable=import-outside-toplevel
+    try:
+        with open(path + SNAPSHOT_RECORD_SUFFIX, "rb") as handle:
+            record = json.loads(handle.read(65536).decode("utf-8"))
+    except FileNotFoundError:
+        return None, None
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False, None
+    if not isinstance(record, dict) or record.get("schema") != SNAPSHOT_RECORD_SCHEMA \
+            or record.get("name") != os.path.basename(path) \
+            or (record.get("size"), record.get("mtime_ns")) != (st.st_size, st.st_mtime_ns):
+        return False, None
+    try:
+        taken = datetime.datetime.strptime(str(record.get("taken")), "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return False, None
+    return True, taken.replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
 def list_snapshots(directory: str, pattern: str = "*.db") -> list[dict] | None:
-    """Snapshot files in a directory (None when it does not exist); no symlink is followed."""
+    """Snapshot files in a directory (None when it does not exist); no symlink is followed.
+
+    Each entry: name, mtime, size, ``verified`` (True: its verification record matches; False: it has one that does not;
+    None: it has none) and ``taken`` (when it was verified).
+    """
     import fnmatch  # pylint: disable=import-outside-toplevel
     if not os.path.isdir(directory):
         return None
     result = []
     with os.scandir(directory) as it:
         for entry in it:
-            if entry.is_file(follow_symlinks=False) and fnmatch.fnmatch(entry.name, pattern):
+            if entry.is_file(follow_symlinks=False) and fnmatch.fnmatch(entry.name, pattern) \
+                    and not entry.name.endswith(SNAPSHOT_RECORD_SUFFIX):
                 st = entry.stat(follow_symlinks=False)
-                result.append({"name": entry.name, "mtime": st.st_mtime, "size": st.st_size})
+                verified, taken = _record_of(entry.path, st)
+                result.append({"name": entry.name, "mtime": st.st_mtime, "size": st.st_size, "verified": verified,
+                               "taken": taken})
     return result
 
 

@@ -12,7 +12,9 @@ description:
   - Reads C(member list), then C(endpoint status) and C(endpoint health) of every member's client URL
     and C(alarm list); reports each member (down is critical), quorum (lost is critical), the leader,
     alarms such as C(NOSPACE), and the database size against the backend quota.
-  - With O(backup_dir) set, also reports the age of the newest snapshot there (C(backups.etcd_snapshot)).
+  - With O(backup_dir) set, also reports the age of the newest snapshot there (C(backups.etcd_snapshot)). Empty files,
+    files dated in the future and files changed after M(kubeops.runbook.etcd_snapshot) verified them never count; a
+    verified snapshot is aged by when it was verified, one taken by other tools (no verification record) by its mtime.
   - etcdctl missing is an C(unknown) finding; no member answering is a critical C(etcd.quorum) finding.
 author:
   - kubeops.runbook maintainers (@kubeops)
@@ -53,7 +55,7 @@ options:
     type: float
     default: 73
   backup_missing_status:
-    description: Status when O(backup_dir) is missing or holds no snapshot.
+    description: Status when O(backup_dir) is missing or holds no snapshot that counts.
     type: str
     choices: [warning, critical]
     default: warning

@@ -221,6 +221,11 @@ def test_retention_with_future_named_and_empty_files_keeps_the_new_one(lab):
         assert reasons == ["empty"] + ["named or recorded in the future"] * 3, new["ignored"]
         names = snapshots(lab, directory=d)
         assert sum(n.endswith(".db") for n in names) == 5      # new + 3 future + empty: nothing but the old one deleted
+        # the daily inspection's backup check is not fooled either: the new snapshot is the newest that counts
+        info = run_module(lab, "master1", "kubeops.runbook.etcd_cluster_info", module_args(lab, backup_dir=d))
+        [found] = [f for f in info["findings"] if f["id"] == "backups.etcd_snapshot"]
+        assert found["details"]["newest"] == new["path"].rsplit("/", 1)[1] and found["details"]["verified"], found
+        assert len(found["details"]["ignored"]) == 1, found          # the empty file (the copies are dated today)
     finally:
         lab.ssh("master1", f"rm -rf {d}")
 

@@ -1,6 +1,8 @@
 """etcd checks (plugins/module_utils/_etcd.py) on etcdctl 3.4.23 JSON captured for real (see fixtures/etcd/README.md)."""
 from __future__ import annotations
 
+import datetime
+import json
 import os
 from pathlib import Path
 
@@ -137,6 +139,14 @@ def test_no_member_answers():
     assert item["summary"] == "no etcd member answered member list: Error: context deadline exceeded"
 
 
+def _record(path, taken: float, **over):
+    st = os.stat(path)
+    stamp = datetime.datetime.fromtimestamp(taken, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    record = {"schema": "kubeops.runbook/etcd-snapshot/v1", "name": os.path.basename(path), "size": st.st_size,
+              "mtime_ns": st.st_mtime_ns, "taken": stamp, **over}
+    Path(str(path) + ".verified.json").write_text(json.dumps(record))
+
+
 def test_snapshots(tmp_path):
     now = 1_800_000_000.0
     assert E.snapshot_findings(None, "/var/backups/etcd", "master1", now)[0]["status"] == "warning"
@@ -146,6 +156,8 @@ def test_snapshots(tmp_path):
     (tmp_path / "notes.txt").write_text("not a snapshot")
     os.utime(tmp_path / "snap-1.db", (now - 3 * 3600, now - 3 * 3600))
     os.utime(tmp_path / "snap-2.db", (now - 30 * 3600, now - 30 * 3600))
+    _record(tmp_path / "snap-1.db", now - 3 * 3600)
+    _record(tmp_path / "snap-2.db", now - 30 * 3600)
     entries = E.list_snapshots(str(tmp_path))
     assert sorted(e["name"] for e in entries) == ["snap-1.db", "snap-2.db"]
     [fresh] = E.snapshot_findings(entries, str(tmp_path), "master1", now)
@@ -155,6 +167,41 @@ def test_snapshots(tmp_path):
     [old] = E.snapshot_findings(entries, str(tmp_path), "master1", now + 80 * 3600)
     assert old["status"] == "critical"
     assert E.list_snapshots(str(tmp_path / "missing")) is None
+
+
+def test_empty_changed_or_future_snapshots_never_count(tmp_path):
+    """Fresh-looking files that are no backup cannot make the check green: an empty file, a copy dated a day ahead (a
+    clock NTP corrected), a file changed after it was verified. A snapshot of other tools (no record) counts by mtime."""
+    now = 1_800_000_000.0
+    old = tmp_path / "etcd-snapshot-20270115T080000Z.db"
+    old.write_bytes(b"x" * 20)
+    os.utime(old, (now - 40 * 3600, now - 40 * 3600))
+    _record(old, now - 40 * 3600)
+    (tmp_path / "etcd-snapshot-20270116T080000Z.db").write_bytes(b"")                  # empty, newest name
+    ahead = tmp_path / "etcd-snapshot-20270118T080000Z.db"
+    ahead.write_bytes(b"x" * 20)
+    os.utime(ahead, (now + 86400, now + 86400))                                         # dated a day ahead
+    recorded_ahead = tmp_path / "etcd-snapshot-20270118T090000Z.db"
+    recorded_ahead.write_bytes(b"x" * 20)
+    _record(recorded_ahead, now + 86400)                                                # verified "a day ahead"
+    changed = tmp_path / "etcd-snapshot-20270117T080000Z.db"
+    changed.write_bytes(b"x" * 20)
+    _record(changed, now - 3600)
+    changed.write_bytes(b"y" * 21)                                                      # changed after verification
+    [item] = E.snapshot_findings(E.list_snapshots(str(tmp_path)), str(tmp_path), "master1", now)
+    assert item["status"] == "warning" and item["details"]["newest"] == old.name and item["details"]["age_hours"] == 40.0
+    assert item["details"]["verified"] is True and item["details"]["files"] == 1
+    assert [i.split(" (")[1] for i in item["details"]["ignored"]] == [
+        "empty)", "changed since it was verified)", "dated in the future)", "dated in the future)"]
+    foreign = tmp_path / "lab-etcd-20270117T100000Z.db"
+    foreign.write_bytes(b"z" * 30)
+    os.utime(foreign, (now - 3600, now - 3600))
+    [other] = E.snapshot_findings(E.list_snapshots(str(tmp_path)), str(tmp_path), "master1", now)
+    assert other["status"] == "ok" and other["details"]["newest"] == foreign.name and other["details"]["verified"] is False
+    for path in (old, foreign):
+        path.unlink()
+    [none] = E.snapshot_findings(E.list_snapshots(str(tmp_path)), str(tmp_path), "master1", now)
+    assert none["status"] == "warning" and none["summary"].startswith(f"no etcd snapshot in {tmp_path} (4 file(s) do not count")
 
 
 @pytest.mark.parametrize("func", [E.parse_member_list, E.parse_endpoint_status, E.parse_endpoint_health, E.parse_alarm_list])
