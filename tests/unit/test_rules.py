@@ -72,7 +72,7 @@ def test_a_silence_ends_at_its_until(findings):
     match = "[?id=='backups.etcd_snapshot']"
     for until, active in (("2026-11-30T09:00:01Z", True), ("2026-11-30T09:00:00Z", False)):
         rules = _rules.load({"silences": [silence(match, until=until)]})
-        marked, _ = _rules.apply_silences(findings, rules["silences"], NOW)
+        marked = _rules.apply_silences(findings, rules["silences"], NOW)[0]
         assert any(_rules.is_silenced(f) for f in marked) is active
 
 
@@ -100,7 +100,7 @@ def test_routes_send_the_problems_they_select_and_never_silenced_ones(findings):
                    {"name": "etcd-oncall", "match": "[?category=='etcd' && status=='critical']"},
                    {"name": "every-cert", "match": "[?category=='certificates']"}],   # all ok: nothing to send
     })
-    marked, _ = _rules.apply_silences(findings, rules["silences"], NOW)
+    marked = _rules.apply_silences(findings, rules["silences"], NOW)[0]
     routed = _rules.route(marked, rules["routes"])
     assert set(routed) == {"apps-oncall"}                                  # etcd is healthy, certificates ok
     assert len(routed["apps-oncall"]) == 8                                 # the 8 critical deployments, services silenced
