@@ -533,8 +533,9 @@ def find_grep() -> str | None:
     for candidate in GREP_PATHS:
         if os.access(candidate, os.X_OK):
             try:
-                out = subprocess.run([candidate, "--version"], capture_output=True, timeout=10, check=False,
-                                     env={"LC_ALL": "C"}).stdout
+                # Pure helpers without an AnsibleModule at hand (importable without Ansible): no run_command here.
+                out = subprocess.run([candidate, "--version"], capture_output=True, timeout=10,  # pylint: disable=ansible-bad-function
+                                     check=False, env={"LC_ALL": "C"}).stdout
             except (OSError, subprocess.SubprocessError):
                 return None
             return candidate if b"GNU grep" in out else None
@@ -567,8 +568,9 @@ class _GrepFilter:
             args += ["-e", _ere(raw, ci).decode("latin-1")]
         self.skip: set[int] = set()
         self.error: str | None = None
-        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,  # pylint: disable=consider-using-with
-                                     stderr=subprocess.DEVNULL, env={"LC_ALL": "C"})
+        # A streaming pipe both ways while the file is read in bounded chunks: run_command buffers all output.
+        self.proc = subprocess.Popen(  # pylint: disable=consider-using-with,ansible-bad-function
+            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={"LC_ALL": "C"})
         self.thread = threading.Thread(target=self._read, args=(tally, patterns), daemon=True)
         self.thread.start()
         self.sent = 0
