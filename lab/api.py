@@ -128,6 +128,8 @@ def repair() -> None:
             patched = resync_pods(node.name)
             if patched:
                 log(f"{node.name}: {patched} pod(s) given back their Ready condition after a kubelet outage")
+    from . import faults  # pylint: disable=import-outside-toplevel  # faults uses this module
+    faults.ensure()
 
 
 # -- up / down -------------------------------------------------------------------------------------------
@@ -295,6 +297,8 @@ def _up(fresh: bool = False) -> LabInfo:
         wait_for(f"kubelet and kube-proxy on {node.name}", lambda n=node: units_active(n)[0], timeout=120)
     wait_for("nodes node1, node2 Ready", lambda: _nodes_ready(bin_dir), timeout=180)
     wait_for("all pods Running", lambda: _pods_running(bin_dir), timeout=240)
+    from . import faults  # pylint: disable=import-outside-toplevel  # faults uses this module
+    faults.ensure()
     log(f"lab is up in {time.monotonic() - started:.0f}s; inventory {HOSTS}; memory used by the lab: "
         f"{_lab_memory_mib():.0f} MiB")
     return _info()
@@ -314,7 +318,8 @@ def resync_pods(node: str, timeout: float = 120) -> int:
     patched = 0
     for pod in pods:
         conds = pod["status"].get("conditions") or []
-        if pod["status"].get("phase") != "Running" or pod["metadata"].get("deletionTimestamp"):
+        if pod["status"].get("phase") != "Running" or pod["metadata"].get("deletionTimestamp") \
+                or "lab.kubeops/fault" in (pod["metadata"].get("annotations") or {}):   # a fault drill's pod stays broken
             continue
         ops = [{"op": "replace", "path": f"/status/conditions/{i}/status", "value": "True"}
                for i, c in enumerate(conds) if c["type"] in ("Ready", "ContainersReady") and c["status"] != "True"]
