@@ -207,6 +207,7 @@ integration: venv link lab-up
 
 molecule: venv link lab-up
 	PATH=$(BIN):$$PATH $(BIN)/molecule test -s daily_inspection
+	PATH=$(BIN):$$PATH $(BIN)/molecule test -s incident
 
 test: unit lint sanity sanity-matrix package integration molecule
 
