@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeops.runbook contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Controller side of kubeops.runbook.inspection_report: collect findings, compare with history, write the report."""
+"""Controller side of kubeops.runbook.inspection_report: collect findings, derive reachability, compare with and
+record into the history, write the report. Inputs and outputs are documented in plugins/modules/inspection_report.py."""
 from __future__ import annotations
 
 import os
@@ -10,16 +11,18 @@ import typing as t
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.kubeops.runbook.plugins.module_utils import _history, _report
+from ansible_collections.kubeops.runbook.plugins.plugin_utils import _history, _report
+from ansible_collections.kubeops.runbook.plugins.plugin_utils._findings_action import FACT, LOST_FACT
 
 LEVELS = list(_report.FAIL_LEVELS)
+BASELINES_FACT = "kubeops_baselines"
 
 ARGUMENT_SPEC: dict[str, t.Any] = {
-    "cluster": {"type": "str", "required": True},
-    "report_dir": {"type": "path", "default": "./reports"},
+    "cluster": {"type": "str"},
+    "report_dir": {"type": "path"},
     "history_db": {"type": "path"},
-    "targeted_hosts": {"type": "list", "elements": "str", "default": []},
-    "reachable_hosts": {"type": "list", "elements": "str", "default": []},
+    "targeted_hosts": {"type": "list", "elements": "str"},
+    "reachable_hosts": {"type": "list", "elements": "str"},
     "collect_hostvars": {"type": "bool", "default": True},
     "findings": {"type": "list", "elements": "raw", "default": []},
     "started": {"type": "str"},
@@ -28,6 +31,7 @@ ARGUMENT_SPEC: dict[str, t.Any] = {
     "fail_on": {"type": "str", "default": "never", "choices": LEVELS},
     "notify_on": {"type": "str", "default": "critical", "choices": LEVELS},
     "notify_limit": {"type": "int", "default": 5},
+    "trend_runs": {"type": "int", "default": _report.TREND_RUNS},
     "report_mode": {"type": "raw", "default": "0640"},
 }
 
@@ -35,11 +39,8 @@ DEFAULT_TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirn
                                     "roles", "report", "templates")
 
 
-def _host_vars(task_vars: dict, host: str) -> t.Mapping:
-    try:
-        return task_vars["hostvars"][host]
-    except (KeyError, TypeError):
-        return {}
+def _mapping(value: t.Any) -> t.Mapping:
+    return value if hasattr(value, "get") else {}
 
 
 class ActionModule(ActionBase):
@@ -60,7 +61,9 @@ class ActionModule(ActionBase):
             args["report_mode"] = _report.parse_mode(args["report_mode"])
         except _report.ReportError as exc:
             raise AnsibleActionFail(str(exc)) from exc
-        if not args["cluster"].strip():
+        if not 2 <= args["trend_runs"] <= 365:
+            raise AnsibleActionFail(f"trend_runs must be between 2 and 365, got {args['trend_runs']}")
+        if args["cluster"] is not None and not args["cluster"].strip():
             raise AnsibleActionFail("cluster must be a non-empty name, got an empty string")
         try:
             result.update(self._report(args, task_vars))
@@ -68,59 +71,115 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(str(exc)) from exc
         return result
 
+    # -- inputs from the run ------------------------------------------------------------------------------------
+    def _var(self, task_vars: dict, name: str) -> t.Any:
+        return self._templar.template(task_vars[name]) if name in task_vars else None
+
+    def _hostvars(self, task_vars: dict, host: str) -> t.Mapping:
+        try:
+            return _mapping(task_vars["hostvars"][host])
+        except (KeyError, TypeError):
+            return {}
+
+    def _findings_of(self, hvars: t.Mapping) -> list:
+        """The host's kubeops_findings fact, plus a kubeops_findings variable set by other means (set_fact)."""
+        recorded = list(_mapping(hvars.get("ansible_facts")).get(FACT) or [])
+        other = hvars.get(FACT)
+        if isinstance(other, (list, tuple)) and list(other) != recorded:
+            recorded += list(other)
+        return recorded
+
+    def _reachability(self, targeted: list[str], task_vars: dict, findings_by_host: dict) -> dict[str, tuple[str, str]]:
+        """host -> (state, reason): state is reachable | unreachable | failed | lost, from what the run left on it."""
+        states: dict[str, tuple[str, str]] = {}
+        for host in targeted:
+            hvars = self._hostvars(task_vars, host)
+            gather = _mapping(hvars.get("kubeops_inspection_gather"))
+            if hvars.get(LOST_FACT):
+                states[host] = ("lost", str(hvars.get(LOST_FACT)))
+            elif hvars.get("kubeops_inspection_failed"):
+                states[host] = ("failed", str(hvars.get("kubeops_inspection_failed")))
+            elif gather.get("unreachable"):
+                states[host] = ("unreachable", str(gather.get("msg") or ""))
+            elif hvars.get("kubeops_inspection_done"):
+                states[host] = ("reachable", "")
+            elif findings_by_host.get(host) or hvars.get("ansible_facts"):
+                # it answered at some point, then left the play: a task failed on it
+                states[host] = ("failed", "a task failed on this host")
+            else:
+                states[host] = ("unreachable", "")
+        return states
+
     def _report(self, args: dict, task_vars: dict) -> dict:
-        report_dir = args["report_dir"]
-        history_db = args["history_db"] or os.path.join(report_dir, "history.sqlite")
-        targeted = list(args["targeted_hosts"])
-        reachable = list(args["reachable_hosts"])
+        local = self._hostvars(task_vars, "localhost")
 
-        findings_by_host: dict[str, t.Any] = {}
-        failed: dict[str, str] = {}
-        unreachable: dict[str, str] = {}
+        def var(name: str) -> t.Any:
+            return self._var(task_vars, name) if name in task_vars else local.get(name)
+
+        default_db, default_cluster = _history.location(var)
+        cluster = args["cluster"] or default_cluster
+        report_dir = args["report_dir"] or var("inspection_report_dir") or "./reports"
+        history_db = args["history_db"] or (os.path.join(report_dir, "history.sqlite") if args["report_dir"] else default_db)
+
+        findings_by_host: dict[str, list] = {}
         if args["collect_hostvars"]:
-            names = list((task_vars.get("groups") or {}).get("all") or []) + ["localhost"]
-            for host in dict.fromkeys(names + targeted):
-                hvars = _host_vars(task_vars, host)
-                if not hasattr(hvars, "get"):
-                    continue
-                items = hvars.get("kubeops_findings")
+            names = list(_mapping(task_vars.get("groups")).get("all") or []) + ["localhost"]
+            for host in dict.fromkeys(names + list(args["targeted_hosts"] or [])):
+                items = self._findings_of(self._hostvars(task_vars, host))
                 if items:
-                    findings_by_host[host] = list(items)
-                gather = hvars.get("kubeops_inspection_gather")
-                if hvars.get("kubeops_inspection_failed"):
-                    failed[host] = str(hvars.get("kubeops_inspection_failed"))
-                elif isinstance(gather, t.Mapping) and gather.get("unreachable"):
-                    unreachable[host] = str(gather.get("msg") or "")
-                elif items or hvars.get("ansible_facts"):
-                    # it answered at some point, then left the play: a task failed on it
-                    failed[host] = "a task failed on this host"
+                    findings_by_host[host] = items
         if args["findings"]:
-            findings_by_host.setdefault("localhost", [])
-            findings_by_host["localhost"] = list(findings_by_host["localhost"]) + list(args["findings"])
+            findings_by_host["localhost"] = findings_by_host.get("localhost", []) + list(args["findings"])
 
-        findings = _report.collect(findings_by_host) + _report.reachability(targeted, reachable, failed, unreachable)
+        targeted = args["targeted_hosts"]
+        if targeted is None:
+            targeted = list(var("kubeops_inspection_targeted") or [])
+        targeted = [str(h) for h in targeted]
+        if args["reachable_hosts"] is not None:
+            reachable = set(args["reachable_hosts"])
+            states = {h: ("reachable", "") if h in reachable else ("unreachable", "") for h in targeted}
+            states.update({h: s for h, s in self._reachability(targeted, task_vars, findings_by_host).items()
+                           if h not in reachable and s[0] != "reachable"})
+        else:
+            states = self._reachability(targeted, task_vars, findings_by_host)
+        inspected = {h for h, (state, _why) in states.items() if state in ("reachable", "lost")}
+
+        findings = _report.collect(findings_by_host) + _report.reachability(states)
+        baselines = args["baselines"] if args["baselines"] is not None else _mapping(
+            _mapping(local.get("ansible_facts")).get(BASELINES_FACT) or local.get(BASELINES_FACT))
         moment = _report.utc_now()
         finished = _report.iso(moment)
-        started = args["started"] or finished
+        started = args["started"] or var("kubeops_inspection_started") or finished
         with _history.History(history_db) as history:
-            previous = history.last_run(args["cluster"])
-            report = _report.build_report(args["cluster"], started, finished, findings, previous, args["baselines"],
-                                          inspected=(set(reachable) | {"localhost"}) if targeted else None)
+            previous = history.last_run(cluster)
+            report = _report.build_report(cluster, started, finished, findings, previous, dict(baselines) or None,
+                                          inspected=(inspected | {"localhost"}) if targeted else None)
+            keys = _report.key_statuses(report["findings"])
+            report["trends"] = history.trends(cluster, args["trend_runs"], current={
+                "started": started, "finished": finished, "status": report["summary"]["status"], "findings": keys})
             paths = _report.write_report(report, report_dir, args["template_dir"] or DEFAULT_TEMPLATE_DIR, moment,
                                          args["report_mode"])
-            history.record(args["cluster"], started, finished, report["summary"]["status"],
-                           _report.key_statuses(report["findings"]), paths["json"], _report.key_hosts(report["findings"]))
+            run_id = history.record(cluster, started, finished, report["summary"]["status"], keys, paths["json"],
+                                    _report.key_hosts(report["findings"]))
+            for name, data in dict(baselines).items():
+                if isinstance(data, t.Mapping):
+                    history.save_baseline(cluster, str(name), str(data.get("taken") or finished), dict(data), run_id)
 
         status = report["summary"]["status"]
+        html = os.path.abspath(paths["html"])
         return {
             "changed": True,
+            "msg": f"{status.upper()}: {report['summary']}; report {html}",
+            "cluster": cluster,
             "summary": report["summary"],
             "new_since_last": report["new_since_last"],
             "resolved_since_last": report["resolved_since_last"],
+            "reachability": {h: state for h, (state, _why) in sorted(states.items())},
+            "baselines_recorded": sorted(str(n) for n, d in dict(baselines).items() if isinstance(d, t.Mapping)),
             "paths": {k: os.path.abspath(v) for k, v in paths.items()},
             "history_db": os.path.abspath(history_db),
             "findings_count": len(report["findings"]),
             "should_fail": _report.at_or_above(status, args["fail_on"]),
             "should_notify": _report.at_or_above(status, args["notify_on"]),
-            "notify_text": _report.notify_text(report, os.path.abspath(paths["html"]), args["notify_limit"]),
+            "notify_text": _report.notify_text(report, html, args["notify_limit"]),
         }

@@ -31,3 +31,23 @@ attributes:
   idempotent:
     support: full
 """
+
+    # An info module that keeps its own bookkeeping on the host (the window of the previous inspection), never
+    # anything it inspects.
+    INFO_MODULE_STATE = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Changes nothing it inspects. Outside check mode it updates its own state file on the host (see O(state_file));
+        in check mode it reads that file and leaves it alone, so a check run reports what a real run would.
+  diff_mode:
+    support: N/A
+    details:
+      - This action does not modify what it inspects.
+  idempotent:
+    support: full
+    details:
+      - The findings of two runs in a row differ only by what happened in between (the window moves on).
+"""

@@ -75,6 +75,23 @@ def finding(fid: str, target: str, status: str, summary: str, host: str | None =
     }
 
 
+def from_dict(item: t.Any, host: str | None = None) -> dict:
+    """A finding received as data (from a module result or a host fact), validated and rebuilt by ``finding()``.
+
+    ``host`` labels a finding that has none. Raises FindingError naming what is wrong.
+    """
+    if not isinstance(item, t.Mapping):
+        raise FindingError(f"a finding must be a mapping, got {type(item).__name__}")
+    missing = [k for k in ("id", "target", "status") if item.get(k) in (None, "")]
+    if missing:
+        raise FindingError(f"finding {item.get('id')!r} lacks {', '.join(missing)}")
+    details = item.get("details")
+    if details is not None and not isinstance(details, t.Mapping):
+        raise FindingError(f"finding {item['id']!r}: details must be a mapping, got {type(details).__name__}")
+    return finding(str(item["id"]), str(item["target"]), str(item["status"]), str(item.get("summary") or ""),
+                   host=item.get("host") or host, details=dict(details or {}), category=item.get("category") or None)
+
+
 def finding_key(item: dict) -> str:
     """Stable identity of a finding across runs: ``id:target``, plus ``@host`` when the host adds to it."""
     key = f"{item['id']}:{item['target']}"

@@ -191,6 +191,89 @@ def pod_restart_counts(pods: list[dict]) -> dict[str, int]:
     return {"/".join(_meta(p)): pod_restart_count(p) for p in pods}
 
 
+def pod_owner(pod: dict) -> str | None:
+    """The controller of a pod as ``Kind/name``; a ReplicaSet of a Deployment is named by its Deployment."""
+    meta = pod.get("metadata") or {}
+    refs = [r for r in meta.get("ownerReferences") or [] if isinstance(r, dict)]
+    ref = next((r for r in refs if r.get("controller")), refs[0] if refs else None)
+    if not ref or not ref.get("kind") or not ref.get("name"):
+        return None
+    kind, name = str(ref["kind"]), str(ref["name"])
+    template_hash = (meta.get("labels") or {}).get("pod-template-hash")
+    if kind == "ReplicaSet" and template_hash and name.endswith(f"-{template_hash}"):
+        return f"Deployment/{name[:-len(template_hash) - 1]}"
+    return f"{kind}/{name}"
+
+
+def restart_snapshot(pods: list[dict], taken: dt.datetime) -> dict:
+    """The restart baseline the next inspection compares with.
+
+    ``{"taken": "<UTC>", "pods": {"ns/pod": {"uid", "restarts", "created", "owner"}}}``: the uid tells a recreated pod
+    (same name, new uid: a StatefulSet's) from the same pod; ``taken`` tells which pods were created since.
+    """
+    out: dict[str, dict] = {}
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        out["/".join(_meta(pod))] = {"uid": meta.get("uid"), "restarts": pod_restart_count(pod),
+                                     "created": meta.get("creationTimestamp"), "owner": pod_owner(pod)}
+    return {"taken": taken.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "pods": out}
+
+
+def baseline_pods(baseline: t.Any) -> tuple[dict[str, dict], dt.datetime | None]:
+    """({'ns/pod': {'restarts', 'uid'?}}, time taken or None) from a baseline of ``restart_snapshot()`` or the
+    1.0.0 form ``{'ns/pod': count}``."""
+    if not baseline:
+        return {}, None
+    if not isinstance(baseline, dict):
+        raise CheckError(f"restart_baseline must be a dict, got {type(baseline).__name__}")
+    if isinstance(baseline.get("pods"), dict):
+        taken = parse_time(baseline.get("taken"))
+        if baseline.get("taken") and taken is None:
+            raise CheckError(f"restart_baseline: taken must be a UTC time like 2025-01-01T09:00:00Z, got {baseline['taken']!r}")
+        pods = {}
+        for key, entry in baseline["pods"].items():
+            if not isinstance(entry, dict):
+                raise CheckError(f"restart_baseline: pods.{key} must be a dict with restarts, got {entry!r}")
+            pods[str(key)] = entry
+        return pods, taken
+    return {str(k): {"restarts": v} for k, v in baseline.items()}, None
+
+
+def restart_growth(pods: list[dict], baseline: t.Any) -> dict[str, dict]:
+    """Pods whose restarts grew since the baseline: {'ns/pod': {'pod', 'old', 'new', 'delta', 'recreated', 'owner'}}.
+
+    - The same pod (same name, and the same uid when the baseline knows it): new count minus the old one.
+    - A pod that replaced another one, or any pod created after the baseline was taken (a recreated pod of the
+      same Deployment or StatefulSet gets a new name or uid and starts at 0): every restart it has happened since
+      the last inspection, so it is compared from 0.
+    - Pods the baseline cannot speak for (older than it and not in it, or any new pod of a 1.0.0 baseline without
+      its time) and counts that went down are not increases.
+    """
+    known, taken = baseline_pods(baseline)
+    result: dict[str, dict] = {}
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        key = "/".join(_meta(pod))
+        new = pod_restart_count(pod)
+        entry = known.get(key)
+        same = entry is not None and (not entry.get("uid") or not meta.get("uid") or entry.get("uid") == meta.get("uid"))
+        if same:
+            try:
+                old = int(entry.get("restarts"))
+            except (TypeError, ValueError):
+                raise CheckError(f"restart count of {key} is not a number: {entry.get('restarts')!r}") from None
+            recreated = False
+        else:
+            created = parse_time(meta.get("creationTimestamp"))
+            if taken is None or created is None or created < taken:
+                continue
+            old, recreated = 0, True
+        if new > old:
+            result[key] = {"pod": key, "old": old, "new": new, "delta": new - old, "recreated": recreated,
+                           "owner": pod_owner(pod)}
+    return result
+
+
 def pod_ready(pod: dict) -> tuple[int, int]:
     spec, status = pod.get("spec") or {}, pod.get("status") or {}
     total = len(spec.get("containers") or []) or len(status.get("containerStatuses") or [])
@@ -209,7 +292,7 @@ def pod_findings(pods: list[dict], namespaces: t.Collection[str] | None = None, 
     node_hosts = node_hosts or {}
     now = now or dt.datetime.now(dt.timezone.utc)
     current = pod_restart_counts(pods)
-    increases = {d["pod"]: d for d in restart_delta(current, baseline)}
+    increases = restart_growth(pods, baseline)
     findings: list[dict] = []
     healthy: dict[str, int] = {}
     seen_ns: list[str] = []
@@ -263,7 +346,9 @@ def pod_findings(pods: list[dict], namespaces: t.Collection[str] | None = None, 
             inc = increases[key]
             level = by_threshold(inc["delta"], restart_warning, restart_critical)
             if level != OK:
-                bad.append(finding("pods.restarts", key, level, f"restarts {inc['old']} → {inc['new']} since last inspection",
+                since = (f" (pod created since, {inc['owner'] or 'no controller'})" if inc["recreated"] else "")
+                bad.append(finding("pods.restarts", key, level,
+                                   f"restarts {inc['old']} → {inc['new']} since last inspection{since}",
                                    host=host, details={**base, **inc}))
         if bad:
             findings.extend(bad)
@@ -464,7 +549,8 @@ KINDS_FOR = {"nodes": ("nodes",), "deployments": ("deployments",), "pods": ("pod
 def inspect_cluster(api_client: t.Any, options: dict, lister: t.Callable | None = None) -> dict:
     """Run the selected checks with one paginated LIST per kind; the API's unreachability is a finding.
 
-    Returns {findings, pod_restarts, objects, api_requests, server_version}. ``lister(api_client, kind,
+    Returns {findings, pod_restarts, restart_snapshot, objects, api_requests, server_version}; restart_snapshot is
+    None when the pods could not be listed (the caller keeps its last good baseline then). ``lister(api_client, kind,
     page_size, timeout)`` defaults to ``_k8s.list_all``.
     """
     from ansible_collections.kubeops.runbook.plugins.module_utils import _k8s  # pylint: disable=import-outside-toplevel
@@ -489,12 +575,12 @@ def inspect_cluster(api_client: t.Any, options: dict, lister: t.Callable | None 
     except _k8s.K8sConfigError:
         raise
     except _k8s.K8sError as exc:
-        findings.append(finding("control_plane_services.api", host, CRITICAL, str(exc), host="localhost",
+        findings.append(finding("control_plane_services.api", host, CRITICAL, str(exc),
                                 category="control_plane_services", details={"server": host}))
-        return {"findings": findings, "pod_restarts": {}, "objects": {k: len(v) for k, v in objects.items()},
-                "api_requests": requests, "server_version": version}
+        return {"findings": findings, "pod_restarts": {}, "restart_snapshot": None,
+                "objects": {k: len(v) for k, v in objects.items()}, "api_requests": requests, "server_version": version}
     findings.append(finding("control_plane_services.api", host, OK,
-                            f"Kubernetes API answers ({version.get('gitVersion', '?')})", host="localhost",
+                            f"Kubernetes API answers ({version.get('gitVersion', '?')})",
                             details={"server": host, "version": version.get("gitVersion")}))
     if "nodes" in checks:
         findings += node_findings(objects["nodes"], node_hosts)
@@ -516,5 +602,7 @@ def inspect_cluster(api_client: t.Any, options: dict, lister: t.Callable | None 
     if "namespaces" in checks:
         findings += namespace_findings(objects["namespaces"], options.get("expected_namespaces") or ())
     restarts = pod_restart_counts(objects["pods"]) if "pods" in objects else {}
-    return {"findings": findings, "pod_restarts": restarts, "objects": {k: len(v) for k, v in objects.items()},
-            "api_requests": requests, "server_version": version}
+    snapshot = restart_snapshot(objects["pods"], options.get("now") or dt.datetime.now(dt.timezone.utc)) \
+        if "pods" in objects else None
+    return {"findings": findings, "pod_restarts": restarts, "restart_snapshot": snapshot,
+            "objects": {k: len(v) for k, v in objects.items()}, "api_requests": requests, "server_version": version}

@@ -28,7 +28,8 @@ from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (
 
 __all__ = [
     "CRITICAL", "OK", "UNKNOWN", "WARNING", "CmdResult", "MiddlewareError", "Problems", "Runner", "Which",
-    "check_order", "check_percent", "check_positive", "first_error_line", "middleware_finding", "probe_tcp", "redact",
+    "check_order", "check_percent", "check_positive", "first_error_line", "middleware_finding", "module_runner", "probe_tcp",
+    "redact",
     "tcp_finding", "validate_tcp", "wrap_timeout",
 ]
 
@@ -47,6 +48,13 @@ class CmdResult(t.NamedTuple):
 
 Runner = t.Callable[[t.List[str], t.Optional[t.Dict[str, str]]], CmdResult]
 Which = t.Callable[[str], t.Optional[str]]
+
+
+def module_runner(module: t.Any) -> Runner:
+    """The ``Runner`` of a module: ``AnsibleModule.run_command`` with extra environment, as a ``CmdResult``."""
+    def run(argv: list[str], env: dict[str, str] | None) -> CmdResult:
+        return CmdResult(*module.run_command(argv, environ_update=env or {}))
+    return run
 
 
 def redact(text: str, *secrets: str | None) -> str:

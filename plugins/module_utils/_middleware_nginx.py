@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeops.runbook contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""nginx checks: master process, ``nginx -t``, an HTTP probe. PRIVATE to the collection: not a public API."""
+"""nginx checks: master process, ``nginx -T`` (test and dump the configuration), an HTTP probe, and the log files
+the configuration declares (``error_log``, ``access_log``). PRIVATE to the collection: not a public API."""
 from __future__ import annotations
 
 import os
@@ -52,7 +53,8 @@ def validate(opts: NginxOptions) -> None:
 
 
 def parse_config_test(rc: int, stdout: str, stderr: str) -> dict:
-    """Parse ``nginx -t`` output (it writes to stderr): {'ok', 'errors', 'warnings'}."""
+    """Parse ``nginx -t`` / ``-T`` results (written to stderr; -T dumps the configuration on stdout, pass only stderr
+    then): {'ok', 'errors', 'warnings'}."""
     errors: list[str] = []
     warnings: list[str] = []
     for line in f"{stderr}\n{stdout}".splitlines():
@@ -68,6 +70,99 @@ def parse_config_test(rc: int, stdout: str, stderr: str) -> dict:
     if not ok and not errors:
         errors.append(first_error_line(stderr, stdout) or f"nginx -t exited with {rc} and printed nothing")
     return {"ok": ok, "errors": errors, "warnings": warnings}
+
+
+# -- the log files nginx itself declares ----------------------------------------------------------------------
+_VARIABLE = re.compile(r"\$(\{[A-Za-z0-9_]+\}|[A-Za-z0-9_]+)")
+_PREFIX = re.compile(r"--prefix=(\S+)")
+DEFAULT_PREFIX = "/usr/local/nginx"   # nginx's own when built without --prefix
+
+
+def tokenize(text: str) -> t.Iterator[str]:
+    """Tokens of an nginx configuration: words (quotes removed), ``;``, ``{`` and ``}``; comments skipped."""
+    i, size = 0, len(text)
+    while i < size:
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+        elif ch == "#":
+            end = text.find("\n", i)
+            i = size if end < 0 else end + 1
+        elif ch in ";{}":
+            yield ch
+            i += 1
+        elif ch in "\"'":
+            word, i = [], i + 1
+            while i < size and text[i] != ch:
+                if text[i] == "\\" and i + 1 < size:
+                    i += 1
+                word.append(text[i])
+                i += 1
+            yield "".join(word)
+            i += 1
+        else:
+            start = i
+            while i < size and not text[i].isspace() and text[i] not in ";{}":
+                i += 1
+            yield text[start:i]
+
+
+def directives(text: str) -> list[tuple[str, list[str]]]:
+    """Every simple directive (name, arguments) of a configuration, at any block depth."""
+    out: list[tuple[str, list[str]]] = []
+    words: list[str] = []
+    for token in tokenize(text):
+        if token == ";":
+            if words:
+                out.append((words[0], words[1:]))
+            words = []
+        elif token in "{}":
+            words = []
+        else:
+            words.append(token)
+    return out
+
+
+def declared_logs(config_dump: str, prefix: str | None = None) -> dict[str, list[str]]:
+    """{'error': [...], 'access': [...]}: the files ``nginx -T`` declares as logs, in order, each once.
+
+    Variables in a path (``tomcat_access.$logdate.log``) become ``*`` (a glob of the files nginx writes); syslog,
+    ``stderr``, ``memory:``, ``off`` and devices are not files to scan. Relative paths are under ``prefix``
+    (nginx's default prefix when None; left relative when ``""``).
+    """
+    found: dict[str, list[str]] = {"error": [], "access": []}
+    for name, args in directives(config_dump):
+        if name not in ("error_log", "access_log") or not args:
+            continue
+        path = args[0]
+        if path in ("off", "stderr") or path.startswith(("syslog:", "memory:", "/dev/", "/proc/")):
+            continue
+        path = _VARIABLE.sub("*", path)
+        if not path.startswith("/") and prefix != "":
+            path = os.path.join(prefix or DEFAULT_PREFIX, path)
+        kind = "error" if name == "error_log" else "access"
+        if path not in found[kind]:
+            found[kind].append(path)
+    return found
+
+
+def log_name(path: str, taken: set[str]) -> str:
+    """``nginx_<file name without .log>``, made safe and unique among ``taken`` (which it extends)."""
+    base = re.sub(r"\.log$", "", os.path.basename(path).replace("*", ""))
+    base = re.sub(r"[^a-z0-9_]+", "_", base.lower()).strip("_") or "log"
+    name = base if base.startswith("nginx") else f"nginx_{base}"
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}_{n}"
+    taken.add(candidate)
+    return candidate
+
+
+def log_files(found: dict[str, list[str]]) -> dict[str, list[dict]]:
+    """The declared logs as log_scan ``files`` entries: {'error': [{path, name}], 'access': [{path, name}]}."""
+    taken: set[str] = set()
+    return {kind: [{"path": path, "name": log_name(path, taken)} for path in paths] for kind, paths in found.items()}
 
 
 def read_cmdline(proc_root: str, pid: int) -> str | None:
@@ -145,10 +240,19 @@ def check(opts: NginxOptions, run: Runner, which: Which, host: str | None, fetch
         problems.add(UNKNOWN, f"{opts.nginx_bin} not found on this host: configuration not tested")
         details["config_test"] = None
     else:
-        argv = [nginx, "-t"] + (["-c", opts.config_file] if opts.config_file else [])
+        # -T tests the configuration like -t and prints it: the logs to scan are the ones it declares.
+        argv = [nginx, "-T"] + (["-c", opts.config_file] if opts.config_file else [])
         rc, out, err = run(wrap_timeout(which("timeout"), opts.command_timeout, argv), None)
-        test = parse_config_test(rc, out, err)
+        test = parse_config_test(rc, "", err)
         details["config_test"] = test
+        if test["ok"]:
+            found = declared_logs(out, prefix="")
+            if any(not path.startswith("/") for paths in found.values() for path in paths):
+                # a relative log path is under nginx's --prefix, which only nginx -V tells
+                version = run(wrap_timeout(which("timeout"), opts.command_timeout, [nginx, "-V"]), None)
+                match = _PREFIX.search(f"{version.stderr}\n{version.stdout}")
+                found = declared_logs(out, match.group(1) if match else None)
+            details["logs"] = log_files(found)
         if rc == 124:
             problems.add(UNKNOWN, "nginx -t timed out")
         elif not test["ok"]:

@@ -49,7 +49,6 @@ EXAMPLES = r"""
 - name: Check the BGP mesh
   kubeops.runbook.calico_bgp_info:
     socket: "{{ kubeops_bird_socket }}"
-    host_name: "{{ inventory_hostname }}"
     local_address: "{{ ansible_host }}"
     peer_hosts: "{{ dict(groups['calico'] | map('extract', hostvars, 'ansible_host') | zip(groups['calico'])) }}"
   register: bgp

@@ -48,7 +48,9 @@ options:
     choices: [auto, cryptography, openssl]
     default: auto
   host:
-    description: Host name put in the findings (the role passes C(inventory_hostname)). Defaults to the host's node name.
+    description:
+      - Deprecated and ignored; it will be removed in 2.0.0. The module's action labels every finding with the
+        inventory name of the host it ran on (C(inventory_hostname)), so this label cannot disagree with the inventory.
     type: str
 requirements:
   - the C(cryptography) Python library or the C(openssl) command on the host
@@ -60,7 +62,6 @@ EXAMPLES = r"""
     dirs: "{{ kubeops_cert_dirs }}"
     warning_days: 30
     critical_days: 7
-    host: "{{ inventory_hostname }}"
   register: certs
 """
 
@@ -135,7 +136,7 @@ def main() -> None:
             "warning_days": {"type": "int", "default": 30},
             "critical_days": {"type": "int", "default": 7},
             "backend": {"type": "str", "choices": ["auto", "cryptography", "openssl"], "default": "auto"},
-            "host": {"type": "str"},
+            "host": {"type": "str", "removed_in_version": "2.0.0", "removed_from_collection": "kubeops.runbook"},
         },
         supports_check_mode=True,
     )

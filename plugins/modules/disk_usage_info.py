@@ -48,14 +48,15 @@ options:
     type: float
     default: 90
   host:
-    description: Host name put in the findings (the role passes C(inventory_hostname)). Defaults to the host's node name.
+    description:
+      - Deprecated and ignored; it will be removed in 2.0.0. The module's action labels every finding with the
+        inventory name of the host it ran on (C(inventory_hostname)), so this label cannot disagree with the inventory.
     type: str
 """
 
 EXAMPLES = r"""
 - name: Space and inodes of every filesystem
   kubeops.runbook.disk_usage_info:
-    host: "{{ inventory_hostname }}"
   register: disks
 
 - name: The nginx log directory of the handbook, stricter
@@ -127,7 +128,7 @@ def main() -> None:
             "space_critical": {"type": "float", "default": 90},
             "inodes_warning": {"type": "float", "default": 80},
             "inodes_critical": {"type": "float", "default": 90},
-            "host": {"type": "str"},
+            "host": {"type": "str", "removed_in_version": "2.0.0", "removed_from_collection": "kubeops.runbook"},
         },
         supports_check_mode=True,
     )

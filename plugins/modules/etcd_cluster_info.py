@@ -60,7 +60,9 @@ options:
     choices: [warning, critical]
     default: warning
   host_name:
-    description: Inventory name of the host the check runs on, for the C(host) of the backup finding.
+    description:
+      - Deprecated and ignored in the findings' labels; it will be removed in 2.0.0. Cluster findings (quorum,
+        alarms, the backup directory) carry no host, member findings the member's inventory host (O(member_hosts)).
     type: str
 """
 
@@ -72,7 +74,6 @@ EXAMPLES = r"""
     cert: "{{ kubeops_etcd_cert }}"
     key: "{{ kubeops_etcd_key }}"
     backup_dir: "{{ kubeops_etcd_backup_dir | default(omit) }}"
-    host_name: "{{ inventory_hostname }}"
   register: etcd
 """
 
@@ -133,7 +134,7 @@ def main() -> None:
             backup_warning_hours={"type": "float", "default": 25},
             backup_critical_hours={"type": "float", "default": 73},
             backup_missing_status={"type": "str", "choices": ["warning", "critical"], "default": "warning"},
-            host_name={"type": "str"},
+            host_name={"type": "str", "removed_in_version": "2.0.0", "removed_from_collection": "kubeops.runbook"},
         ),
         supports_check_mode=True,
     )
@@ -146,14 +147,13 @@ def main() -> None:
     try:
         if etcdctl is None:
             result = {"members": [], "endpoints": {}, "alarms": [],
-                      "findings": [finding("etcd.quorum", "cluster", "unknown", f"etcdctl not found ({p['etcdctl_path']})",
-                                           host=p["host_name"])]}
+                      "findings": [finding("etcd.quorum", "cluster", "unknown", f"etcdctl not found ({p['etcdctl_path']})")]}
         else:
             result = run_cluster_check(run, p, etcdctl, p["member_hosts"], p["quota_backend_bytes"],
                                        p["db_size_warning_percent"], p["db_size_critical_percent"])
         if p["backup_dir"]:
             result["findings"] += snapshot_findings(list_snapshots(p["backup_dir"], p["backup_pattern"]), p["backup_dir"],
-                                                    p["host_name"], time.time(), p["backup_warning_hours"],
+                                                    None, time.time(), p["backup_warning_hours"],
                                                     p["backup_critical_hours"], p["backup_missing_status"])
     except (EtcdError, OSError) as exc:
         module.fail_json(msg=str(exc))

@@ -50,22 +50,23 @@ options:
     type: int
     default: 1
   host:
-    description: Host name put in the findings (the role passes C(inventory_hostname)). Defaults to the host's node name.
+    description:
+      - Deprecated and ignored; it will be removed in 2.0.0. The module's action labels every finding with the
+        inventory name of the host it ran on (C(inventory_hostname)), so this label cannot disagree with the inventory.
     type: str
 """
 
 EXAMPLES = r"""
 - name: Runtime root and kernel setting on every host
-  kubeops.runbook.host_hygiene_info:
-    host: "{{ inventory_hostname }}"
+  kubeops.runbook.host_hygiene_info: {}
 
 - name: kubectl version skew, on the controller
   kubeops.runbook.host_hygiene_info:
     checks: [kubectl_skew]
     kubectl: "{{ kubeops_kubectl }}"
     kubeconfig: "{{ kubeops_kubeconfig }}"
-    host: localhost
   delegate_to: localhost
+  delegate_facts: true   # run_once: the finding is recorded on localhost only
   run_once: true
 """
 
@@ -149,7 +150,7 @@ def main() -> None:
             "kubeconfig": {"type": "path"},
             "context": {"type": "str"},
             "max_skew": {"type": "int", "default": 1},
-            "host": {"type": "str"},
+            "host": {"type": "str", "removed_in_version": "2.0.0", "removed_from_collection": "kubeops.runbook"},
         },
         supports_check_mode=True,
     )

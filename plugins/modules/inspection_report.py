@@ -9,15 +9,23 @@ module: inspection_report
 short_description: Write the daily inspection report (JSON, Markdown, HTML) and keep its history
 version_added: 1.0.0
 description:
-  - Runs on the controller (action plugin). Collects every finding of the run from the C(kubeops_findings)
-    fact of all inventory hosts and C(localhost), de-duplicates them by finding key (the worst status wins),
-    and adds a C(host.reachable) finding per targeted host, V(critical) for hosts that dropped out of the play
-    (unreachable, or a task failed on them).
-  - Compares the run with the previous run of the same cluster kept in an SQLite history and fills
+  - Runs on the controller (action plugin). Collects every finding of the run from the C(kubeops_findings) fact
+    (and variable) of all inventory hosts and C(localhost), which the inspection modules' actions record, and
+    de-duplicates them by finding key (the worst status wins).
+  - Derives the reachability of each targeted host itself, from what the run left on it, and adds one
+    C(host.reachable) finding per host. V(ok) when the host finished the inspection (C(kubeops_inspection_done)). It is
+    V(critical) when it never answered (its registered C(kubeops_inspection_gather) is unreachable, or nothing at
+    all), when a task failed on it (C(kubeops_inspection_failed)), or when it stopped answering during a check
+    (C(kubeops_inspection_lost), set by the findings action).
+  - Compares the run with the previous run of the same cluster kept in the SQLite history and fills
     C(new_since_last) and C(resolved_since_last); only findings that are not V(ok) count.
+  - Stores the run in the history, and the baselines of the run (C(kubeops_baselines) of C(localhost), e.g. the pod
+    restart counts C(k8s_cluster_info) recorded). A run without a baseline (the API could not be read) leaves the
+    last good one in place.
   - Writes C(inspection-<UTC time>.json), C(.md), C(.html) and C(latest.json) into O(report_dir). Every file is
     written to a temporary file and renamed, so a report is never half-written; C(latest.json) is written last.
-  - The HTML report is one self-contained file (inline CSS, no scripts, fonts or images); every value is escaped.
+  - The HTML report is one self-contained file (inline CSS and SVG, no scripts, fonts or images); every value is
+    escaped. It shows the counts per status of the last O(trend_runs) runs and the findings that keep coming back.
   - Credentials in URLs (C(user:password@), C(?access_token=)) are replaced by C(<redacted>) in the report files,
     RV(notify_text) and the task output.
 author:
@@ -39,33 +47,34 @@ attributes:
       - Every run writes a new timestamped report and a new history entry.
 options:
   cluster:
-    description: Name of the cluster in the report; history is kept per cluster name.
+    description:
+      - Name of the cluster in the report; history is kept per cluster name.
+      - Defaults to C(inspection_cluster_name), else C(kubeops_cluster_name), else V(kubernetes).
     type: str
-    required: true
   report_dir:
-    description: Directory for the reports on the controller, created when missing. Relative to the working directory.
+    description:
+      - Directory for the reports on the controller, created when missing. Relative to the working directory.
+      - Defaults to C(inspection_report_dir), else V(./reports).
     type: path
-    default: ./reports
   history_db:
-    description: SQLite history file. Defaults to C(history.sqlite) in O(report_dir).
+    description: SQLite history file. Defaults to C(inspection_history_db), else C(history.sqlite) in O(report_dir).
     type: path
   targeted_hosts:
-    description: Hosts the inspection play targeted (C(ansible_play_hosts_all) of that play).
+    description:
+      - Hosts the inspection play targeted. Defaults to C(kubeops_inspection_targeted) of C(localhost), which
+        C(playbooks/daily_inspection.yml) records (C(ansible_play_hosts_all) of its inspection play).
     type: list
     elements: str
-    default: []
   reachable_hosts:
     description:
-      - Hosts still in the play at its end (C(ansible_play_hosts)). Hosts of O(targeted_hosts) missing here
-        get a critical C(host.reachable) finding.
+      - Override of the derived reachability, for callers that track it themselves (C(ansible_play_hosts) at the
+        end of their play). Hosts of O(targeted_hosts) missing here get a critical C(host.reachable) finding.
     type: list
     elements: str
-    default: []
   collect_hostvars:
     description:
-      - Collect the C(kubeops_findings) fact of every inventory host and of C(localhost).
-      - Also read why a targeted host dropped out, from its C(kubeops_inspection_failed) fact (the failed task) or its
-        registered C(kubeops_inspection_gather) result (the connection error), as C(playbooks/daily_inspection.yml) sets them.
+      - Collect the C(kubeops_findings) of every inventory host and of C(localhost), and the facts that tell each
+        targeted host's reachability.
     type: bool
     default: true
   findings:
@@ -74,13 +83,28 @@ options:
     elements: raw
     default: []
   started:
-    description: When the inspection started (ISO 8601, UTC). Defaults to the time the report is written.
+    description:
+      - When the inspection started (ISO 8601, UTC). Defaults to C(kubeops_inspection_started) of C(localhost), else
+        the time the report is written.
     type: str
   baselines:
     description:
-      - Values the checks compare against next time (for example restart counts per pod), stored as C(baselines)
-        in the report so that the next run can read them from C(latest.json).
+      - Values the checks of the next run compare with, by name (C(pod_restarts)), each a dict with C(taken).
+        Stored in the history (one per cluster and name, replaced only by a new one) and in the report as C(baselines).
+      - Defaults to the C(kubeops_baselines) fact of C(localhost).
     type: dict
+  trend_runs:
+    description: Runs (this one included) the trend chart and the recurring findings of the report cover, 2 to 365.
+    type: int
+    default: 30
+  report_mode:
+    description:
+      - File mode of the report files (octal string, or an integer), C(latest.json) included. Reports hold log lines,
+        probe URLs and host details, so they are not world-readable by default. The owner keeps read and write access.
+      - A report directory created by this plugin gets the matching directory mode (V(0640) gives V(0750)).
+      - C(history.sqlite) is always V(0600).
+    type: raw
+    default: "0640"
   template_dir:
     description:
       - Directory holding C(inspection_report.html.j2) and C(inspection_report.md.j2).
@@ -102,25 +126,15 @@ options:
     description: How many of the worst findings RV(notify_text) lists.
     type: int
     default: 5
-  report_mode:
-    description:
-      - File mode of the report files (octal string, or an integer), C(latest.json) included. Reports hold log lines,
-        probe URLs and host details, so they are not world-readable by default. The owner keeps read and write access.
-      - A report directory created by this plugin gets the matching directory mode (V(0640) gives V(0750)).
-      - C(history.sqlite) is always V(0600).
-    type: raw
-    default: "0640"
 """
 
 EXAMPLES = r"""
+# After an inspection play that recorded kubeops_inspection_targeted/started on localhost (as the daily
+# inspection playbook does): everything else comes from the hosts' facts.
 - name: Write the inspection report
   kubeops.runbook.inspection_report:
     cluster: "{{ kubeops_cluster_name }}"
     report_dir: /var/lib/kubeops/reports
-    targeted_hosts: "{{ kubeops_inspection_targeted | default([]) }}"
-    reachable_hosts: "{{ kubeops_inspection_reachable | default([]) }}"
-    started: "{{ kubeops_inspection_started | default(omit) }}"
-    baselines: "{{ kubeops_baselines | default(omit) }}"
   check_mode: false
   register: kubeops_report
 
@@ -130,6 +144,27 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+msg:
+  description: One line with the worst status, the counts and where the HTML report is.
+  returned: success
+  type: str
+  sample: "CRITICAL: {'status': 'critical', 'ok': 120, 'warning': 3, 'unknown': 0, 'critical': 1}; report /srv/reports/inspection-20250101T090102Z.html"
+cluster:
+  description: The cluster name the run was recorded under.
+  returned: success
+  type: str
+  sample: erp-prod
+reachability:
+  description: What the run left on each targeted host, V(reachable), V(unreachable), V(failed) or V(lost).
+  returned: success
+  type: dict
+  sample: {"master1": "reachable", "ghost": "unreachable"}
+baselines_recorded:
+  description: Names of the baselines stored in the history by this run (none when the API could not be read).
+  returned: success
+  type: list
+  elements: str
+  sample: ["pod_restarts"]
 summary:
   description: Worst status and the number of findings per status.
   returned: success
@@ -180,7 +215,7 @@ findings_count:
   type: int
   sample: 124
 should_fail:
-  description: Whether the worst status reaches O(fail_on).
+  description: Whether the worst status reaches O(fail_on) (the plugin itself does not fail; the C(report) role does).
   returned: success
   type: bool
   sample: false

@@ -45,10 +45,16 @@ options:
     default: 500
   restart_baseline:
     description:
-      - Container restart counts of the previous inspection, C(namespace/pod) to count (the RV(pod_restarts) of
-        the previous run). A pod whose count grew gets a C(pods.restarts) finding with old and new count.
+      - Container restart counts of the previous inspection, the RV(restart_snapshot) of an earlier run (or the
+        older form, C(namespace/pod) to count). A pod whose count grew gets a C(pods.restarts) finding with old
+        and new count.
+      - A pod created after the baseline was taken (a recreated pod of the same Deployment or StatefulSet has a
+        new name or uid) is compared from 0, so a replaced crashing pod is still seen.
+      - When not given, the action reads the last good baseline of the cluster from the inspection history on the
+        controller (C(inspection_history_db), else C(<inspection_report_dir>/history.sqlite)) and records this
+        run's RV(restart_snapshot) in the host fact C(kubeops_baselines) for the report to store. A run that
+        cannot list the pods stores none, so the next run compares with the last good one.
     type: dict
-    default: {}
   restart_delta_warning:
     description: Restart increase that makes a C(pods.restarts) warning.
     type: int
@@ -103,8 +109,8 @@ EXAMPLES = r"""
   kubeops.runbook.k8s_cluster_info:
     kubeconfig: "{{ kubeops_kubeconfig }}"
     namespaces: [product, developer-center, kube-system]
-    restart_baseline: "{{ previous.baselines.pod_restarts | default({}) }}"
   delegate_to: localhost
+  delegate_facts: true   # run_once: the findings are recorded on localhost only
   run_once: true
   register: k8s
 
@@ -128,10 +134,24 @@ findings:
       summary: NotReady (kubelet stopped posting status)
       details: {ready: Unknown}
 pod_restarts:
-  description: Current container restart count per pod (C(namespace/pod)), the baseline for the next inspection.
+  description: Current container restart count per pod (C(namespace/pod)).
   returned: always
   type: dict
   sample: {"product/oltp-gateway-1-3-0-6bdc7d7b75-gkxqk": 0}
+restart_snapshot:
+  description:
+    - The restart baseline for the next inspection (pass it as O(restart_baseline)); null when the pods could not
+      be listed, so that a caller keeps its last good one.
+  returned: always
+  type: dict
+  sample:
+    taken: "2025-06-02T01:00:05Z"
+    pods:
+      product/oltp-gateway-1-3-0-6bdc7d7b75-gkxqk:
+        uid: 6f1c0a52-3f5e-4a7e-9a43-0d1c2b3e4f50
+        restarts: 0
+        created: "2025-05-30T08:12:44Z"
+        owner: Deployment/oltp-gateway-1-3-0
 objects:
   description: Number of objects listed per kind.
   returned: always
@@ -163,7 +183,7 @@ def main() -> None:
         checks={"type": "list", "elements": "str", "choices": list(CHECKS), "default": list(DEFAULT_CHECKS)},
         namespaces={"type": "list", "elements": "str", "default": []},
         page_size={"type": "int", "default": 500},
-        restart_baseline={"type": "dict", "default": {}},
+        restart_baseline={"type": "dict"},
         restart_delta_warning={"type": "int", "default": 1},
         restart_delta_critical={"type": "int", "default": 5},
         pod_pending_seconds={"type": "int", "default": 300},

@@ -58,7 +58,9 @@ options:
     description: This many slow queries since the server started, or more, is a V(warning); unset (default) to disable.
     type: int
   host:
-    description: Host name put in the finding (the role passes C(inventory_hostname)). Defaults to the host's node name.
+    description:
+      - Deprecated and ignored; it will be removed in 2.0.0. The module's action labels every finding with the
+        inventory name of the host it ran on (C(inventory_hostname)), so this label cannot disagree with the inventory.
     type: str
   command_timeout:
     description: Seconds C(mysqladmin) may take (enforced with C(timeout) when the host has it).
@@ -71,7 +73,6 @@ EXAMPLES = r"""
   kubeops.runbook.mysql_info:
     login_user: "{{ kubeops_mysql_user }}"
     login_password: "{{ kubeops_mysql_password }}"
-    host: "{{ inventory_hostname }}"
   register: mysql
 
 - name: Check a database on another port over TCP
@@ -117,7 +118,7 @@ mysql:
 import platform
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import CmdResult, MiddlewareError
+from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import MiddlewareError, module_runner
 from ansible_collections.kubeops.runbook.plugins.module_utils import _middleware_mysql as M
 
 
@@ -134,7 +135,7 @@ def main() -> None:
             "threads_warning": {"type": "int", "default": 100},
             "threads_critical": {"type": "int", "default": 300},
             "slow_queries_warning": {"type": "int"},
-            "host": {"type": "str"},
+            "host": {"type": "str", "removed_in_version": "2.0.0", "removed_from_collection": "kubeops.runbook"},
             "command_timeout": {"type": "int", "default": 30},
         },
         supports_check_mode=True,
@@ -143,8 +144,7 @@ def main() -> None:
     host = params.pop("host") or platform.node()
     opts = M.MysqlOptions(**params)
 
-    def run(argv: list[str], env: dict | None) -> CmdResult:
-        return CmdResult(*module.run_command(argv, environ_update=env or {}))
+    run = module_runner(module)
 
     try:
         result, facts = M.check(opts, run, module.get_bin_path, host, module.tmpdir)

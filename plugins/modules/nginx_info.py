@@ -8,8 +8,12 @@ module: nginx_info
 short_description: Health of nginx (master process, configuration test, HTTP probe), as an inspection finding
 version_added: 1.0.0
 description:
-  - Looks for the nginx master process (through O(pid_file), else by scanning C(/proc)), runs C(nginx -t) and,
-    when O(probe_url) is set, sends one HTTP GET to it. Returns one C(middleware.nginx) finding.
+  - Looks for the nginx master process (through O(pid_file), else by scanning C(/proc)), runs C(nginx -T) (the
+    configuration test of C(nginx -t), which also prints the configuration) and, when O(probe_url) is set, sends
+    one HTTP GET to it. Returns one C(middleware.nginx) finding.
+  - Returns the log files the configuration declares (every C(error_log) and C(access_log) of every block), ready to
+    pass to M(kubeops.runbook.log_scan), so the logs scanned are the ones this nginx writes. A variable in a path
+    (C(tomcat_access.$logdate.log)) becomes a C(*) glob.
   - V(critical) when the master process is not running, when C(nginx -t) reports a configuration error (the
     summary carries the error line, for example C(unknown directive "locaton" in /etc/nginx/conf.d/x.conf:2)),
     or when the probe gets no answer or a status code outside O(expected_status).
@@ -26,7 +30,7 @@ options:
     type: str
     default: nginx
   config_file:
-    description: Configuration file to test (C(nginx -t -c)); the binary's default when unset.
+    description: Configuration file to test (C(nginx -T -c)); the binary's default when unset.
     type: path
   pid_file:
     description: Pid file of the nginx master.
@@ -49,10 +53,12 @@ options:
     type: bool
     default: true
   host:
-    description: Host name put in the finding (the role passes C(inventory_hostname)). Defaults to the host's node name.
+    description:
+      - Deprecated and ignored; it will be removed in 2.0.0. The module's action labels every finding with the
+        inventory name of the host it ran on (C(inventory_hostname)), so this label cannot disagree with the inventory.
     type: str
   command_timeout:
-    description: Seconds C(nginx -t) may take (enforced with C(timeout) when the host has it).
+    description: Seconds C(nginx -T) may take (enforced with C(timeout) when the host has it).
     type: int
     default: 30
 """
@@ -61,7 +67,6 @@ EXAMPLES = r"""
 - name: Check nginx and probe its health endpoint
   kubeops.runbook.nginx_info:
     probe_url: "{{ kubeops_nginx_probe_url }}"
-    host: "{{ inventory_hostname }}"
   register: nginx
 
 - name: Accept a redirect from the portal page
@@ -94,9 +99,16 @@ nginx:
       type: dict
       returned: always
     config_test:
-      description: Result of C(nginx -t) (C(ok), C(errors), C(warnings)); null when nginx is not installed.
+      description: Result of the configuration test (C(ok), C(errors), C(warnings)); null when nginx is not installed.
       type: dict
       returned: always
+    logs:
+      description:
+        - The log files the configuration declares, as M(kubeops.runbook.log_scan) C(files) entries (C(path), C(name)
+          V(nginx_<file name>)), in C(error) (C(error_log)) and C(access) (C(access_log)). Syslog, C(stderr),
+          C(memory:), C(off) and devices are left out; a relative path is under nginx's C(--prefix).
+      type: dict
+      returned: when the configuration test passed
     probe:
       description: The HTTP probe (C(url), C(status), C(error), C(elapsed_ms), C(expected_status)).
       type: dict
@@ -104,13 +116,16 @@ nginx:
   sample:
     master: {running: true, pid: 77, source: pid_file, pid_file_problem: null}
     config_test: {ok: true, errors: [], warnings: []}
+    logs:
+      error: [{path: /data/iuap/logs/nginx/developer-center_error.log, name: nginx_developer_center_error}]
+      access: [{path: "/data/iuap/logs/nginx/tomcat_access.*.log", name: nginx_tomcat_access}]
     probe: {url: "http://127.0.0.1/healthz", status: 200, error: null, elapsed_ms: 3, expected_status: [200]}
 """
 
 import platform
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import CmdResult, MiddlewareError
+from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import MiddlewareError, module_runner
 from ansible_collections.kubeops.runbook.plugins.module_utils import _middleware_nginx as N
 
 
@@ -124,7 +139,7 @@ def main() -> None:
             "expected_status": {"type": "list", "elements": "int", "default": [200]},
             "probe_timeout": {"type": "float", "default": 5},
             "validate_certs": {"type": "bool", "default": True},
-            "host": {"type": "str"},
+            "host": {"type": "str", "removed_in_version": "2.0.0", "removed_from_collection": "kubeops.runbook"},
             "command_timeout": {"type": "int", "default": 30},
         },
         supports_check_mode=True,
@@ -134,8 +149,7 @@ def main() -> None:
     params["expected_status"] = tuple(params["expected_status"])
     opts = N.NginxOptions(**params)
 
-    def run(argv: list[str], env: dict | None) -> CmdResult:
-        return CmdResult(*module.run_command(argv, environ_update=env or {}))
+    run = module_runner(module)
 
     try:
         result, facts = N.check(opts, run, module.get_bin_path, host)

@@ -42,7 +42,9 @@ options:
     type: float
     default: 95
   host:
-    description: Host name put in the finding (the role passes C(inventory_hostname)). Defaults to the host's node name.
+    description:
+      - Deprecated and ignored; it will be removed in 2.0.0. The module's action labels every finding with the
+        inventory name of the host it ran on (C(inventory_hostname)), so this label cannot disagree with the inventory.
     type: str
   command_timeout:
     description: Seconds each C(rabbitmq-diagnostics) call may take (enforced with C(timeout) when the host has it).
@@ -55,7 +57,6 @@ notes:
 EXAMPLES = r"""
 - name: Check the local RabbitMQ node
   kubeops.runbook.rabbitmq_info:
-    host: "{{ inventory_hostname }}"
   become: true
   register: rabbitmq
 
@@ -102,7 +103,7 @@ rabbitmq:
 import platform
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import CmdResult, MiddlewareError
+from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import MiddlewareError, module_runner
 from ansible_collections.kubeops.runbook.plugins.module_utils import _middleware_rabbitmq as Q
 
 
@@ -114,7 +115,7 @@ def main() -> None:
             "expected_listeners": {"type": "list", "elements": "str", "default": ["amqp"]},
             "fd_warning_percent": {"type": "float", "default": 80},
             "fd_critical_percent": {"type": "float", "default": 95},
-            "host": {"type": "str"},
+            "host": {"type": "str", "removed_in_version": "2.0.0", "removed_from_collection": "kubeops.runbook"},
             "command_timeout": {"type": "int", "default": 60},
         },
         supports_check_mode=True,
@@ -124,8 +125,7 @@ def main() -> None:
     params["expected_listeners"] = tuple(params["expected_listeners"])
     opts = Q.RabbitmqOptions(**params)
 
-    def run(argv: list[str], env: dict | None) -> CmdResult:
-        return CmdResult(*module.run_command(argv, environ_update=env or {}))
+    run = module_runner(module)
 
     try:
         result, facts = Q.check(opts, run, module.get_bin_path, host)

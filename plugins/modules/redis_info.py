@@ -39,7 +39,9 @@ options:
     type: str
     default: redis-cli
   host:
-    description: Host name put in the finding (the role passes C(inventory_hostname)). Defaults to the host's node name.
+    description:
+      - Deprecated and ignored; it will be removed in 2.0.0. The module's action labels every finding with the
+        inventory name of the host it ran on (C(inventory_hostname)), so this label cannot disagree with the inventory.
     type: str
   memory_warning_percent:
     description: C(used_memory) at or above this percentage of C(maxmemory) is a V(warning). Ignored when C(maxmemory) is 0 (no limit).
@@ -71,7 +73,6 @@ EXAMPLES = r"""
   kubeops.runbook.redis_info:
     login_port: "{{ kubeops_redis_port }}"
     login_password: "{{ kubeops_redis_password | default(omit) }}"
-    host: "{{ inventory_hostname }}"
   register: redis
 
 - name: A replica with stricter memory thresholds
@@ -116,7 +117,7 @@ redis:
 import platform
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import CmdResult, MiddlewareError
+from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import MiddlewareError, module_runner
 from ansible_collections.kubeops.runbook.plugins.module_utils import _middleware_redis as R
 
 
@@ -127,7 +128,7 @@ def main() -> None:
             "login_port": {"type": "int", "default": 6379},
             "login_password": {"type": "str", "no_log": True},
             "redis_cli": {"type": "str", "default": "redis-cli"},
-            "host": {"type": "str"},
+            "host": {"type": "str", "removed_in_version": "2.0.0", "removed_from_collection": "kubeops.runbook"},
             "memory_warning_percent": {"type": "float", "default": 80},
             "memory_critical_percent": {"type": "float", "default": 90},
             "clients_warning": {"type": "int", "default": 1000},
@@ -141,8 +142,7 @@ def main() -> None:
     host = params.pop("host") or platform.node()
     opts = R.RedisOptions(**params)
 
-    def run(argv: list[str], env: dict | None) -> CmdResult:
-        return CmdResult(*module.run_command(argv, environ_update=env or {}))
+    run = module_runner(module)
 
     try:
         result, facts = R.check(opts, run, module.get_bin_path, host)

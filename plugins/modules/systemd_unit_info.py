@@ -8,8 +8,9 @@ module: systemd_unit_info
 short_description: State and error logs of systemd units, as inspection findings
 version_added: 1.0.0
 description:
-  - Reads the state of a list of units with one C(systemctl show) call and their error-priority journal lines
-    (C(journalctl -p err)) with one C(journalctl) call, whatever the number of units.
+  - Reads the state of a list of units with one C(systemctl show) call and their error lines with one C(journalctl)
+    call, whatever the number of units. Error lines are error-priority journal lines and, by default
+    (O(klog_errors)), klog C(E)/C(F) lines, which Kubernetes components log at priority info.
   - Applies the handbook's rule per unit. V(active (running)) and no error log lines is V(ok); a unit that is not
     active is V(critical); a unit that does not exist is V(critical) with the summary C(unit not found);
     error log lines in the window, a restart count above O(max_restarts) or an active unit that is not running
@@ -19,11 +20,15 @@ description:
     written in check mode, and not when O(since) is given.
   - A host without C(journalctl), or where it fails, still gets the unit states plus one V(unknown) finding
     C(<category>.journal) saying that the journal could not be read.
+notes:
+  - The module keeps state on the host it inspects, O(state_file), so that each unit's journal window starts where
+    the previous inspection of that unit on that host ended, whichever controller ran it. It is bookkeeping of the
+    module, never a change to what it inspects.
 author:
   - kubeops.runbook maintainers (@kubeops)
 extends_documentation_fragment:
   - kubeops.runbook.attributes
-  - kubeops.runbook.attributes.info_module
+  - kubeops.runbook.attributes.info_module_state
 options:
   units:
     description: Units to inspect; names without a suffix get C(.service).
@@ -36,7 +41,9 @@ options:
     choices: [control_plane_services, node_services]
     default: node_services
   host:
-    description: Host name put in the findings (the role passes C(inventory_hostname)). Defaults to the host's node name.
+    description:
+      - Deprecated and ignored; it will be removed in 2.0.0. The module's action labels every finding with the
+        inventory name of the host it ran on (C(inventory_hostname)), so this label cannot disagree with the inventory.
     type: str
   since:
     description:
@@ -48,7 +55,11 @@ options:
     type: str
     default: -24h
   state_file:
-    description: JSON file on the host that keeps the last inspection time per unit.
+    description:
+      - JSON file on the host that keeps the last inspection time per unit (epoch seconds under C(last_inspection),
+        keyed by unit name).
+      - It is the only thing the module writes, and only outside check mode. Remove it to start the next window at
+        O(default_since) again.
     type: path
     default: /var/lib/kubeops/systemd_unit_info.json
   max_restarts:
@@ -65,11 +76,13 @@ options:
     default: 3
   klog_errors:
     description:
-      - Also count klog error lines (C(E1122 05:56:06.187973 ...)) whatever their journal priority. Kubernetes
-        components write them to stderr, which the journal records at priority C(info), so C(-p err) misses them.
-      - Reads every journal line of the units in the window instead of error-priority lines only.
+      - Also count klog error and fatal lines (C(E1122 05:56:06.187973 ...), C(F1122 ...)) whatever their journal
+        priority. Kubernetes components write them to stderr, which the journal records at priority C(info), so
+        C(-p err) alone misses the errors of the C(kube-*) units the handbook wants checked.
+      - Reads every journal line of the units in the window instead of error-priority lines only. Set V(false) to
+        count error-priority lines only.
     type: bool
-    default: false
+    default: true
 """
 
 EXAMPLES = r"""
@@ -77,7 +90,6 @@ EXAMPLES = r"""
   kubeops.runbook.systemd_unit_info:
     units: [kube-apiserver, kube-controller-manager, kube-scheduler]
     category: control_plane_services
-    host: "{{ inventory_hostname }}"
   register: cp_units
 
 - name: Look at the last hour of error logs only
@@ -200,14 +212,14 @@ def main() -> None:
         argument_spec={
             "units": {"type": "list", "elements": "str", "required": True},
             "category": {"type": "str", "choices": list(S.CATEGORIES), "default": "node_services"},
-            "host": {"type": "str"},
+            "host": {"type": "str", "removed_in_version": "2.0.0", "removed_from_collection": "kubeops.runbook"},
             "since": {"type": "str"},
             "default_since": {"type": "str", "default": "-24h"},
             "state_file": {"type": "path", "default": "/var/lib/kubeops/systemd_unit_info.json"},
             "max_restarts": {"type": "int", "default": 3},
             "journal_errors_warning": {"type": "int", "default": 1},
             "samples": {"type": "int", "default": 3},
-            "klog_errors": {"type": "bool", "default": False},
+            "klog_errors": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
     )

@@ -42,7 +42,9 @@ options:
     type: int
     default: 256
   host:
-    description: Host name put in the finding (the role passes C(inventory_hostname)). Defaults to the host's node name.
+    description:
+      - Deprecated and ignored; it will be removed in 2.0.0. The module's action labels every finding with the
+        inventory name of the host it ran on (C(inventory_hostname)), so this label cannot disagree with the inventory.
     type: str
 """
 
@@ -51,7 +53,6 @@ EXAMPLES = r"""
   kubeops.runbook.tcp_service_info:
     port: "{{ kubeops_license_server_port }}"
     banner: "{{ kubeops_license_server_banner | default(omit) }}"
-    host: "{{ inventory_hostname }}"
   register: license_server
 
 - name: Plain TCP check of another service
@@ -97,7 +98,7 @@ def main() -> None:
             "timeout": {"type": "float", "default": 5},
             "banner": {"type": "str"},
             "banner_bytes": {"type": "int", "default": 256},
-            "host": {"type": "str"},
+            "host": {"type": "str", "removed_in_version": "2.0.0", "removed_from_collection": "kubeops.runbook"},
         },
         supports_check_mode=True,
     )

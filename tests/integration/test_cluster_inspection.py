@@ -6,6 +6,7 @@ Faults injected here are undone in `finally`/context managers: kubelet and bird 
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -34,6 +35,41 @@ PLAYBOOK = """
   gather_facts: false
   roles:
     - role: kubeops.runbook.report
+"""
+
+MODULE_DEFAULTS = """
+- name: Connection options set once per play for the k8s and etcd action groups
+  hosts: master1
+  gather_facts: false
+  module_defaults:
+    group/kubeops.runbook.k8s:
+      kubeconfig: "{{ kubeops_kubeconfig }}"
+      restart_baseline: {}
+    group/kubeops.runbook.etcd:
+      endpoints: "{{ kubeops_etcd_endpoints }}"
+      cacert: "{{ kubeops_etcd_cacert }}"
+      cert: "{{ kubeops_etcd_cert }}"
+      key: "{{ kubeops_etcd_key }}"
+  tasks:
+    - name: Kubernetes API with no connection argument
+      kubeops.runbook.k8s_cluster_info:
+        checks: [nodes]
+      delegate_to: localhost
+      delegate_facts: true
+      run_once: true
+      vars:
+        ansible_python_interpreter: "{{ ansible_playbook_python }}"
+      register: k8s
+    - name: etcd with no connection argument
+      kubeops.runbook.etcd_cluster_info: {}
+      register: etcd
+    - name: Save what they saw
+      ansible.builtin.copy:
+        content: "{{ {'api': k8s.findings | selectattr('id', 'equalto', 'control_plane_services.api') | first,
+                      'etcd_members': etcd.members | length} | to_json }}"
+        dest: "{{ out }}"
+        mode: "0600"
+      delegate_to: localhost
 """
 
 UNSATISFIABLE = """
@@ -85,6 +121,7 @@ def inspect(lab, report_dir: Path, **extra) -> dict:
 
 def k8s(lab, **args) -> dict:
     args.setdefault("kubeconfig", str(lab.kubeconfig))
+    args.setdefault("restart_baseline", {})   # not the controller's history: these runs are not inspections
     return run_module(lab, "localhost", "kubeops.runbook.k8s_cluster_info", args,
                       extra_vars={"ansible_python_interpreter": sys.executable})
 
@@ -168,7 +205,7 @@ def test_restart_increase_between_inspections(lab, tmp_path):
     pod = json.loads(lab.kubectl("get", "pods", "-n", "product", "-l", "app=wcs-webui-1-3-0", "-o", "json").stdout)["items"][0]
     name = pod["metadata"]["name"]
     before = pod["status"]["containerStatuses"][0]["restartCount"]
-    assert first["baselines"]["pod_restarts"][f"product/{name}"] == before
+    assert first["baselines"]["pod_restarts"]["pods"][f"product/{name}"]["restarts"] == before
 
     def patch(count: int) -> None:
         # kwok pods have no real container to crash: raise the count the kubelet would report, through the
@@ -186,16 +223,51 @@ def test_restart_increase_between_inspections(lab, tmp_path):
     assert f"pods.restarts:product/{name}@{item['host']}" in second["new_since_last"]
 
 
+def restart_patcher(lab, name: str):
+    def patch(count: int) -> None:
+        lab.kubectl("patch", "pod", "-n", "product", name, "--subresource=status", "--type=json",
+                    "-p", json.dumps([{"op": "replace", "path": "/status/containerStatuses/0/restartCount", "value": count}]))
+    return patch
+
+
+def test_restart_growth_still_seen_after_a_run_without_the_api(lab, tmp_path):
+    """Healthy run (baseline), restarts grow, a run that cannot reach the API, a healthy run: the growth is reported
+    against the last good baseline, which the run without the API left alone."""
+    report_dir = tmp_path / "reports"
+    inspect(lab, report_dir)
+    pod = json.loads(lab.kubectl("get", "pods", "-n", "product", "-l", "app=ihs-conclude-1-3-0", "-o", "json").stdout)["items"][0]
+    name = pod["metadata"]["name"]
+    before = pod["status"]["containerStatuses"][0]["restartCount"]
+    patch = restart_patcher(lab, name)
+    unreachable = tmp_path / "unreachable.kubeconfig"
+    unreachable.write_text(lab.kubeconfig.read_text().replace("https://198.18.0.11:6443", "https://198.18.0.11:6449"))
+    patch(before + 2)
+    try:
+        down = inspect(lab, report_dir, kubeops_kubeconfig=str(unreachable))
+        after = inspect(lab, report_dir)
+    finally:
+        patch(before)
+    [api] = find(down["findings"], "control_plane_services.api")
+    assert api["status"] == "critical" and "6449" in api["summary"]
+    assert "baselines" not in down                       # nothing stored: the last good baseline stays
+    [item] = find(after["findings"], "pods.restarts", f"product/{name}")
+    assert item["summary"] == f"restarts {before} → {before + 2} since last inspection"
+    assert item["status"] == "warning"
+    with sqlite3.connect(report_dir / "history.sqlite") as db:
+        (taken,) = db.execute("SELECT taken FROM baselines WHERE cluster = 'lab' AND name = 'pod_restarts'").fetchone()
+    assert taken == after["baselines"]["pod_restarts"]["taken"]
+
+
 def test_bird_stopped_on_node1(lab):
     peers = {"198.18.0.11": "master1", "198.18.0.21": "node1", "198.18.0.22": "node2"}
     with lab.unit_stopped("node1", "bird", settle=3):
         seen = run_module(lab, "master1", "kubeops.runbook.calico_bgp_info",
-                          {"host_name": "master1", "local_address": "198.18.0.11", "peer_hosts": peers})
+                          {"local_address": "198.18.0.11", "peer_hosts": peers})
         mine = find(seen["findings"], "calico.bgp_peer", "198.18.0.21", "master1")
         assert mine and mine[0]["status"] == "critical", seen["findings"]
         assert find(seen["findings"], "calico.bgp_peer", "198.18.0.11", "node1")[0]["status"] == "critical"
         assert find(seen["findings"], "calico.bgp_peer", "198.18.0.22", "master1")[0]["status"] == "ok"
-        own = run_module(lab, "node1", "kubeops.runbook.calico_bgp_info", {"host_name": "node1", "peer_hosts": peers})
+        own = run_module(lab, "node1", "kubeops.runbook.calico_bgp_info", {"peer_hosts": peers})
         assert own["source"] == "birdcl"
         assert [(f["id"], f["status"]) for f in own["findings"]] == [("calico.bird", "critical")]
 
@@ -216,14 +288,28 @@ def test_etcd_stopped_on_node2_inspection_completes(lab, tmp_path):
     assert {f["host"] for f in find(findings, "calico.bird")} == {"master1", "node1", "node2"}
 
 
-def test_bad_input_fails_cleanly(lab):
-    result = run_module(lab, "localhost", "kubeops.runbook.k8s_cluster_info", {"kubeconfig": "/nonexistent/kubeconfig"},
+def test_bad_input_is_an_unknown_finding(lab):
+    result = run_module(lab, "localhost", "kubeops.runbook.k8s_cluster_info", {"kubeconfig": "/nonexistent/kubeconfig",
+                                                                               "restart_baseline": {}},
                         extra_vars={"ansible_python_interpreter": sys.executable})
-    assert "findings" not in result and result["msg"] == "kubeconfig /nonexistent/kubeconfig does not exist"
+    assert result["msg"] == "kubeconfig /nonexistent/kubeconfig does not exist"
+    [item] = result["findings"]
+    assert (item["id"], item["status"]) == ("control_plane_services.api", "unknown")
+    assert item["summary"] == "check could not run: kubeconfig /nonexistent/kubeconfig does not exist"
     result = run_module(lab, "master1", "kubeops.runbook.etcd_cluster_info", {"endpoints": ["198.18.0.11:2379"]})
-    # the minimal callback prints FAILED! in the header and the result without its 'failed' key
     assert "members" not in result and result["msg"] == "endpoints: '198.18.0.11:2379' is not a URL like https://198.18.0.11:2379"
+    assert [(f["id"], f["target"], f["status"]) for f in result["findings"]] == [("etcd.quorum", "cluster", "unknown")]
     assert "Traceback" not in json.dumps(result)
+
+
+def test_connection_set_once_with_module_defaults_of_the_action_group(lab, tmp_path):
+    playbook = tmp_path / "defaults.yml"
+    playbook.write_text(MODULE_DEFAULTS)
+    proc = lab.playbook(str(playbook), extra_vars={"out": str(tmp_path / "out.json")})
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert out["api"]["status"] == "ok" and out["api"]["target"] == "https://198.18.0.11:6443"
+    assert out["etcd_members"] >= 3
 
 
 @pytest.mark.parametrize("check", [True, False])

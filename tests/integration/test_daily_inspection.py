@@ -64,11 +64,16 @@ def test_healthy_lab_report(healthy_run, lab):
     assert "<script" not in html.lower()
 
 
-def test_second_run_has_nothing_new(healthy_run):
+def test_second_run_of_a_healthy_lab_is_clean(healthy_run):
     _report_dir, first, second = healthy_run
     assert second["previous"] is not None and second["previous"]["finished"] == first["finished"]
     assert second["new_since_last"] == [], wrong(second, "warning") + wrong(second, "unknown")
     assert keys(second) == keys(first)
+    # the steady state of a healthy lab: nothing to look at
+    assert wrong(second, "critical") + wrong(second, "warning") == []
+    assert second["summary"]["status"] in ("ok", "unknown"), second["summary"]
+    # the history has both runs for the trend chart
+    assert [r["status"] for r in second["trends"]["runs"]] == [first["summary"]["status"], second["summary"]["status"]]
 
 
 def test_check_mode_same_findings(healthy_run, lab, tmp_path):
@@ -92,3 +97,21 @@ def test_unreachable_host_is_a_critical_finding(lab, tmp_path):
     # the real hosts were still inspected
     assert {f["target"] for f in report["findings"] if f["id"] == "host.reachable" and f["status"] == "ok"} == {
         "master1", "node1", "node2", "mw1", "mw2"}
+
+
+def test_a_check_that_fails_on_a_host_keeps_that_hosts_other_findings(lab, tmp_path):
+    """One check's input is broken on node1 (disk thresholds that contradict each other, in node1's host vars): the
+    disk check becomes an unknown finding naming the bad value, and node1's other checks still run and report."""
+    extra = tmp_path / "broken.yml"
+    extra.write_text(yaml.safe_dump({"all": {"hosts": {"node1": {
+        "host_inspection_disk_space_warning": 95, "host_inspection_disk_space_critical": 90}}}}))
+    report = run(lab, tmp_path / "reports", extra_args=["-i", str(extra)])
+    node1 = [f for f in report["findings"] if f["host"] == "node1"]
+    [disk] = [f for f in node1 if f["id"] == "disk.space"]
+    assert disk["status"] == "unknown" and disk["summary"].startswith("check could not run: space_warning: 95")
+    # every other check of node1 ran: units, logs, certificates, hygiene, calico
+    ids = {f["id"] for f in node1 if f["status"] != "unknown"}
+    assert {"node_services.unit", "logs.messages", "certificates.expiry", "host.may_detach_mounts", "calico.bird"} <= ids
+    assert [f["status"] for f in node1 if f["id"] == "host.reachable"] == ["ok"]
+    # and the other hosts' disks were measured as usual
+    assert any(f["id"] == "disk.space" and f["host"] == "node2" and f["status"] == "ok" for f in report["findings"])

@@ -54,7 +54,7 @@ def statuses(findings: list[dict]) -> dict[tuple, str]:
 def test_control_plane_units_healthy_and_missing_unit(lab):
     result = run_module(lab, "master1", "kubeops.runbook.systemd_unit_info", {
         "units": ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubeops-no-such-unit"],
-        "category": "control_plane_services", "host": "master1", "since": "-5min"})
+        "category": "control_plane_services", "since": "-5min"})
     found = by_target(result)
     for unit in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
         assert found[unit]["status"] != "critical", found[unit]
@@ -68,10 +68,10 @@ def test_control_plane_units_healthy_and_missing_unit(lab):
 def test_stopped_scheduler_is_critical(lab):
     with lab.unit_stopped("master1", "kube-scheduler"):
         result = run_module(lab, "master1", "kubeops.runbook.systemd_unit_info", {
-            "units": ["kube-apiserver", "kube-scheduler"], "category": "control_plane_services", "host": "master1",
+            "units": ["kube-apiserver", "kube-scheduler"], "category": "control_plane_services",
             "since": "-5min"})
         check = run_module(lab, "master1", "kubeops.runbook.systemd_unit_info", {
-            "units": ["kube-apiserver", "kube-scheduler"], "category": "control_plane_services", "host": "master1",
+            "units": ["kube-apiserver", "kube-scheduler"], "category": "control_plane_services",
             "since": "-5min"}, check=True)
     item = by_target(result)["kube-scheduler"]
     assert item["status"] == "critical" and item["summary"].startswith("inactive (dead)")
@@ -86,7 +86,7 @@ def test_error_priority_journal_lines_make_a_warning(lab):
         lab.wait(lambda: lab.ssh("node1", f"journalctl -q -p err -u {unit}.service | wc -l").stdout.strip() == "2",
                  "two error lines in the journal", timeout=30, interval=1)
         result = run_module(lab, "node1", "kubeops.runbook.systemd_unit_info", {
-            "units": [unit], "host": "node1", "since": "-5min"})
+            "units": [unit], "since": "-5min"})
     finally:
         lab.ssh("node1", f"systemctl stop {unit}.service; systemctl reset-failed {unit}.service", check=False)
     item = by_target(result)[unit]
@@ -108,16 +108,19 @@ def test_state_file_window_not_written_in_check_mode(lab):
         lab.ssh("node1", f"rm -f {state}", check=False)
 
 
-def test_bad_unit_name_fails_cleanly(lab):
+def test_bad_unit_name_is_an_unknown_finding_with_one_line(lab):
     result = run_module(lab, "node1", "kubeops.runbook.systemd_unit_info", {"units": ["kubelet; reboot"]})
-    assert result.get("failed") and result["msg"].startswith("units: ")
+    assert not result.get("failed") and result["msg"].startswith("units: ")
+    (finding,) = result["findings"]
+    assert (finding["id"], finding["target"], finding["host"], finding["status"]) == (
+        "node_services.unit", "kubelet; reboot", "node1", "unknown")
     assert "Traceback" not in json.dumps(result)
 
 
 # -- log_scan ------------------------------------------------------------------------------------------------
 def test_logger_err_lines_on_node1_become_a_log_finding(lab):
     state = f"/tmp/kubeops-itest-logscan-{uuid.uuid4().hex[:8]}.json"
-    args = {"files": [{"path": "/var/log/messages", "name": "messages"}], "host": "node1", "state_file": state,
+    args = {"files": [{"path": "/var/log/messages", "name": "messages"}], "state_file": state,
             # Ansible logs every module invocation with its arguments to syslog: the regex must not match its own text
             "patterns": [{"name": "itest", "regex": "kubeops-itest disk fail[u]re", "severity": "critical"}]}
     try:
@@ -145,7 +148,7 @@ def test_tail_mode_default_patterns_see_logger_err(lab):
     lab.wait(lambda: marker in lab.ssh("node1", "tail -n 50 /var/log/messages").stdout, "rsyslog wrote the line",
              timeout=30, interval=1)
     result = run_module(lab, "node1", "kubeops.runbook.log_scan", {
-        "files": [{"path": "/var/log/messages", "name": "messages"}], "mode": "tail", "lines": 50, "host": "node1"})
+        "files": [{"path": "/var/log/messages", "name": "messages"}], "mode": "tail", "lines": 50})
     item = result["findings"][0]
     assert item["status"] in ("warning", "critical")
     assert any(marker in line for line in item["details"]["samples"]["error"])
@@ -164,15 +167,16 @@ def test_directory_and_missing_log_paths_are_unknown(lab):
 
 # -- disk, certificates, hygiene -------------------------------------------------------------------------------
 def test_disk_usage_and_bad_threshold(lab):
-    result = run_module(lab, "mw1", "kubeops.runbook.disk_usage_info", {"paths": ["/data/iuap/logs/nginx"], "host": "mw1"})
+    result = run_module(lab, "mw1", "kubeops.runbook.disk_usage_info", {"paths": ["/data/iuap/logs/nginx"]})
     space = [f for f in result["findings"] if f["id"] == "disk.space"][0]
     assert space["target"] == "/data/iuap/logs/nginx" and space["status"] != "unknown"
     df = lab.ssh("mw1", "df -P /data/iuap/logs/nginx | tail -1").stdout.split()
     assert abs(space["details"]["used_percent"] - int(df[4].rstrip("%"))) <= 1
     bad = run_module(lab, "mw1", "kubeops.runbook.disk_usage_info", {"space_warning": 95, "space_critical": 90})
-    assert bad.get("failed") and bad["msg"].startswith("space_warning: 95") and "space_critical 90" in bad["msg"]
+    assert bad["msg"].startswith("space_warning: 95") and "space_critical 90" in bad["msg"]
+    assert [(f["id"], f["status"]) for f in bad["findings"]] == [("disk.space", "unknown")]
     bad = run_module(lab, "mw1", "kubeops.runbook.disk_usage_info", {"inodes_critical": 120})
-    assert bad.get("failed") and "inodes_critical" in bad["msg"] and "120" in bad["msg"]
+    assert "inodes_critical" in bad["msg"] and "120" in bad["msg"] and bad["findings"][0]["status"] == "unknown"
 
 
 @pytest.mark.parametrize("backend", ["auto", "openssl"])
@@ -191,7 +195,7 @@ def test_certificates_on_master1(lab, backend):
 
 
 def test_hygiene_on_node1_and_kubectl_skew(lab):
-    result = run_module(lab, "node1", "kubeops.runbook.host_hygiene_info", {"host": "node1"})
+    result = run_module(lab, "node1", "kubeops.runbook.host_hygiene_info", {})
     found = {(f["id"], f["target"]): f for f in result["findings"]}
     assert found[("host.docker_root_symlink", "/var/lib/containerd")]["status"] == "ok"
     assert found[("host.may_detach_mounts", "fs.may_detach_mounts")]["status"] == "ok"

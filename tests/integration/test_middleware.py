@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-MW1_IDS = {"middleware.nginx", "middleware.license_server", "logs.nginx_developer_center_error"}
+# nginx's error logs come from its own configuration (nginx -T): Debian's main error log and the handbook's one
+MW1_IDS = {"middleware.nginx", "middleware.license_server", "logs.nginx_error", "logs.nginx_developer_center_error"}
 MW2_IDS = {"middleware.redis", "middleware.rabbitmq", "middleware.mysql", "logs.redis", "logs.rabbitmq"}
 WRONG_PASSWORD = "Wr0ng-mon1tor-pa55"
 LAB_PASSWORD = "lab-monitor-secret"
@@ -88,6 +89,7 @@ def test_each_host_checked_for_what_it_runs(lab, tmp_path, check):
     assert mw2["middleware.rabbitmq"]["target"] == "rabbit@mw2"
     assert mw2["logs.redis"]["target"] == "/var/log/redis/redis-server.log"
     assert mw2["logs.rabbitmq"]["target"] == "/var/log/rabbitmq/rabbit@mw2.log"
+    assert mw1["logs.nginx_developer_center_error"]["target"] == "/data/iuap/logs/nginx/developer-center_error.log"
     assert findings["spare1"] == []  # declares no middleware: nothing checked
 
 
@@ -171,7 +173,40 @@ def test_nginx_probe_of_a_missing_page_is_critical(lab, tmp_path):
     ("tcp_service_info", {"port": 70000}, "port: must be a TCP port (1-65535), got 70000"),
     ("nginx_info", {"expected_status": [200, 1000]}, "expected_status: 1000 is not an HTTP status code"),
 ])
-def test_bad_input_fails_with_one_line(lab, tmp_path, module, args, message):
+def test_bad_input_is_an_unknown_finding_with_one_line(lab, tmp_path, module, args, message):
+    """The module refuses the value with one line; its action records that as an unknown finding (the check could
+    not run) instead of failing the task, so the host's other checks still run."""
     result = run_module(lab, tmp_path, f"kubeops.runbook.{module}", args)
-    assert result.get("failed") is True
-    assert message in result["msg"] and "Traceback" not in json.dumps(result)
+    assert not result.get("failed")
+    (finding,) = result["findings"]
+    assert finding["status"] == "unknown" and finding["host"] == "mw1"
+    assert finding["summary"] == f"check could not run: {result['msg']}"
+    assert message in result["msg"] and "\n" not in result["msg"] and "Traceback" not in json.dumps(result)
+
+
+ITEST_SITE = """server {
+  listen 127.0.0.1:8089;
+  error_log /var/log/nginx/kubeops-itest-error.log warn;
+  access_log /var/log/nginx/kubeops-itest-access.$host.log;
+  location / { return 204; }
+}
+"""
+
+
+def test_nginx_logs_come_from_nginx_itself(lab, tmp_path):
+    """A server block added to nginx's configuration: its error_log is scanned on the next inspection without any
+    inventory change, because the logs are the ones `nginx -T` declares."""
+    lab.ssh("mw1", f"cat > /etc/nginx/conf.d/kubeops-itest.conf <<'EOF'\n{ITEST_SITE}EOF\nnginx -t && systemctl reload nginx")
+    try:
+        result = run_module(lab, tmp_path, "kubeops.runbook.nginx_info", {"probe_url": "http://127.0.0.1/healthz"})
+        _proc, findings = run_role(lab, tmp_path, False, {"kubeops_middleware_checks": ["nginx"]}, limit="mw1")
+    finally:
+        lab.ssh("mw1", "rm -f /etc/nginx/conf.d/kubeops-itest.conf && systemctl reload nginx", check=False)
+    logs = result["nginx"]["logs"]
+    assert {"path": "/var/log/nginx/kubeops-itest-error.log", "name": "nginx_kubeops_itest_error"} in logs["error"]
+    assert {"path": "/data/iuap/logs/nginx/developer-center_error.log", "name": "nginx_developer_center_error"} in logs["error"]
+    assert {"path": "/var/log/nginx/kubeops-itest-access.*.log", "name": "nginx_kubeops_itest_access"} in logs["access"]
+    assert {"path": "/data/iuap/logs/nginx/tomcat_access.*.log", "name": "nginx_tomcat_access"} in logs["access"]
+    by_id = {f["id"]: f for f in findings["mw1"]}
+    assert by_id["logs.nginx_kubeops_itest_error"]["target"] == "/var/log/nginx/kubeops-itest-error.log"
+    assert by_id["logs.nginx_developer_center_error"]["status"] == "ok"

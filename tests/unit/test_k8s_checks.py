@@ -269,3 +269,78 @@ def test_ready_ratio_fuzz(value):
     except C.CheckError:
         return
     assert result["ready"] >= 0 and result["total"] >= 0
+
+
+# -- restart baseline: the same pod, a recreated pod, a legacy baseline ------------------------------------------
+GATEWAY = "product/oltp-gateway-1-3-0-6bdc7d7b75-89dr8"
+
+
+def snapshot_of(pods, taken=NOW):
+    return C.restart_snapshot(pods, taken)
+
+
+def test_snapshot_names_the_controller_and_the_time():
+    pods = items("healthy_pods.json")
+    snap = snapshot_of(pods)
+    assert snap["taken"] == "2026-11-22T06:00:00Z"
+    first = pods[0]
+    entry = snap["pods"]["/".join((first["metadata"]["namespace"], first["metadata"]["name"]))]
+    assert entry == {"uid": first["metadata"]["uid"], "restarts": 0, "created": first["metadata"]["creationTimestamp"],
+                     "owner": "Deployment/app-base"}
+
+
+def test_same_pod_compared_with_its_count():
+    pods = items("faults_pods.json")
+    base = snapshot_of(pods)
+    base["pods"][GATEWAY]["restarts"] = 1
+    grown = C.restart_growth(pods, base)
+    assert grown == {GATEWAY: {"pod": GATEWAY, "old": 1, "new": 4, "delta": 3, "recreated": False,
+                               "owner": "Deployment/oltp-gateway-1-3-0"}}
+
+
+def test_recreated_pod_of_the_same_deployment_compared_from_zero():
+    """The crashing pod was deleted and its Deployment made a new one (new name, new uid) after the last
+    inspection: all its restarts are new, even though no pod of that name is in the baseline."""
+    pods = copy.deepcopy(items("faults_pods.json"))
+    base = snapshot_of(pods, taken=dt.datetime(2026, 11, 22, 5, 0, tzinfo=dt.timezone.utc))
+    old_entry = base["pods"].pop(GATEWAY)
+    base["pods"]["product/oltp-gateway-1-3-0-6bdc7d7b75-zzzzz"] = dict(old_entry, uid="gone", restarts=7)
+    pod = next(p for p in pods if "/".join((p["metadata"]["namespace"], p["metadata"]["name"])) == GATEWAY)
+    pod["metadata"]["creationTimestamp"] = "2026-11-22T05:30:00Z"
+    found = by_target(C.pod_findings(pods, baseline=base, now=NOW), "pods.restarts")
+    assert found[GATEWAY]["summary"] == ("restarts 0 → 4 since last inspection "
+                                         "(pod created since, Deployment/oltp-gateway-1-3-0)")
+    assert found[GATEWAY]["details"]["recreated"] is True
+
+
+def test_statefulset_pod_recreated_under_its_name_is_compared_from_zero():
+    pods = copy.deepcopy(items("faults_pods.json"))
+    base = snapshot_of(pods, taken=dt.datetime(2026, 11, 22, 5, 0, tzinfo=dt.timezone.utc))
+    base["pods"][GATEWAY].update(uid="the-pod-before", restarts=9)
+    pod = next(p for p in pods if "/".join((p["metadata"]["namespace"], p["metadata"]["name"])) == GATEWAY)
+    pod["metadata"]["creationTimestamp"] = "2026-11-22T05:10:00Z"
+    assert C.restart_growth(pods, base)[GATEWAY]["old"] == 0   # not "9 -> 4, went down, ignore"
+
+
+def test_pods_older_than_the_baseline_it_does_not_know_are_not_compared():
+    pods = items("faults_pods.json")
+    base = snapshot_of(pods)
+    del base["pods"][GATEWAY]   # e.g. its namespace was not listed last time
+    assert GATEWAY not in C.restart_growth(pods, base)
+
+
+def test_legacy_baseline_of_counts_still_works():
+    pods = items("faults_pods.json")
+    assert C.restart_growth(pods, {GATEWAY: 2})[GATEWAY]["delta"] == 2
+    assert C.restart_growth(pods, {}) == {}
+
+
+@pytest.mark.parametrize("baseline, message", [
+    (["x"], "restart_baseline must be a dict"),
+    ({"taken": "yesterday", "pods": {}}, "taken must be a UTC time"),
+    ({"taken": "2026-11-22T05:00:00Z", "pods": {GATEWAY: 3}}, "must be a dict with restarts"),
+    ({GATEWAY: "many"}, "is not a number"),
+])
+def test_bad_baselines_name_the_problem(baseline, message):
+    with pytest.raises(C.CheckError, match=message):
+        C.restart_growth(items("faults_pods.json"), baseline)

@@ -133,7 +133,7 @@ def test_check(tmp_path, http_base, test, processes, path, expected, status, nee
     assert finding["id"] == "middleware.nginx" and finding["target"] == "nginx"
     assert finding["status"] == status, finding
     assert needle in finding["summary"]
-    assert runner.calls[0][-2:] == ["/usr/sbin/nginx", "-t"]
+    assert runner.calls[0][-2:] == ["/usr/sbin/nginx", "-T"]
     assert facts["probe"]["url"] == http_base + path
 
 
@@ -169,3 +169,73 @@ def test_parse_config_test_fuzz(rc, out, err):
 def test_parse_config_test_truncated(cut):
     bad = cap("nginx_t_bad")
     assert N.parse_config_test(bad.rc, bad.stdout, bad.stderr[:cut])["ok"] is False
+
+
+# -- the logs nginx declares (nginx -T) --------------------------------------------------------------------------
+DUMP = r"""# configuration file /etc/nginx/nginx.conf:
+user www-data;
+error_log /var/log/nginx/error.log;   # the main error log
+http {
+    log_format main '$remote_addr "$request" $status; {braces} in quotes';
+    access_log /var/log/nginx/access.log;
+    access_log syslog:server=127.0.0.1 main;
+    include /etc/nginx/sites-enabled/*;
+}
+
+# configuration file /etc/nginx/sites-enabled/default:
+server {
+  listen 80 default_server;
+  access_log /data/iuap/logs/nginx/tomcat_access.$logdate.log combined;
+  error_log /data/iuap/logs/nginx/developer-center_error.log warn;
+  location = /healthz { access_log off; return 200 "ok;\n"; }
+  location /old { access_log "logs/old access.log"; error_log stderr; error_log memory:32m; }
+  location /x { error_log /var/log/nginx/error.log; access_log /dev/null; }
+}
+"""
+
+
+def test_tokenize_skips_comments_and_keeps_quoted_words():
+    tokens = list(N.tokenize('a "b; c" # d;\n e \'f\\\'g\';'))
+    assert tokens == ["a", "b; c", "e", "f'g", ";"]
+
+
+def test_declared_logs_from_the_configuration():
+    found = N.declared_logs(DUMP, prefix="/usr/share/nginx")
+    assert found == {
+        "error": ["/var/log/nginx/error.log", "/data/iuap/logs/nginx/developer-center_error.log"],
+        "access": ["/var/log/nginx/access.log", "/data/iuap/logs/nginx/tomcat_access.*.log",
+                   "/usr/share/nginx/logs/old access.log"],
+    }
+    assert N.declared_logs(DUMP, prefix="")["access"][-1] == "logs/old access.log"
+
+
+def test_log_files_have_unique_log_scan_names():
+    files = N.log_files(N.declared_logs(DUMP, prefix="/usr/share/nginx"))
+    assert [f["name"] for f in files["error"]] == ["nginx_error", "nginx_developer_center_error"]
+    assert [f["name"] for f in files["access"]] == ["nginx_access", "nginx_tomcat_access", "nginx_old_access"]
+    twice = N.log_files({"error": ["/a/error.log", "/b/error.log"], "access": []})
+    assert [f["name"] for f in twice["error"]] == ["nginx_error", "nginx_error_2"]
+
+
+def test_check_returns_the_declared_logs_and_asks_nginx_for_its_prefix(tmp_path):
+    proc = make_proc(tmp_path, {77: MASTER})
+    (tmp_path / "nginx.pid").write_text("77\n")
+    calls = []
+
+    def runner(argv, env):
+        calls.append(argv[-1])
+        if argv[-1] == "-V":
+            return W.CmdResult(0, "", "nginx version: nginx/1.22.1\nconfigure arguments: --prefix=/usr/share/nginx --foo")
+        return W.CmdResult(0, DUMP, cap("nginx_t_ok").stderr)
+
+    finding, facts = N.check(N.NginxOptions(pid_file=str(tmp_path / "nginx.pid")), runner, lambda n: f"/usr/sbin/{n}",
+                             "mw1", proc_root=str(proc))
+    assert finding["status"] == W.OK and calls == ["-T", "-V"]
+    assert facts["logs"]["access"][-1] == {"path": "/usr/share/nginx/logs/old access.log", "name": "nginx_old_access"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=500))
+def test_declared_logs_never_raise(text):
+    found = N.declared_logs(text)
+    assert set(found) == {"error", "access"}

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ansible_collections.kubeops.runbook.plugins.module_utils import _history as H
-from ansible_collections.kubeops.runbook.plugins.module_utils import _report as R
+from ansible_collections.kubeops.runbook.plugins.plugin_utils import _history as H
+from ansible_collections.kubeops.runbook.plugins.plugin_utils import _report as R
 from ansible_collections.kubeops.runbook.plugins.module_utils._findings import finding, finding_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +27,7 @@ def load(name: str) -> dict:
 
 def run_findings(data: dict) -> list[dict]:
     failed = {h: "a task failed on this host" for h, items in data["findings_by_host"].items() if items}
-    return R.collect(data["findings_by_host"]) + R.reachability(data["targeted"], data["reachable"], failed)
+    return R.collect(data["findings_by_host"]) + R.reachability(R.host_states(data["targeted"], data["reachable"], failed))
 
 
 def one_run(db: str, data: dict) -> dict:
@@ -78,14 +78,18 @@ def test_collect_accepts_none_and_single_mapping():
     assert R.collect({"a": None, "mw1": single}) == [single]
 
 
-@pytest.mark.parametrize("targeted, reachable, failed, expected", [
-    (["a", "b"], ["a", "b"], {}, {"a": ("ok", None), "b": ("ok", None)}),
-    (["a", "ghost"], ["a"], {}, {"a": ("ok", None), "ghost": ("critical", "unreachable")}),
-    (["a", "b"], ["a"], {"b": "Check units: unit kubelet not found"}, {"a": ("ok", None), "b": ("critical", "failed")}),
-    ([], [], {}, {}),
+@pytest.mark.parametrize("targeted, reachable, failed, lost, expected", [
+    (["a", "b"], ["a", "b"], {}, {}, {"a": ("ok", None), "b": ("ok", None)}),
+    (["a", "ghost"], ["a"], {}, {}, {"a": ("ok", None), "ghost": ("critical", "unreachable")}),
+    (["a", "b"], ["a"], {"b": "Check units: unit kubelet not found"}, {}, {"a": ("ok", None), "b": ("critical", "failed")}),
+    (["a", "b"], ["a", "b"], {}, {"b": "Scan log files: ssh: connect to host b port 22: Connection refused"},
+     {"a": ("ok", None), "b": ("critical", "lost")}),
+    ([], [], {}, {}, {}),
 ])
-def test_reachability(targeted, reachable, failed, expected):
-    result = R.reachability(targeted, reachable, failed, {"ghost": "ssh: connect to host 198.18.0.99 port 22: No route to host"})
+def test_reachability(targeted, reachable, failed, lost, expected):
+    states = R.host_states(targeted, reachable, failed, {"ghost": "ssh: connect to host 198.18.0.99 port 22: No route to host"},
+                           lost)
+    result = R.reachability(states)
     got = {f["target"]: (f["status"], f["details"].get("reason")) for f in result}
     assert got == expected
     assert all(f["id"] == "host.reachable" and f["category"] == "host" and f["host"] == f["target"] for f in result)
@@ -94,6 +98,8 @@ def test_reachability(targeted, reachable, failed, expected):
             assert item["summary"].endswith("Check units: unit kubelet not found")
         if item["details"].get("reason") == "unreachable":
             assert "No route to host" in item["details"]["error"]
+        if item["details"].get("reason") == "lost":
+            assert item["summary"].startswith("host stopped answering during the inspection")
 
 
 def test_sort_is_worst_first():

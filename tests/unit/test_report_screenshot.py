@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.kubeops.runbook.plugins.module_utils import _history as H
-from ansible_collections.kubeops.runbook.plugins.module_utils import _report as R
+from ansible_collections.kubeops.runbook.plugins.plugin_utils import _history as H
+from ansible_collections.kubeops.runbook.plugins.plugin_utils import _report as R
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
@@ -71,24 +71,43 @@ def pixel(rows: list[bytes], x: int, y: int) -> tuple[int, int, int]:
     return tuple(rows[y][x * 3:x * 3 + 3])
 
 
+RUNS = 12
+
+
 @pytest.fixture(scope="module")
 def report_html(tmp_path_factory) -> Path:
+    """The HTML of the last of twelve daily runs (as the report action makes them: trends from the history)."""
     tmp = tmp_path_factory.mktemp("shot")
     db = str(tmp / "h.sqlite")
-    for name in ("run1.json", "run2.json"):
+    for day in range(RUNS):
+        name = "run2.json" if day % 3 == 2 or day == RUNS - 1 else "run1.json"
         data = json.loads((FIXTURES / name).read_text(encoding="utf-8"))
         if name == "run2.json":
             data["findings_by_host"]["mw1"].append({
                 "id": "disk.space", "target": "/data", "host": "mw1", "status": "critical",
                 "summary": (FIXTURES / "gbk_summary.bin").read_bytes()})
+        started, finished = f"2026-11-{day + 1:02d}T01:00:00Z", f"2026-11-{day + 1:02d}T01:05:00Z"
         failed = {h: "a task failed on this host" for h in data["findings_by_host"]}
-        findings = R.collect(data["findings_by_host"]) + R.reachability(data["targeted"], data["reachable"], failed)
+        findings = R.collect(data["findings_by_host"]) + R.reachability(R.host_states(data["targeted"], data["reachable"],
+                                                                                      failed))
         with H.History(db) as history:
-            report = R.build_report("lab", data["started"], data["finished"], findings, history.last_run("lab"))
-            paths = R.write_report(report, str(tmp), TEMPLATES, dt.datetime.now(dt.timezone.utc))
-            history.record("lab", data["started"], data["finished"], report["summary"]["status"],
-                           R.key_statuses(report["findings"]))
+            report = R.build_report("lab", started, finished, findings, history.last_run("lab"))
+            keys = R.key_statuses(report["findings"])
+            report["trends"] = history.trends("lab", 30, current={"started": started, "finished": finished,
+                                                                  "status": report["summary"]["status"], "findings": keys})
+            paths = R.write_report(report, str(tmp), TEMPLATES, dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=day))
+            history.record("lab", started, finished, report["summary"]["status"], keys)
     return Path(paths["html"])
+
+
+def test_trend_is_inline_svg_without_external_resources(report_html):
+    html = report_html.read_text(encoding="utf-8")
+    svg = html[html.index("<svg"):html.index("</svg>")]
+    assert svg.count("<rect") == RUNS * 5      # the worst-status strip and one row per status, a bar per run
+    assert svg.count('class="s-ok"') >= RUNS
+    assert "Trend of the last 12 runs" in html and "Keeps coming back" in html
+    assert not any(marker in html for marker in (" src=", " href=", "url(", "@import", "<script", "<link"))
+    assert "disk.space:/data@mw1" in html[html.index("Keeps coming back"):]
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (bindep.txt: chromium [test])")
@@ -108,8 +127,14 @@ def test_html_report_screenshot(report_html):
     assert len(colors) > 40, "screenshot looks blank"
     # the status banner across the top is the critical red of the stylesheet (#c62828)
     assert pixel(rows, 10, 10) == (0xC6, 0x28, 0x28)
-    assert pixel(rows, 1270, 60) == (0xC6, 0x28, 0x28)
+    assert pixel(rows, 1240, 60) == (0xC6, 0x28, 0x28)
     # below the banner the page is light, with dark text somewhere in the first screenful
     assert sum(pixel(rows, 5, 400)) > 600
     dark = sum(1 for y in range(150, 900, 3) for x in range(0, width, 3) if sum(pixel(rows, x, y)) < 200)
     assert dark > 500, "no text rendered below the banner"
+    # the trend chart is drawn: its ok row is twelve green bars (#2e7d32), far more green than the badges and
+    # borders elsewhere on the page; the critical row and the worst-status strip add red below the banner
+    green = sum(1 for y in range(150, height) for x in range(width) if pixel(rows, x, y) == (0x2E, 0x7D, 0x32))
+    red = sum(1 for y in range(150, height) for x in range(width) if pixel(rows, x, y) == (0xC6, 0x28, 0x28))
+    assert green > 12 * 14 * 10, f"trend chart not drawn ({green} green pixels)"
+    assert red > 4 * 14 * 10, f"critical bars not drawn ({red} red pixels)"

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The inspection report: collect findings, compare with the last run, render and write. PRIVATE to the collection.
 
-Used on the controller by the ``kubeops.runbook.inspection_report`` action plugin; everything here is a plain
+Controller-only (Jinja2 rendering): used by the ``kubeops.runbook.inspection_report`` action plugin, never sent to
+a host. Everything here is a plain
 function so that unit tests can build, render and write reports without running Ansible.
 """
 from __future__ import annotations
@@ -16,10 +17,10 @@ import tempfile
 import typing as t
 
 from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (
-    CATEGORIES, CRITICAL, OK, STATUSES, FindingError, finding, finding_key, rank, summarize,
+    CATEGORIES, CRITICAL, OK, STATUSES, UNKNOWN, FindingError, finding, finding_key, rank, summarize,
 )
-from ansible_collections.kubeops.runbook.plugins.module_utils._history import compare
 from ansible_collections.kubeops.runbook.plugins.module_utils._redact import redact_text
+from ansible_collections.kubeops.runbook.plugins.plugin_utils._history import compare
 
 try:
     import jinja2
@@ -87,9 +88,11 @@ def normalize(item: t.Any, source: str) -> dict:
     if isinstance(item, t.Mapping):
         item = clean(item)
         try:
+            # A finding recorded by the findings action says whose it is (host None: the cluster's); one without a
+            # host key (an older role's set_fact) belongs to the host it was found on.
+            host = item.get("host") if "host" in item else (None if source == "localhost" else source)
             return finding(str(item.get("id") or ""), item.get("target") if item.get("target") is not None else source,
-                           str(item.get("status") or ""), clean_text(item.get("summary") or ""),
-                           host=item.get("host") or (None if source == "localhost" else source),
+                           str(item.get("status") or ""), clean_text(item.get("summary") or ""), host=host,
                            details=item.get("details") if isinstance(item.get("details"), dict) else {},
                            category=item.get("category") or None)
         except FindingError as exc:
@@ -122,29 +125,48 @@ def collect(findings_by_host: t.Mapping[str, t.Any]) -> list[dict]:
     return list(merged.values())
 
 
-def reachability(targeted: t.Iterable[str], reachable: t.Iterable[str], failed: t.Mapping[str, str] | None = None,
-                 unreachable: t.Mapping[str, str] | None = None) -> list[dict]:
-    """``host.reachable`` findings: ok for hosts that finished the inspection, critical for those that dropped out.
-
-    ``failed`` maps hosts that answered but on which a task failed to the reason; the other hosts that dropped
-    out were unreachable (``unreachable`` may give the connection error).
-    """
-    reachable_set = set(reachable)
-    failed = failed or {}
-    unreachable = unreachable or {}
-    result = []
-    for host in sorted(set(targeted)):
-        if host in reachable_set:
-            result.append(finding("host.reachable", host, OK, "host answered and finished the inspection", host=host))
+def host_states(targeted: t.Iterable[str], reachable: t.Iterable[str], failed: t.Mapping[str, str] | None = None,
+                unreachable: t.Mapping[str, str] | None = None, lost: t.Mapping[str, str] | None = None
+                ) -> dict[str, tuple[str, str]]:
+    """{host: (state, reason)} for ``reachability()`` from lists: hosts that finished, hosts on which a task failed
+    (with why), the connection errors of the others, and hosts that stopped answering during the run."""
+    reachable_set, failed, unreachable, lost = set(reachable), failed or {}, unreachable or {}, lost or {}
+    states = {}
+    for host in targeted:
+        if host in lost:
+            states[host] = ("lost", lost[host])
+        elif host in reachable_set:
+            states[host] = ("reachable", "")
         elif host in failed:
-            reason = " ".join(clean_text(failed[host]).split())
+            states[host] = ("failed", failed[host])
+        else:
+            states[host] = ("unreachable", unreachable.get(host) or "")
+    return states
+
+
+def reachability(states: t.Mapping[str, tuple[str, str]]) -> list[dict]:
+    """``host.reachable`` findings from {host: (state, reason)}, state being what the run left on the host.
+
+    ``reachable`` (it finished the inspection) is ok; ``unreachable`` (it never answered), ``failed`` (a task failed
+    on it, its remaining checks did not run) and ``lost`` (it stopped answering during the inspection) are critical.
+    """
+    result = []
+    for host in sorted(states):
+        state, why = states[host]
+        reason = " ".join(clean_text(why or "").split())
+        if state == "reachable":
+            result.append(finding("host.reachable", host, OK, "host answered and finished the inspection", host=host))
+        elif state == "failed":
             result.append(finding("host.reachable", host, CRITICAL,
                                   f"inspection stopped on this host, its remaining checks did not run: {reason}",
                                   host=host, details={"reason": "failed", "error": reason}))
+        elif state == "lost":
+            result.append(finding("host.reachable", host, CRITICAL,
+                                  f"host stopped answering during the inspection; the checks after that are unknown: {reason}",
+                                  host=host, details={"reason": "lost", "error": reason}))
         else:
-            error = " ".join(clean_text(unreachable.get(host) or "").split())
             result.append(finding("host.reachable", host, CRITICAL, "host unreachable: none of its checks ran",
-                                  host=host, details={"reason": "unreachable", "error": error}))
+                                  host=host, details={"reason": "unreachable", "error": reason}))
     return result
 
 
@@ -260,6 +282,42 @@ def md_code(value: t.Any) -> str:
     return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
 
 
+TREND_RUNS = 30
+_BAR, _GAP, _ROW, _LABEL, _RIGHT = 14, 4, 34, 92, 80   # px: bar width, gap, row height, label and note columns
+
+
+def trend_chart(trends: t.Mapping | None) -> dict | None:
+    """Geometry of the trend chart (inline SVG in the HTML report) from ``report["trends"]``, None without runs.
+
+    One row per status (critical, unknown, warning, ok), one bar per run, oldest left; each row has its own scale,
+    so three warnings are visible next to a hundred ok checks. A strip on top shows each run's worst status.
+    """
+    runs = list((trends or {}).get("runs") or [])[-TREND_RUNS:]
+    if not runs:
+        return None
+    step = _BAR + _GAP
+    rows = []
+    for index, status in enumerate(reversed(STATUSES)):
+        top = 22 + index * _ROW
+        counts = [int(run.get(status) or 0) for run in runs]
+        peak = max(counts) or 1
+        bars = []
+        for i, (run, count) in enumerate(zip(runs, counts)):
+            height = round(count / peak * (_ROW - 10)) if count else 0
+            bars.append({"x": _LABEL + i * step, "y": top + (_ROW - 8) - height, "h": max(height, 1 if count else 0),
+                         "count": count, "title": f"{run.get('started')}: {count} {status}"})
+        rows.append({"status": status, "y": top, "label_y": top + _ROW - 12, "bars": bars,
+                     "last": counts[-1], "peak": max(counts)})
+    strip = [{"x": _LABEL + i * step, "status": run.get("status") if run.get("status") in STATUSES else UNKNOWN,
+              "title": f"{run.get('started')}: {run.get('status')}"} for i, run in enumerate(runs)]
+    right = _LABEL + len(runs) * step
+    return {"width": right + _RIGHT, "height": 22 + 4 * _ROW + 18, "rows": rows, "strip": strip, "bar": _BAR,
+            "runs": len(runs), "right": right, "note_x": right + 6,
+            # the first and last day under the bars (the title of each bar has the exact time)
+            "first": str(runs[0].get("started") or "")[:10], "last": str(runs[-1].get("started") or "")[:10],
+            "axis_y": 22 + 4 * _ROW + 12}
+
+
 def view_model(report: dict) -> dict:
     """What the templates need: findings grouped by category then host, NEW marked, details as JSON text."""
     new = set(report.get("new_since_last") or ())
@@ -295,6 +353,8 @@ def view_model(report: dict) -> dict:
         "resolved": list(report.get("resolved_since_last") or ()),
         "hosts": sorted({f["target"] for f in report["findings"] if f["id"] == "host.reachable"}
                         or {f["host"] for f in report["findings"] if f.get("host")}),
+        "trend": trend_chart(report.get("trends")),
+        "recurring": list((report.get("trends") or {}).get("recurring") or []),
     }
 
 

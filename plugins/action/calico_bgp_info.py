@@ -1,0 +1,21 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeops.runbook contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of kubeops.runbook.calico_bgp_info: runs the module and records its findings in kubeops_findings."""
+from __future__ import annotations
+
+from ansible_collections.kubeops.runbook.plugins.plugin_utils._findings_action import FindingsActionBase
+
+
+class ActionModule(FindingsActionBase):
+    MODULE = "kubeops.runbook.calico_bgp_info"
+    SCOPE = "peers"
+    FAILURE_ID = "calico.bird"
+
+    def module_args(self, args, task_vars):
+        # This host's inventory name names the BIRD finding and the peers' findings about it.
+        args.setdefault("host_name", task_vars.get("inventory_hostname"))
+        return args
+
+    def failure_targets(self, args, label):
+        return [(self.FAILURE_ID, str(args.get("host_name") or label))]

@@ -1,0 +1,16 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeops.runbook contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of kubeops.runbook.cert_expiry_info: runs the module and records its findings in kubeops_findings."""
+from __future__ import annotations
+
+from ansible_collections.kubeops.runbook.plugins.plugin_utils._findings_action import FindingsActionBase
+
+
+class ActionModule(FindingsActionBase):
+    MODULE = "kubeops.runbook.cert_expiry_info"
+    FAILURE_ID = "certificates.expiry"
+
+    def failure_targets(self, args, label):
+        places = [str(p) for key in ("dirs", "paths") if isinstance(args.get(key), list) for p in args[key]]
+        return [(self.FAILURE_ID, place) for place in places] or [(self.FAILURE_ID, label or "certificates")]

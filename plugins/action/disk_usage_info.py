@@ -1,0 +1,16 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeops.runbook contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of kubeops.runbook.disk_usage_info: runs the module and records its findings in kubeops_findings."""
+from __future__ import annotations
+
+from ansible_collections.kubeops.runbook.plugins.plugin_utils._findings_action import FindingsActionBase
+
+
+class ActionModule(FindingsActionBase):
+    MODULE = "kubeops.runbook.disk_usage_info"
+    FAILURE_ID = "disk.space"
+
+    def failure_targets(self, args, label):
+        paths = args.get("paths") if isinstance(args.get("paths"), list) else []
+        return [(self.FAILURE_ID, str(path)) for path in paths] or [(self.FAILURE_ID, "/proc/mounts")]

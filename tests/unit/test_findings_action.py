@@ -1,0 +1,187 @@
+"""The findings action base (plugins/plugin_utils/_findings_action.py) and the shims of the *_info modules.
+
+The module run is the boundary: ``_execute_module`` returns what a module would (results captured from the lab's
+modules, trimmed); everything else (labels, validation, unknown findings, the kubeops_findings fact) is real.
+"""
+from __future__ import annotations
+
+import importlib
+import types
+
+import pytest
+from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar
+
+from ansible_collections.kubeops.runbook.plugins.module_utils import _findings as F
+from ansible_collections.kubeops.runbook.plugins.plugin_utils import _history as H
+
+REDIS_OK = {"changed": False, "findings": [{
+    "id": "middleware.redis", "category": "middleware", "target": "redis:6379", "host": "mw2-node-name",
+    "status": "ok", "summary": "PONG, redis 7.0.15 master, 1 clients", "details": {"version": "7.0.15"}}]}
+REDIS_BAD_INPUT = {"failed": True, "msg": "memory_warning_percent: must be a percentage in (0, 100], got 150"}
+PEERS = {"changed": False, "findings": [
+    {"id": "calico.bird", "category": "calico", "target": "master1", "host": None, "status": "ok", "summary": "BIRD answers"},
+    {"id": "calico.bgp_peer", "category": "calico", "target": "198.18.0.11", "host": "node1", "status": "critical",
+     "summary": "BGP session from master1 not Established"}]}
+
+
+def action(name: str, outcome, args: dict | None = None, task_vars: dict | None = None, **task):
+    module = importlib.import_module(f"ansible_collections.kubeops.runbook.plugins.action.{name}")
+    fields = {"args": dict(args or {}), "async_val": 0, "check_mode": False, "delegate_to": None, "delegate_facts": False,
+              "run_once": False, "action": f"kubeops.runbook.{name}", "get_name": lambda: f"Check {name}"}
+    fields.update(task)
+    connection = types.SimpleNamespace(_shell=types.SimpleNamespace(tmpdir="/tmp/x"))
+    task_vars = {"inventory_hostname": "mw2", "ansible_facts": {}, **(task_vars or {})}
+    plugin = module.ActionModule(types.SimpleNamespace(**fields), connection, None, DataLoader(),
+                                 Templar(loader=DataLoader(), variables=task_vars))
+    calls = []
+
+    def execute(module_name, module_args, task_vars):
+        calls.append((module_name, dict(module_args)))
+        if isinstance(outcome, Exception):
+            raise outcome
+        return dict(outcome)
+
+    plugin._execute_module = execute
+    return plugin, task_vars, calls
+
+
+def test_ok_findings_labelled_with_the_inventory_host_and_appended():
+    earlier = F.finding("disk.space", "/", "ok", "12% used", host="mw2")
+    plugin, task_vars, calls = action("redis_info", REDIS_OK, {"login_port": 6379},
+                                      {"ansible_facts": {"kubeops_findings": [earlier]}})
+    result = plugin.run(task_vars=task_vars)
+    [item] = result["findings"]
+    assert item["host"] == "mw2"                      # not the node name the module saw
+    assert result["ansible_facts"]["kubeops_findings"] == [earlier, item]
+    assert not result.get("failed")
+    assert calls == [("kubeops.runbook.redis_info", {"login_port": 6379})]
+
+
+def test_module_failure_is_an_unknown_finding_and_the_task_goes_on():
+    plugin, task_vars, _calls = action("redis_info", REDIS_BAD_INPUT, {"login_port": 30001, "memory_warning_percent": 150})
+    result = plugin.run(task_vars=task_vars)
+    assert result["failed"] is False
+    [item] = result["findings"]
+    assert (item["id"], item["target"], item["host"], item["status"]) == ("middleware.redis", "redis:30001", "mw2", "unknown")
+    assert item["summary"] == "check could not run: memory_warning_percent: must be a percentage in (0, 100], got 150"
+    assert item["details"]["reason"] == "failed"
+    assert result["ansible_facts"]["kubeops_findings"] == [item]
+    assert any("recorded as an unknown finding" in w for w in result["warnings"])
+
+
+def test_host_that_stops_answering_is_unknown_and_marked_lost():
+    plugin, task_vars, _calls = action("systemd_unit_info", AnsibleConnectionFailure("ssh: connect to host 198.18.0.21 "
+                                       "port 22: Connection refused"), {"units": ["kubelet", "kube-proxy"]},
+                                       {"inventory_hostname": "node1"})
+    result = plugin.run(task_vars=task_vars)
+    assert [(f["id"], f["target"], f["status"]) for f in result["findings"]] == [
+        ("node_services.unit", "kubelet", "unknown"), ("node_services.unit", "kube-proxy", "unknown")]
+    assert result["findings"][0]["summary"].startswith("host stopped answering during the check: ssh: connect")
+    assert "unreachable" not in result and result["failed"] is False
+    assert result["ansible_facts"]["kubeops_inspection_lost"].startswith("Check systemd_unit_info: ssh: connect")
+
+
+def test_malformed_finding_from_a_module_becomes_unknown():
+    plugin, task_vars, _calls = action("nginx_info", {"findings": [{"id": "middleware.nginx", "target": "nginx",
+                                                                   "status": "fine"}]})
+    [item] = plugin.run(task_vars=task_vars)["findings"]
+    assert item["status"] == "unknown" and "unknown finding status 'fine'" in item["summary"]
+
+
+def test_peers_scope_keeps_the_labels_the_module_set():
+    plugin, task_vars, calls = action("calico_bgp_info", PEERS, {}, {"inventory_hostname": "master1"})
+    result = plugin.run(task_vars=task_vars)
+    assert [f["host"] for f in result["findings"]] == ["master1", "node1"]
+    assert calls[0][1]["host_name"] == "master1"      # filled from the inventory by the action
+
+
+def test_cluster_scope_run_once_goes_to_the_delegated_host_unlabelled():
+    quorum = {"findings": [{"id": "etcd.quorum", "category": "etcd", "target": "cluster", "host": None, "status": "ok",
+                            "summary": "3/3 members healthy"}]}
+    kept = F.finding("etcd.member", "node1", "ok", "healthy", host="node1")
+    plugin, task_vars, _calls = action(
+        "etcd_cluster_info", quorum, {"endpoints": ["https://198.18.0.11:2379"]},
+        {"inventory_hostname": "mw1", "ansible_delegated_vars": {"master1": {"ansible_facts": {"kubeops_findings": [kept]}}}},
+        run_once=True, delegate_to="master1", delegate_facts=True)
+    result = plugin.run(task_vars=task_vars)
+    assert result["findings"][0]["host"] is None
+    assert result["ansible_facts"]["kubeops_findings"] == [kept, result["findings"][0]]
+
+
+def test_run_once_without_delegated_facts_is_refused():
+    plugin, task_vars, _calls = action("etcd_cluster_info", {"findings": []}, run_once=True)
+    with pytest.raises(AnsibleActionFail, match="delegate_facts: true"):
+        plugin.run(task_vars=task_vars)
+
+
+@pytest.mark.parametrize("name, args, expected", [
+    ("nginx_info", {}, [("middleware.nginx", "nginx")]),
+    ("rabbitmq_info", {"node": "rabbit1@mqnode1"}, [("middleware.rabbitmq", "rabbit1@mqnode1")]),
+    ("mysql_info", {"login_host": "192.0.2.64"}, [("middleware.mysql", "mysql:192.0.2.64:3306")]),
+    ("mysql_info", {}, [("middleware.mysql", "mysql:local")]),
+    ("tcp_service_info", {"name": "license_server", "port": 7788}, [("middleware.license_server", "license_server:7788")]),
+    ("disk_usage_info", {}, [("disk.space", "/proc/mounts")]),
+    ("cert_expiry_info", {"dirs": ["/etc/etcd/ssl"]}, [("certificates.expiry", "/etc/etcd/ssl")]),
+    ("host_hygiene_info", {"checks": ["kubectl_skew"]}, [("host.kubectl_skew", "kubectl")]),
+    ("log_scan", {"files": [{"path": "/data/iuap/middleware/redis-30001/log/redis.log"},
+                            {"path": "/var/log/messages", "name": "messages"}]},
+     [("logs.redis", "/data/iuap/middleware/redis-30001/log/redis.log"), ("logs.messages", "/var/log/messages")]),
+    ("systemd_unit_info", {"units": ["etcd"], "category": "control_plane_services"},
+     [("control_plane_services.unit", "etcd")]),
+    ("k8s_cluster_info", {"restart_baseline": {}}, [("control_plane_services.api", "kubernetes")]),
+    ("etcd_cluster_info", {}, [("etcd.quorum", "cluster")]),
+])
+def test_each_shim_says_what_a_check_that_could_not_run_was_about(name, args, expected):
+    plugin, task_vars, _calls = action(name, {"failed": True, "msg": "boom"}, args,
+                                       {"ansible_delegated_vars": {"localhost": {}}},
+                                       **({"run_once": True, "delegate_to": "localhost", "delegate_facts": True}
+                                          if name in ("k8s_cluster_info", "etcd_cluster_info") else {}))
+    result = plugin.run(task_vars=task_vars)
+    assert [(f["id"], f["target"]) for f in result["findings"]] == expected
+    assert all(f["status"] == "unknown" for f in result["findings"])
+
+
+# -- k8s_cluster_info: the restart baseline from the one store on the controller ---------------------------------
+SNAPSHOT = {"taken": "2026-11-22T06:00:00Z", "pods": {"product/wcs-webui-1-3-0-5d9c-abcde": {
+    "uid": "u1", "restarts": 2, "created": "2026-11-20T01:00:00Z", "owner": "Deployment/wcs-webui-1-3-0"}}}
+API_DOWN = {"findings": [{"id": "control_plane_services.api", "category": "control_plane_services",
+                          "target": "https://198.18.0.11:6443", "host": None, "status": "critical",
+                          "summary": "Kubernetes API at https://198.18.0.11:6443 is unreachable: Connection refused"}],
+            "pod_restarts": {}, "restart_snapshot": None}
+API_UP = {"findings": [], "pod_restarts": {"product/wcs-webui-1-3-0-5d9c-abcde": 3},
+          "restart_snapshot": dict(SNAPSHOT, taken="2026-11-23T06:00:00Z")}
+
+
+def k8s(outcome, tmp_path):
+    return action("k8s_cluster_info", outcome, {"kubeconfig": "/x"},
+                  {"inventory_hostname": "master1", "kubeops_cluster_name": "lab",
+                   "inspection_report_dir": str(tmp_path), "ansible_delegated_vars": {"localhost": {}}},
+                  run_once=True, delegate_to="localhost", delegate_facts=True)
+
+
+def test_k8s_reads_the_last_good_baseline_and_records_the_new_one(tmp_path):
+    with H.History(str(tmp_path / "history.sqlite")) as history:
+        history.save_baseline("lab", "pod_restarts", SNAPSHOT["taken"], SNAPSHOT)
+    plugin, task_vars, calls = k8s(API_UP, tmp_path)
+    result = plugin.run(task_vars=task_vars)
+    assert calls[0][1]["restart_baseline"] == SNAPSHOT
+    assert result["ansible_facts"]["kubeops_baselines"] == {"pod_restarts": API_UP["restart_snapshot"]}
+
+
+def test_k8s_run_without_the_api_records_no_baseline(tmp_path):
+    plugin, task_vars, calls = k8s(API_DOWN, tmp_path)
+    result = plugin.run(task_vars=task_vars)
+    assert calls[0][1]["restart_baseline"] == {}          # nothing stored yet
+    assert "kubeops_baselines" not in result["ansible_facts"]
+    assert result["findings"][0]["status"] == "critical"
+
+
+def test_k8s_unreadable_history_is_an_unknown_finding_not_a_failure(tmp_path):
+    (tmp_path / "history.sqlite").write_text("this is not a database")
+    plugin, task_vars, _calls = k8s(API_UP, tmp_path)
+    result = plugin.run(task_vars=task_vars)
+    [item] = result["findings"]
+    assert (item["id"], item["target"], item["status"]) == ("pods.restarts", "baseline", "unknown")
+    assert "cannot be read" in item["summary"]
