@@ -8,25 +8,32 @@ from __future__ import annotations
 class ModuleDocFragment:
 
     DOCUMENTATION = r"""
+notes:
+  - The etcd modules form the action group C(kubeops.runbook.etcd) (C(meta/runtime.yml)). Set endpoints and TLS
+    files once for a play with C(module_defaults) C(group/kubeops.runbook.etcd).
 options:
   endpoints:
     description:
       - Client URLs of the etcd members, for example C(https://198.18.0.11:2379).
       - A comma-separated string is accepted as well as a list.
+      - Defaults to etcdctl's E(ETCDCTL_ENDPOINTS) in the environment of the module on its host.
     type: list
     elements: str
     required: true
   cacert:
     description:
       - CA certificate (PEM file on the etcd host) that signed the member certificates (C(--cacert)).
+      - Defaults to E(ETCDCTL_CACERT) when set.
     type: path
   cert:
     description:
       - Client certificate (PEM file on the etcd host) (C(--cert)).
+      - Defaults to E(ETCDCTL_CERT) when set.
     type: path
   key:
     description:
       - Key of O(cert) (C(--key)).
+      - Defaults to E(ETCDCTL_KEY) when set.
     type: path
   etcdctl_path:
     description:

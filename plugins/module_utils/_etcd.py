@@ -14,11 +14,16 @@ import os
 import shutil
 import typing as t
 
+from ansible.module_utils.common.parameters import env_fallback
+
+# etcdctl's own environment variables (ETCDCTL_ENDPOINTS, ETCDCTL_CACERT, ...) are the fallbacks, read on the host
+# the module runs on (set them with the play's `environment`, or set the options once with module_defaults of
+# group/kubeops.runbook.etcd).
 ETCD_AUTH_SPEC: dict[str, dict] = {
-    "endpoints": {"type": "list", "elements": "str", "required": True},
-    "cacert": {"type": "path"},
-    "cert": {"type": "path"},
-    "key": {"type": "path", "no_log": False},
+    "endpoints": {"type": "list", "elements": "str", "required": True, "fallback": (env_fallback, ["ETCDCTL_ENDPOINTS"])},
+    "cacert": {"type": "path", "fallback": (env_fallback, ["ETCDCTL_CACERT"])},
+    "cert": {"type": "path", "fallback": (env_fallback, ["ETCDCTL_CERT"])},
+    "key": {"type": "path", "no_log": False, "fallback": (env_fallback, ["ETCDCTL_KEY"])},
     "etcdctl_path": {"type": "str", "default": "etcdctl"},
     "dial_timeout": {"type": "int", "default": 5},
     "command_timeout": {"type": "int", "default": 10},

@@ -17,6 +17,8 @@ import os
 import sys
 import typing as t
 
+from ansible.module_utils.common.parameters import env_fallback
+
 # What a LIST needs from the official client: kubernetes.client.<these> and kubernetes.config.<these>.
 _CLIENT_MODULES = ("configuration", "exceptions", "rest", "api_client", "api.core_v1_api", "api.apps_v1_api",
                    "api.version_api")
@@ -101,15 +103,19 @@ except ImportError as exc:  # pragma: no cover - depends on the target
     KUBERNETES_IMPORT_ERROR = exc
     ApiException = ConfigException = Exception  # type: ignore[misc,assignment]
 
+# The connection options of every Kubernetes module, each with the environment variable kubernetes.core reads for
+# it, so that K8S_AUTH_* set for kubernetes.core work here too (module_defaults of group/kubeops.runbook.k8s also).
 K8S_AUTH_SPEC: dict[str, dict] = {
-    "kubeconfig": {"type": "path"},
-    "context": {"type": "str"},
-    "host": {"type": "str"},
-    "api_key": {"type": "str", "no_log": True},
-    "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"]},
-    "client_cert": {"type": "path", "aliases": ["cert_file"]},
-    "client_key": {"type": "path", "aliases": ["key_file"], "no_log": False},
-    "validate_certs": {"type": "bool", "default": True, "aliases": ["verify_ssl"]},
+    "kubeconfig": {"type": "path", "fallback": (env_fallback, ["K8S_AUTH_KUBECONFIG"])},
+    "context": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_CONTEXT"])},
+    "host": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_HOST"])},
+    "api_key": {"type": "str", "no_log": True, "fallback": (env_fallback, ["K8S_AUTH_API_KEY"])},
+    "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"], "fallback": (env_fallback, ["K8S_AUTH_SSL_CA_CERT"])},
+    "client_cert": {"type": "path", "aliases": ["cert_file"], "fallback": (env_fallback, ["K8S_AUTH_CERT_FILE"])},
+    "client_key": {"type": "path", "aliases": ["key_file"], "no_log": False,
+                   "fallback": (env_fallback, ["K8S_AUTH_KEY_FILE"])},
+    "validate_certs": {"type": "bool", "default": True, "aliases": ["verify_ssl"],
+                       "fallback": (env_fallback, ["K8S_AUTH_VERIFY_SSL"])},
     "request_timeout": {"type": "int", "default": 30},
 }
 
