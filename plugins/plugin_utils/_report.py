@@ -91,6 +91,7 @@ def normalize(item: t.Any, source: str) -> dict:
             # A finding recorded by the findings action says whose it is (host None: the cluster's); one without a
             # host key (an older role's set_fact) belongs to the host it was found on.
             host = item.get("host") if "host" in item else (None if source == "localhost" else source)
+            host = clean_text(host) if host not in (None, "") else None
             return finding(str(item.get("id") or ""), item.get("target") if item.get("target") is not None else source,
                            str(item.get("status") or ""), clean_text(item.get("summary") or ""), host=host,
                            details=item.get("details") if isinstance(item.get("details"), dict) else {},
