@@ -4,12 +4,16 @@ afterwards). Each host declares what it runs (kubeops_middleware) and is checked
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-# nginx's error logs come from its own configuration (nginx -T): Debian's main error log and the handbook's one
-MW1_IDS = {"middleware.nginx", "middleware.license_server", "logs.nginx_error", "logs.nginx_developer_center_error"}
+# nginx's logs come from its own configuration (nginx -T): Debian's main error and access logs, the handbook's
+# developer-center error log and its dated tomcat access logs
+MW1_IDS = {"middleware.nginx", "middleware.license_server", "logs.nginx_error", "logs.nginx_developer_center_error",
+           "logs.nginx_access", "logs.nginx_tomcat_access"}
 MW2_IDS = {"middleware.redis", "middleware.rabbitmq", "middleware.mysql", "logs.redis", "logs.rabbitmq"}
 WRONG_PASSWORD = "Wr0ng-mon1tor-pa55"
 LAB_PASSWORD = "lab-monitor-secret"
@@ -90,6 +94,9 @@ def test_each_host_checked_for_what_it_runs(lab, tmp_path, check):
     assert mw2["logs.redis"]["target"] == "/var/log/redis/redis-server.log"
     assert mw2["logs.rabbitmq"]["target"] == "/var/log/rabbitmq/rabbit@mw2.log"
     assert mw1["logs.nginx_developer_center_error"]["target"] == "/data/iuap/logs/nginx/developer-center_error.log"
+    tomcat = mw1["logs.nginx_tomcat_access"]
+    assert tomcat["target"] == "/data/iuap/logs/nginx/tomcat_access.*.log"
+    assert tomcat["details"]["statuses"]["5xx"] == 0 and "percent_5xx" in tomcat["details"]
     assert findings["spare1"] == []  # declares no middleware: nothing checked
 
 
@@ -185,10 +192,11 @@ def test_bad_input_is_an_unknown_finding_with_one_line(lab, tmp_path, module, ar
 
 
 ITEST_SITE = """server {
-  listen 127.0.0.1:8089;
+  listen 8089;
   error_log /var/log/nginx/kubeops-itest-error.log warn;
-  access_log /var/log/nginx/kubeops-itest-access.$host.log;
+  access_log /var/log/nginx/kubeops-itest-access.$server_port.log;
   location / { return 204; }
+  location /broken { return 503; }
 }
 """
 
@@ -199,9 +207,17 @@ def test_nginx_logs_come_from_nginx_itself(lab, tmp_path):
     lab.ssh("mw1", f"cat > /etc/nginx/conf.d/kubeops-itest.conf <<'EOF'\n{ITEST_SITE}EOF\nnginx -t && systemctl reload nginx")
     try:
         result = run_module(lab, tmp_path, "kubeops.runbook.nginx_info", {"probe_url": "http://127.0.0.1/healthz"})
+        # real answers of that server, 60 of them 503: its access log's 5xx share is 60 %
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        for path in ["/"] * 40 + ["/broken"] * 60:
+            try:
+                direct.open(f"http://{lab.hosts['mw1']}:8089{path}", timeout=5).close()
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 503
         _proc, findings = run_role(lab, tmp_path, False, {"kubeops_middleware_checks": ["nginx"]}, limit="mw1")
     finally:
-        lab.ssh("mw1", "rm -f /etc/nginx/conf.d/kubeops-itest.conf && systemctl reload nginx", check=False)
+        lab.ssh("mw1", "rm -f /etc/nginx/conf.d/kubeops-itest.conf /var/log/nginx/kubeops-itest-*.log "
+                "&& systemctl reload nginx", check=False)
     logs = result["nginx"]["logs"]
     assert {"path": "/var/log/nginx/kubeops-itest-error.log", "name": "nginx_kubeops_itest_error"} in logs["error"]
     assert {"path": "/data/iuap/logs/nginx/developer-center_error.log", "name": "nginx_developer_center_error"} in logs["error"]
@@ -210,3 +226,7 @@ def test_nginx_logs_come_from_nginx_itself(lab, tmp_path):
     by_id = {f["id"]: f for f in findings["mw1"]}
     assert by_id["logs.nginx_kubeops_itest_error"]["target"] == "/var/log/nginx/kubeops-itest-error.log"
     assert by_id["logs.nginx_developer_center_error"]["status"] == "ok"
+    broken = by_id["logs.nginx_kubeops_itest_access"]
+    assert broken["status"] == "critical", broken
+    assert broken["details"]["requests"] == 100 and broken["details"]["statuses"]["5xx"] == 60
+    assert broken["details"]["percent_5xx"] == 60.0
