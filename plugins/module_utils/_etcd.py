@@ -405,12 +405,20 @@ def run_cluster_check(run: Runner, params: dict, etcdctl: str, member_hosts: dic
     """
     from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (  # pylint: disable=import-outside-toplevel
         CRITICAL, finding)
-    argv, env = etcdctl_command(params, "member", "list", etcdctl=etcdctl)
-    rc, out, err = run(argv, env)
-    try:
-        members = parse_member_list(out) if out.strip() else None
-    except EtcdError:
-        members = None
+    # member list and alarm list ask one endpoint at a time: etcdctl given several dials all of them and, done after
+    # the first answer, drops the others in their TLS handshake, which each of those members logs as an error
+    # ("rejected connection ... EOF") that the next inspection of its logs would report
+    members, answered, rc, err = None, None, 1, ""
+    for endpoint in normalize_endpoints(params.get("endpoints")):
+        argv, env = etcdctl_command(params, "member", "list", endpoints=[endpoint], etcdctl=etcdctl)
+        rc, out, err = run(argv, env)
+        try:
+            members = parse_member_list(out) if out.strip() else None
+        except EtcdError:
+            members = None
+        if members is not None:
+            answered = endpoint
+            break
     if members is None:
         why = last_error_line(err) or f"etcdctl exited {rc}"
         return {"members": [], "endpoints": {}, "alarms": [],
@@ -429,7 +437,9 @@ def run_cluster_check(run: Runner, params: dict, etcdctl: str, member_hosts: dic
     healths = parse_endpoint_health(out)
     for url in urls:  # an endpoint etcdctl said nothing about is not healthy
         healths.setdefault(url, {"health": False, "took": None, "error": last_error_line(err) or "no answer"})
-    argv, env = etcdctl_command(params, "alarm", "list", etcdctl=etcdctl)
+    healthy = [url for url in urls if (healths.get(url) or {}).get("health")]
+    argv, env = etcdctl_command(params, "alarm", "list", endpoints=[healthy[0] if healthy else answered],
+                                etcdctl=etcdctl)
     rc, out, _err = run(argv, env)
     try:
         alarms = parse_alarm_list(out) if rc == 0 else []

@@ -130,6 +130,25 @@ def test_run_cluster_check_uses_member_urls():
     assert by(result["findings"], "etcd.member")["m3"]["status"] == "critical"
 
 
+def test_member_and_alarm_list_ask_one_endpoint_at_a_time():
+    """A member that is down is skipped; no call but status/health names more than one endpoint."""
+    calls, replay = _runner("onedown")
+    down = "http://127.0.0.1:29999"
+
+    def run(argv, env):
+        if f"--endpoints={down}" in argv:
+            calls.append(argv)
+            return 1, "", "Error: context deadline exceeded"
+        return replay(argv, env)
+    result = E.run_cluster_check(run, {"endpoints": [down, "http://127.0.0.1:21379"]}, "etcdctl")
+    member_calls = [c for c in calls if "member" in c]
+    assert [next(a for a in c if a.startswith("--endpoints=")) for c in member_calls] == [
+        f"--endpoints={down}", "--endpoints=http://127.0.0.1:21379"]
+    [alarm_call] = [c for c in calls if "alarm" in c]
+    assert "," not in next(a for a in alarm_call if a.startswith("--endpoints="))
+    assert result["members"] and by(result["findings"], "etcd.member")["m3"]["status"] == "critical"
+
+
 def test_no_member_answers():
     def run(argv, env):
         return 1, "", '{"level":"warn","msg":"retrying"}\nError: context deadline exceeded\n'
