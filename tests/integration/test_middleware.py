@@ -194,7 +194,7 @@ def test_bad_input_is_an_unknown_finding_with_one_line(lab, tmp_path, module, ar
 ITEST_SITE = """server {
   listen 8089;
   error_log /var/log/nginx/kubeops-itest-error.log warn;
-  access_log /var/log/nginx/kubeops-itest-access.$server_port.log;
+  access_log /data/iuap/logs/nginx/kubeops-itest-access.$server_port.log;
   location / { return 204; }
   location /broken { return 503; }
 }
@@ -216,12 +216,13 @@ def test_nginx_logs_come_from_nginx_itself(lab, tmp_path):
                 assert exc.code == 503
         _proc, findings = run_role(lab, tmp_path, False, {"kubeops_middleware_checks": ["nginx"]}, limit="mw1")
     finally:
-        lab.ssh("mw1", "rm -f /etc/nginx/conf.d/kubeops-itest.conf /var/log/nginx/kubeops-itest-*.log "
+        lab.ssh("mw1", "rm -f /etc/nginx/conf.d/kubeops-itest.conf /data/iuap/logs/nginx/kubeops-itest-*.log "
                 "&& systemctl reload nginx", check=False)
     logs = result["nginx"]["logs"]
     assert {"path": "/var/log/nginx/kubeops-itest-error.log", "name": "nginx_kubeops_itest_error"} in logs["error"]
     assert {"path": "/data/iuap/logs/nginx/developer-center_error.log", "name": "nginx_developer_center_error"} in logs["error"]
-    assert {"path": "/var/log/nginx/kubeops-itest-access.*.log", "name": "nginx_kubeops_itest_access"} in logs["access"]
+    # a path with a variable: nginx's workers create the file, a glob finds it
+    assert {"path": "/data/iuap/logs/nginx/kubeops-itest-access.*.log", "name": "nginx_kubeops_itest_access"} in logs["access"]
     assert {"path": "/data/iuap/logs/nginx/tomcat_access.*.log", "name": "nginx_tomcat_access"} in logs["access"]
     by_id = {f["id"]: f for f in findings["mw1"]}
     assert by_id["logs.nginx_kubeops_itest_error"]["target"] == "/var/log/nginx/kubeops-itest-error.log"
