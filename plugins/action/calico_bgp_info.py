@@ -13,8 +13,8 @@ class ActionModule(FindingsActionBase):
     FAILURE_ID = "calico.bird"
 
     def module_args(self, args, task_vars):
-        # This host's inventory name names the BIRD finding and the peers' findings about it.
-        args.setdefault("host_name", task_vars.get("inventory_hostname"))
+        # The inventory name of the host it runs on names the BIRD finding and the peers' findings about it.
+        args.setdefault("host_name", self._task.delegate_to or task_vars.get("inventory_hostname"))
         return args
 
     def failure_targets(self, args, label):

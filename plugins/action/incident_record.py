@@ -11,7 +11,7 @@ from ansible import context
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.kubeops.runbook.plugins.module_utils import _report
+from ansible_collections.kubeops.runbook.plugins.plugin_utils import _report
 from ansible_collections.kubeops.runbook.plugins.plugin_utils import _incident_record
 
 ARGUMENT_SPEC: dict[str, t.Any] = {

@@ -16,8 +16,10 @@ Every inspection task goes through ``FindingsActionBase``, so that the roles onl
   becomes ``unknown`` findings for what the check is about (``failure_findings``), and the task succeeds: the
   host's next checks still run and its earlier findings stay;
 - it appends the findings to the host fact ``kubeops_findings``, which the report collects. The host is the task's
-  host, or the delegated host with ``delegate_facts: true``. A ``run_once`` task must delegate its facts
-  (``delegate_to`` + ``delegate_facts: true``): Ansible would otherwise copy one host's list onto every host.
+  host, or the delegated host with ``delegate_facts: true``. A ``run_once`` task records them only when it delegates
+  its facts (``delegate_to`` + ``delegate_facts: true``): Ansible would otherwise copy one host's list onto every
+  host, so without that its findings are only in the task's result. Findings about a host are labelled with the
+  host the module ran on (the delegated one, if any).
 
 ``kubeops_findings`` is an ordinary fact (``ansible_facts.kubeops_findings``). With a persistent fact cache, start
 the inspection play with ``meta: clear_facts`` (as ``playbooks/daily_inspection.yml`` does) so that a run never
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
+from ansible.errors import AnsibleConnectionFailure
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
@@ -92,7 +94,9 @@ class FindingsActionBase(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         owner = self._facts_host(task_vars)
-        label = None if self.SCOPE == "cluster" else owner
+        # the host the module ran on: the delegated one, else the task's host
+        checked = str(self._task.delegate_to or task_vars.get("inventory_hostname") or "localhost")
+        label = None if self.SCOPE == "cluster" else checked
         args = self.module_args(dict(self._task.args), task_vars)
         try:
             outcome = self._execute_module(module_name=self.MODULE, module_args=args, task_vars=task_vars)
@@ -107,16 +111,17 @@ class FindingsActionBase(ActionBase):
             result["failed"] = False
             result.pop("unreachable", None)
             result.setdefault("warnings", []).append(
-                f"{self.MODULE} could not run on {owner}; recorded as an unknown finding: {error}")
+                f"{self.MODULE} could not run on {checked}; recorded as an unknown finding: {error}")
             if reason == "unreachable":
                 facts[LOST_FACT] = f"{self._task.get_name()}: {error}"
         else:
             findings = self.validated(outcome.get("findings"), label)
         findings = findings + self.more_findings(outcome, task_vars)
         result["findings"] = findings
-        facts.update(self.more_facts(outcome, task_vars, owner))
-        facts[FACT] = self._recorded(task_vars, owner) + findings
-        result["ansible_facts"] = facts
+        if owner is not None:
+            facts.update(self.more_facts(outcome, task_vars, owner))
+            facts[FACT] = self._recorded(task_vars, owner) + findings
+            result["ansible_facts"] = facts
         result["changed"] = False
         return result
 
@@ -149,12 +154,13 @@ class FindingsActionBase(ActionBase):
         return out
 
     # -- where the findings go --------------------------------------------------------------------------------
-    def _facts_host(self, task_vars: dict) -> str:
+    def _facts_host(self, task_vars: dict) -> str | None:
+        """The host whose ``kubeops_findings`` get the findings; None for a ``run_once`` task without
+        ``delegate_facts``, whose facts Ansible would copy onto every host of the play: its findings are only in the
+        task's result then (``register`` it)."""
         delegated = self._task.delegate_to if self._task.delegate_to and self._task.delegate_facts else None
         if self._task.run_once and not delegated:
-            raise AnsibleActionFail(
-                f"{self.MODULE} with run_once must set delegate_to and delegate_facts: true, so that its findings go to "
-                "one host (Ansible copies the facts of a run_once task to every host of the play)")
+            return None
         return str(delegated or task_vars.get("inventory_hostname") or "localhost")
 
     def _recorded(self, task_vars: dict, owner: str) -> list[dict]:

@@ -16,8 +16,8 @@ import json
 import os
 import typing as t
 
-from ansible_collections.kubeops.runbook.plugins.module_utils import _report
 from ansible_collections.kubeops.runbook.plugins.module_utils._findings import OK, STATUSES, finding_key, summarize
+from ansible_collections.kubeops.runbook.plugins.plugin_utils import _report
 
 SCHEMA = "kubeops.runbook/incident/v1"
 HTML_TEMPLATE = "incident_record.html.j2"

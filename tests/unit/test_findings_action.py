@@ -9,7 +9,7 @@ import importlib
 import types
 
 import pytest
-from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
+from ansible.errors import AnsibleConnectionFailure
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar
 
@@ -110,10 +110,24 @@ def test_cluster_scope_run_once_goes_to_the_delegated_host_unlabelled():
     assert result["ansible_facts"]["kubeops_findings"] == [kept, result["findings"][0]]
 
 
-def test_run_once_without_delegated_facts_is_refused():
-    plugin, task_vars, _calls = action("etcd_cluster_info", {"findings": []}, run_once=True)
-    with pytest.raises(AnsibleActionFail, match="delegate_facts: true"):
-        plugin.run(task_vars=task_vars)
+def test_run_once_without_delegated_facts_records_nothing():
+    """Ansible would copy the facts of such a task onto every host of the play: the findings stay in the result."""
+    plugin, task_vars, _calls = action("k8s_cluster_info", {"findings": [
+        {"id": "nodes.ready", "category": "nodes", "target": "node1", "host": "node1", "status": "ok", "summary": "Ready"}]},
+        {"restart_baseline": {}}, run_once=True, delegate_to="localhost")
+    result = plugin.run(task_vars=task_vars)
+    assert "ansible_facts" not in result and not result.get("failed")
+    assert [f["host"] for f in result["findings"]] == ["node1"]
+
+
+def test_delegated_host_labels_the_findings_about_it():
+    """A task delegated to another host (without delegate_facts) checked that host: its findings say so."""
+    plugin, task_vars, calls = action("calico_bgp_info", PEERS, {}, {"inventory_hostname": "master1"},
+                                      delegate_to="node2")
+    result = plugin.run(task_vars=task_vars)
+    assert calls[0][1]["host_name"] == "node2"
+    assert [f["host"] for f in result["findings"]] == ["node2", "node1"]
+    assert result["ansible_facts"]["kubeops_findings"] == result["findings"]     # recorded on the task's host
 
 
 @pytest.mark.parametrize("name, args, expected", [

@@ -1,4 +1,4 @@
-"""The inspection report model, history and writing (plugins/module_utils/_report.py, _history.py)."""
+"""The inspection report model, history and writing (plugins/plugin_utils/_report.py, _history.py)."""
 from __future__ import annotations
 
 import datetime as dt
