@@ -8,6 +8,8 @@ history on the controller and records this run's snapshot in the fact ``kubeops_
 """
 from __future__ import annotations
 
+import os
+
 from ansible_collections.kubeops.runbook.plugins.module_utils._findings import UNKNOWN, finding
 from ansible_collections.kubeops.runbook.plugins.plugin_utils import _history
 from ansible_collections.kubeops.runbook.plugins.plugin_utils._findings_action import FindingsActionBase, one_line
@@ -28,13 +30,16 @@ class ActionModule(FindingsActionBase):
         return [(self.FAILURE_ID, str(args.get("host") or "kubernetes"))]
 
     def module_args(self, args, task_vars):
-        if args.get("restart_baseline") is None:
+        checks = args.get("checks")
+        if args.get("restart_baseline") is None and (checks is None or "pods" in checks):
             self._from_history = True
             args["restart_baseline"] = self._last_baseline(task_vars)
         return args
 
     def _last_baseline(self, task_vars: dict) -> dict:
         path, cluster = _history.location(lambda name: self.var(task_vars, name))
+        if not os.path.exists(path):
+            return {}   # no run recorded yet (and a read must not create the report directory's history)
         try:
             with _history.History(path) as history:
                 stored = history.baseline(cluster, BASELINE)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import types
+from pathlib import Path
 
 import pytest
 from ansible.errors import AnsibleConnectionFailure
@@ -146,12 +147,14 @@ def test_delegated_host_labels_the_findings_about_it():
      [("control_plane_services.unit", "etcd")]),
     ("k8s_cluster_info", {"restart_baseline": {}}, [("control_plane_services.api", "kubernetes")]),
     ("etcd_cluster_info", {}, [("etcd.quorum", "cluster")]),
+    ("k8s_describe_info", {}, [("pods.describe", "kubernetes")]),
+    ("nginx_upstream_info", {}, [("middleware.nginx_upstream", "nginx")]),
 ])
 def test_each_shim_says_what_a_check_that_could_not_run_was_about(name, args, expected):
     plugin, task_vars, _calls = action(name, {"failed": True, "msg": "boom"}, args,
                                        {"ansible_delegated_vars": {"localhost": {}}},
                                        **({"run_once": True, "delegate_to": "localhost", "delegate_facts": True}
-                                          if name in ("k8s_cluster_info", "etcd_cluster_info") else {}))
+                                          if name in ("k8s_cluster_info", "etcd_cluster_info", "k8s_describe_info") else {}))
     result = plugin.run(task_vars=task_vars)
     assert [(f["id"], f["target"]) for f in result["findings"]] == expected
     assert all(f["status"] == "unknown" for f in result["findings"])
@@ -199,3 +202,14 @@ def test_k8s_unreadable_history_is_an_unknown_finding_not_a_failure(tmp_path):
     [item] = result["findings"]
     assert (item["id"], item["target"], item["status"]) == ("pods.restarts", "baseline", "unknown")
     assert "cannot be read" in item["summary"]
+
+
+def test_every_info_module_has_a_findings_action():
+    """Every *_info module that returns findings goes through FindingsActionBase (roles then only compose modules)."""
+    root = Path(__file__).resolve().parents[2] / "plugins"
+    for module in sorted((root / "modules").glob("*_info.py")):
+        if "findings:" not in module.read_text():
+            continue
+        shim = root / "action" / module.name
+        assert shim.is_file(), f"{module.name} has no action shim"
+        assert "FindingsActionBase" in shim.read_text(), shim

@@ -1,0 +1,13 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeops.runbook contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of kubeops.runbook.nginx_upstream_info: runs the module and records its findings in kubeops_findings."""
+from __future__ import annotations
+
+from ansible_collections.kubeops.runbook.plugins.plugin_utils._findings_action import FindingsActionBase
+
+
+class ActionModule(FindingsActionBase):
+    MODULE = "kubeops.runbook.nginx_upstream_info"
+    FAILURE_ID = "middleware.nginx_upstream"
+    FAILURE_TARGET = "nginx"
