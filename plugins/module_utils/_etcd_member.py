@@ -18,6 +18,7 @@ import re
 import time
 import typing as t
 
+from ansible_collections.kubeops.runbook.plugins.module_utils._etcd import last_error_line
 from ansible_collections.kubeops.runbook.plugins.module_utils._waiter import WaitTimeout, wait_until
 
 Runner = t.Callable[[list, dict], "tuple[int, str, str]"]
@@ -109,12 +110,34 @@ def plan_add(members: list[dict], healthy_urls: t.Collection[str], name: str, pe
                                         "client_urls": [], "is_learner": True}}
 
 
+def find_target(members: list[dict], name: str | None, peer_url: str | None) -> dict | None:
+    """The member ``name`` and ``peer_url`` both name; MemberRefused when they name different members.
+
+    With only one of them given, the member it names. A member that was added but never started has no name yet: its
+    peer URL alone identifies it, whatever name is given.
+    """
+    by_name = next((m for m in members if name and m["name"] == name), None)
+    by_peer = next((m for m in members if peer_url and peer_url in m["peer_urls"]), None)
+    if name and peer_url:
+        if by_name is not None and by_peer is not None and by_name["id"] != by_peer["id"]:
+            raise MemberRefused(f"name {name} is member {by_name['id']} but peer_url {peer_url} is member "
+                                f"{by_peer['name'] or by_peer['id']} ({by_peer['id']}); refusing to guess which to remove")
+        if by_name is not None and by_peer is None:
+            raise MemberRefused(f"member {name} ({by_name['id']}) has peer URLs {', '.join(by_name['peer_urls'])}, "
+                                f"not {peer_url}; refusing to guess which to remove")
+        if by_peer is not None and by_name is None and by_peer["name"]:
+            raise MemberRefused(f"peer_url {peer_url} is member {by_peer['name']} ({by_peer['id']}), not {name}; "
+                                f"refusing to guess which to remove")
+    return by_name or by_peer
+
+
 def plan_remove(members: list[dict], healthy_urls: t.Collection[str], name: str | None = None,
                 peer_url: str | None = None) -> dict:
-    """{action: none|remove, member}; raises MemberRefused when it would break quorum or empty the cluster."""
+    """{action: none|remove, member}; raises MemberRefused when it would break quorum, empty the cluster, or when
+    ``name`` and ``peer_url`` point at different members."""
     if not name and not peer_url:
         raise MemberError("name or peer_url is required to remove a member")
-    target = next((m for m in members if (name and m["name"] == name) or (peer_url and peer_url in m["peer_urls"])), None)
+    target = find_target(members, name, peer_url)
     if target is None:
         return {"action": "none", "member": None}
     if len(members) == 1:
@@ -132,8 +155,8 @@ def plan_remove(members: list[dict], healthy_urls: t.Collection[str], name: str 
 
 
 def error_text(stdout: str, stderr: str) -> str:
-    lines = [ln.strip() for ln in f"{stdout}\n{stderr}".splitlines() if ln.strip() and not ln.lstrip().startswith("{")]
-    return (lines[-1] if lines else "")[:300]
+    """The line of etcdctl's output that says what went wrong (membership calls print it on stdout or stderr)."""
+    return last_error_line(f"{stdout}\n{stderr}")
 
 
 class Cluster:

@@ -19,6 +19,10 @@ description:
     the new member; promote).
   - O(state=absent) refuses to remove the last member, or a member whose removal leaves fewer healthy voting
     members than the quorum of the remaining cluster (members are counted healthy by C(endpoint health) now).
+    When both O(name) and O(peer_url) are given they must name the same member, else it refuses (a member that
+    never started has no name yet and is found by its peer URL).
+  - A run that fails after changing the cluster (for example added the learner, then could not promote it) fails
+    with the audit record of what it did change.
   - A member that is already there (same name and peer URL, promoted) or already gone is no change. Check mode
     runs every guard and returns the plan.
   - The controller-side action plugin appends one line per change to the audit log C(kubeops_audit_log).
@@ -30,7 +34,9 @@ options:
     type: str
     required: true
   peer_url:
-    description: Peer URL of the member, for example C(https://198.18.0.41:2380). Required with O(state=present).
+    description:
+      - Peer URL of the member, for example C(https://198.18.0.41:2380). Required with O(state=present).
+      - With O(state=absent) it must be a peer URL of the member called O(name).
     type: str
   state:
     description: V(present) adds (and promotes), V(absent) removes.
@@ -125,6 +131,8 @@ audit:
   elements: dict
 """
 
+import typing as t
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubeops.runbook.plugins.module_utils._audit import record
@@ -144,46 +152,60 @@ ARGUMENT_SPEC = {
 
 
 def run_member(module: AnsibleModule, cluster: Cluster) -> dict:
+    """The plan and, unless in check mode, its steps; a step that fails after earlier ones changed the cluster still
+    returns (with ``failed``) the audit record of what was done."""
     p = module.params
     members = cluster.members()
     healthy = cluster.healthy_urls(members, parse_endpoint_health)
     result: dict = {"changed": False, "actions": [], "healthy_endpoints": sorted(healthy)}
-    if p["state"] == "absent":
-        plan = plan_remove(members, healthy, p["name"], p["peer_url"])
-        if plan["action"] == "remove":
-            result["actions"].append(f"remove member {p['name']} ({plan['member']['id']})")
-            if not module.check_mode:
-                cluster.remove(plan["member"]["id"])
-                members = cluster.members()
-            result["changed"] = True
-        result["member"] = None if plan["action"] == "remove" else plan["member"]
-        before, after = plan["member"], None
-    else:
-        plan = plan_add(members, healthy, p["name"], p["peer_url"])
-        before = plan["member"] if plan["action"] != "add" else None
-        result["initial_cluster"] = initial_cluster(members, p["name"], p["peer_url"])
-        result["initial_cluster_state"] = "existing"
-        member = plan["member"]
-        if plan["action"] == "add":
-            result["actions"].append(f"add learner {p['name']} {p['peer_url']}")
-            if not module.check_mode:
-                added = cluster.add_learner(p["name"], p["peer_url"])
-                result["initial_cluster"] = added.get("ETCD_INITIAL_CLUSTER", result["initial_cluster"])
-                members = cluster.members()
-                member = next(m for m in members if p["peer_url"] in m["peer_urls"])
-            result["changed"] = True
-        if p["promote"] and member["is_learner"]:
-            result["actions"].append(f"promote {p['name']} once in sync with the leader")
-            if not module.check_mode:
-                cluster.promote(member["id"], p["wait_timeout"])
-                members = cluster.members()
-                member = next(m for m in members if p["peer_url"] in m["peer_urls"])
-            result["changed"] = True
-        result["member"] = member
-        after = member
+    done: list[str] = []
+
+    def step(action: str, change: t.Callable[[], object]) -> None:
+        result["actions"].append(action)
+        result["changed"] = True
+        if not module.check_mode:
+            change()
+            done.append(action)
+
+    before = after = None
+    try:
+        if p["state"] == "absent":
+            plan = plan_remove(members, healthy, p["name"], p["peer_url"])
+            target = plan["member"]
+            before = target
+            if plan["action"] == "remove":
+                step(f"remove member {target['name'] or p['name']} ({target['id']})", lambda: cluster.remove(target["id"]))
+                members = cluster.members() if not module.check_mode else members
+            result["member"] = None if plan["action"] == "remove" else target
+        else:
+            plan = plan_add(members, healthy, p["name"], p["peer_url"])
+            before = plan["member"] if plan["action"] != "add" else None
+            result["initial_cluster"] = initial_cluster(members, p["name"], p["peer_url"])
+            result["initial_cluster_state"] = "existing"
+            member = plan["member"]
+            if plan["action"] == "add":
+                added: dict = {}
+                step(f"add learner {p['name']} {p['peer_url']}", lambda: added.update(cluster.add_learner(p["name"], p["peer_url"])))
+                if not module.check_mode:
+                    result["initial_cluster"] = added.get("ETCD_INITIAL_CLUSTER", result["initial_cluster"])
+                    members = cluster.members()
+                    member = next(m for m in members if p["peer_url"] in m["peer_urls"])
+            if p["promote"] and member["is_learner"]:
+                step(f"promote {p['name']} once in sync with the leader", lambda: cluster.promote(member["id"], p["wait_timeout"]))
+                if not module.check_mode:
+                    members = cluster.members()
+                    member = next(m for m in members if p["peer_url"] in m["peer_urls"])
+            result["member"] = member
+            after = member
+    except MemberError as exc:
+        if not done:
+            raise
+        result.update(failed=True, msg=f"{exc} (after: {'; '.join(done)}; the cluster is changed, run again to finish)")
     result["members"] = members
-    result["audit"] = [record(f"etcd_member {p['state']}", p["name"], before, after, actions=result["actions"])] \
-        if result["changed"] else []
+    label = (before or after or {}).get("name") or p["name"]
+    result["audit"] = [record(f"etcd_member {p['state']}", label, before, after,
+                              actions=done if result.get("failed") else result["actions"],
+                              **({"failed": result["msg"]} if result.get("failed") else {}))] if result["changed"] else []
     if module._diff:
         result["diff"] = {"before": {"member": before}, "after": {"member": after, "actions": result["actions"]}}
     return result
@@ -208,6 +230,8 @@ def main() -> None:
         result = run_member(module, cluster)
     except (MemberError, EtcdError) as exc:
         module.fail_json(msg=str(exc))
+    if result.get("failed"):
+        module.fail_json(**result)
     module.exit_json(**result)
 
 

@@ -111,6 +111,28 @@ def test_plan_remove_learner_is_always_safe():
     assert M.plan_remove(members, E3_DOWN, peer_url="http://127.0.0.1:32386")["action"] == "remove"
 
 
+@pytest.mark.parametrize("name,peer,match", [
+    # the review's reproducer: e3's name with e2's peer URL removed e2 while the audit said e3
+    ("e3", "http://127.0.0.1:32382", "name e3 is member 90c6dff3c23458a8 but peer_url http://127.0.0.1:32382 is member e2"),
+    ("e3", "http://127.0.0.1:39999", "member e3 \\(90c6dff3c23458a8\\) has peer URLs http://127.0.0.1:32384, not"),
+    ("e9", "http://127.0.0.1:32382", "peer_url http://127.0.0.1:32382 is member e2 \\(2827485ae853a7f1\\), not e9"),
+])
+def test_plan_remove_refuses_when_name_and_peer_url_disagree(name, peer, match):
+    with pytest.raises(M.MemberRefused, match=match):
+        M.plan_remove(THREE, ALL_HEALTHY, name, peer)
+
+
+@pytest.mark.parametrize("name,peer,expected", [
+    ("e3", "http://127.0.0.1:32384", "90c6dff3c23458a8"),     # both agree
+    (None, "http://127.0.0.1:32384", "90c6dff3c23458a8"),
+    ("e3", None, "90c6dff3c23458a8"),
+    ("e4", "http://127.0.0.1:32386", "f44dd2132dbc6fde"),     # unstarted: no name yet, its peer URL says who it is
+])
+def test_plan_remove_target_when_name_and_peer_url_agree(name, peer, expected):
+    members = M.parse_member_list_simple((FIX / "member_list_learner_unstarted.simple").read_text())
+    assert M.plan_remove(members, ALL_HEALTHY, name, peer)["member"]["id"] == expected
+
+
 def test_initial_cluster():
     members = M.parse_member_list_simple((FIX / "member_list_learner_unstarted.simple").read_text())
     assert M.initial_cluster(members, "e4", "http://127.0.0.1:32386") == (
