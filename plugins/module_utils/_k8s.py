@@ -132,6 +132,7 @@ KINDS: dict[str, tuple[str, str]] = {
 }
 
 DEFAULT_PAGE_SIZE = 500
+DEFAULT_TIMEOUT = 30.0
 
 
 class K8sError(Exception):
@@ -151,10 +152,13 @@ def _configuration(params: dict) -> "k8s_client.Configuration":
         path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or os.path.expanduser("~/.kube/config")
         if not os.path.exists(path):
             raise K8sConfigError(f"kubeconfig {path} does not exist")
+        if not os.path.isfile(path):
+            raise K8sConfigError(f"kubeconfig {path} is not a file")
         try:
             k8s_config.load_kube_config(config_file=path, context=context, client_configuration=cfg, persist_config=False)
-        except (ConfigException, ValueError, KeyError, TypeError) as exc:
-            raise K8sConfigError(f"cannot load kubeconfig {path} (context {context or 'current'}): {exc}") from exc
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # YAML, I/O and config errors of a foreign file alike
+            why = " ".join(str(exc).split())[:300] or type(exc).__name__
+            raise K8sConfigError(f"cannot load kubeconfig {path} (context {context or 'current'}): {why}") from None
     elif host:
         cfg.host = host
     else:
@@ -179,15 +183,42 @@ def _configuration(params: dict) -> "k8s_client.Configuration":
 
 
 def build_client(params: dict) -> "k8s_client.ApiClient":
-    """An ApiClient from module params (K8S_AUTH_SPEC keys); raises K8sError with a readable message."""
+    """An ApiClient from module params (K8S_AUTH_SPEC keys); raises K8sError with a readable message.
+
+    Every request made through it has a timeout (``request_timeout``, default 30 s; see ``apply_timeout``).
+    """
     if not HAS_KUBERNETES:
         raise K8sConfigError(f"the kubernetes Python client is required: {KUBERNETES_IMPORT_ERROR}")
-    return k8s_client.ApiClient(_configuration(params))
+    timeout = params.get("request_timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise K8sConfigError(f"request_timeout must be a positive number of seconds, got {timeout!r}")
+    return apply_timeout(k8s_client.ApiClient(_configuration(params)), timeout or DEFAULT_TIMEOUT)
 
 
-def _timeout(params_or_timeout: t.Any) -> tuple[float, float]:
-    seconds = float(params_or_timeout or 30)
+def request_timeout(seconds: float | None = None) -> tuple[float, float]:
+    """(connect, read) timeout of one request: the read timeout is ``seconds``, connecting gets at most 10 s of it."""
+    seconds = float(seconds or DEFAULT_TIMEOUT)
     return (min(seconds, 10.0), seconds)
+
+
+def apply_timeout(api_client: t.Any, seconds: float | None = None) -> t.Any:
+    """Make every request of ``api_client`` time out: the one timeout path of the collection's API calls.
+
+    The official client sends a request without any timeout unless each call passes ``_request_timeout``; an API
+    endpoint that accepts connections and never answers then hangs the caller for good. Here the client's REST layer
+    fills in ``request_timeout(seconds)`` wherever a call did not give its own.
+    """
+    default = request_timeout(seconds)
+    rest = api_client.rest_client
+    send = rest.request
+
+    def request(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        if not kwargs.get("_request_timeout"):
+            kwargs["_request_timeout"] = default
+        return send(*args, **kwargs)
+
+    rest.request = request
+    return api_client
 
 
 def describe_error(exc: BaseException, host: str | None = None) -> str:
@@ -230,7 +261,7 @@ def list_all(api_client: t.Any, kind: str, page_size: int = DEFAULT_PAGE_SIZE, t
     resource_version = None
     host = getattr(getattr(api_client, "configuration", None), "host", None)
     while True:
-        kwargs: dict[str, t.Any] = {"limit": page_size, "_preload_content": False, "_request_timeout": _timeout(timeout)}
+        kwargs: dict[str, t.Any] = {"limit": page_size, "_preload_content": False, "_request_timeout": request_timeout(timeout)}
         if token:
             kwargs["_continue"] = token
         if label_selector:
@@ -258,7 +289,7 @@ def list_all(api_client: t.Any, kind: str, page_size: int = DEFAULT_PAGE_SIZE, t
 def server_version(api_client: t.Any, timeout: float = 30) -> dict:
     """GET /version: proves the apiserver answers; raises K8sError otherwise."""
     try:
-        response = k8s_client.VersionApi(api_client).get_code(_preload_content=False, _request_timeout=_timeout(timeout))
+        response = k8s_client.VersionApi(api_client).get_code(_preload_content=False, _request_timeout=request_timeout(timeout))
         return json.loads(response.data)
     except Exception as exc:  # pylint: disable=broad-exception-caught  # ApiException, urllib3 and socket errors alike
         raise K8sError(describe_error(exc, api_client.configuration.host)) from exc

@@ -11,6 +11,11 @@ description:
   - Sets C(spec.replicas) of one Deployment or StatefulSet through the Kubernetes API.
   - Refuses (and changes nothing) when O(replicas) is outside O(min_replicas)..O(max_replicas), or when
     O(only_if_current) is set and the current replica count differs (another operator or an HPA moved it).
+  - Refuses O(replicas=0) unless O(allow_zero=true), and any workload in a protected namespace (C(kube-system) and
+    the others of O(protected_namespaces)) unless O(allow_protected_namespace=true).
+  - The change is a patch that carries the C(resourceVersion) read, so it applies only to the workload as it was
+    read - if anyone changed it in between, the API refuses it and so does the module (O(only_if_current) cannot race).
+  - Every API request times out after O(request_timeout) seconds.
   - With O(wait=true), waits up to O(wait_timeout) seconds until the rollout is complete (all replicas updated
     and ready, no old ones left) and fails when it is not.
   - Usually runs on the controller (C(delegate_to=localhost)). The controller-side action plugin appends one
@@ -52,6 +57,20 @@ options:
     description: Seconds to wait for the rollout.
     type: int
     default: 120
+  allow_zero:
+    description:
+      - Allow O(replicas=0). Scaling a workload to zero stops every pod of it, so it is refused unless this is set.
+    type: bool
+    default: false
+  protected_namespaces:
+    description: Namespaces whose workloads are refused unless O(allow_protected_namespace=true).
+    type: list
+    elements: str
+    default: [kube-system, kube-public, kube-node-lease]
+  allow_protected_namespace:
+    description: Allow scaling a workload in one of O(protected_namespaces).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - kubeops.runbook.k8s_auth
   - kubeops.runbook.attributes
@@ -100,7 +119,8 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.kubeops.runbook.plugins.module_utils._audit import record
 from ansible_collections.kubeops.runbook.plugins.module_utils._k8s import (
     HAS_KUBERNETES, K8S_AUTH_SPEC, KUBERNETES_IMPORT_ERROR, ApiException, K8sError, build_client, describe_error)
-from ansible_collections.kubeops.runbook.plugins.module_utils._scale import KINDS, Scaler, ScaleError, plan_scale, rollout_state, wait_rollout
+from ansible_collections.kubeops.runbook.plugins.module_utils._scale import (
+    KINDS, PROTECTED_NAMESPACES, Scaler, ScaleError, plan_scale, rollout_state, wait_rollout)
 
 ARGUMENT_SPEC = {
     **K8S_AUTH_SPEC,
@@ -113,6 +133,9 @@ ARGUMENT_SPEC = {
     "only_if_current": {"type": "int"},
     "wait": {"type": "bool", "default": True},
     "wait_timeout": {"type": "int", "default": 120},
+    "allow_zero": {"type": "bool", "default": False},
+    "protected_namespaces": {"type": "list", "elements": "str", "default": list(PROTECTED_NAMESPACES)},
+    "allow_protected_namespace": {"type": "bool", "default": False},
 }
 
 
@@ -120,17 +143,25 @@ def scale(module: AnsibleModule, scaler: Scaler) -> dict:
     p = module.params
     target = f"{p['namespace']}/{p['kind']}/{p['name']}"
     obj = scaler.read(p["kind"], p["namespace"], p["name"])
-    current = int((obj.get("spec") or {}).get("replicas", 1))
-    plan = plan_scale(p["kind"], f"{p['namespace']}/{p['name']}", current, p["replicas"], p["min_replicas"], p["max_replicas"], p["only_if_current"])
+    spec = obj.get("spec") or {}
+    current = int(spec["replicas"] if spec.get("replicas") is not None else 1)
+    plan = plan_scale(p["kind"], f"{p['namespace']}/{p['name']}", current, p["replicas"], p["min_replicas"],
+                      p["max_replicas"], p["only_if_current"], p["namespace"], p["allow_zero"],
+                      p["protected_namespaces"], p["allow_protected_namespace"])
     if plan["changed"] and not module.check_mode:
-        scaler.patch_replicas(p["kind"], p["namespace"], p["name"], p["replicas"])
-    state = rollout_state(obj)
-    if p["wait"] and not module.check_mode:
-        state = wait_rollout(lambda: scaler.read(p["kind"], p["namespace"], p["name"]), p["wait_timeout"])
-    result = {"changed": plan["changed"], "before": plan["before"], "after": plan["after"], "rollout": state,
+        scaler.patch_replicas(p["kind"], p["namespace"], p["name"], p["replicas"],
+                              (obj.get("metadata") or {}).get("resourceVersion"))
+    result = {"changed": plan["changed"], "before": plan["before"], "after": plan["after"], "rollout": rollout_state(obj),
               "audit": [record("scale", target, {"replicas": plan["before"]}, {"replicas": plan["after"]})] if plan["changed"] else []}
     if module._diff:
         result["diff"] = {"before": {"replicas": plan["before"]}, "after": {"replicas": plan["after"]}}
+    state = result["rollout"]
+    if p["wait"] and not module.check_mode:
+        try:
+            state = result["rollout"] = wait_rollout(lambda: scaler.read(p["kind"], p["namespace"], p["name"]), p["wait_timeout"])
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # the change is made: fail WITH its audit record
+            module.fail_json(msg=f"{target} scaled to {p['replicas']} but its rollout could not be followed: "
+                                 f"{exc if isinstance(exc, (ScaleError, K8sError)) else describe_error(exc)}", **result)
     if p["wait"] and not module.check_mode and not state["done"]:
         module.fail_json(msg=f"{target} scaled to {p['replicas']} but the rollout is not complete after "
                              f"{p['wait_timeout']}s: {state['reason']}", **result)
@@ -143,7 +174,7 @@ def main() -> None:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
     from kubernetes import client as k8s_client  # pylint: disable=import-outside-toplevel
     try:
-        scaler = Scaler(k8s_client.AppsV1Api(build_client(module.params)))
+        scaler = Scaler(k8s_client.AppsV1Api(build_client(module.params)), module.params["request_timeout"])
         result = scale(module, scaler)
     except (ScaleError, K8sError) as exc:
         module.fail_json(msg=str(exc))

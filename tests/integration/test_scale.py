@@ -113,3 +113,15 @@ def test_worker_again_changes_nothing(lab, spare1_worker):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     recap = [ln for ln in proc.stdout.split("PLAY RECAP")[1].splitlines() if ln.startswith("spare1")][0]
     assert "changed=0" in recap, recap
+
+
+def test_zero_and_protected_namespace_refused_on_the_lab(lab, deployment):
+    before = replicas(lab)
+    zero = run_module(lab, "localhost", "kubeops.runbook.k8s_scale", scale_args(lab, replicas=0))
+    assert zero.get("failed") and "refusing without allow_zero" in zero["msg"], zero
+    system = run_module(lab, "localhost", "kubeops.runbook.k8s_scale",
+                        {"kubeconfig": str(lab.kubeconfig), "namespace": "kube-system", "name": "calico-kube-controllers",
+                         "replicas": 2, "kind": "Deployment"})
+    assert system.get("failed") and "protected namespace kube-system" in system["msg"], system
+    assert replicas(lab) == before
+

@@ -174,3 +174,100 @@ def test_spec_matches_doc_fragment():
         assert doc[name].get("default") == spec.get("default")
         assert doc[name].get("aliases", []) == spec.get("aliases", [])
     assert K.K8S_AUTH_SPEC["api_key"]["no_log"] is True
+
+
+# -- every request has a timeout; bad kubeconfigs are one line -------------------------------------------------------
+
+import socket  # noqa: E402
+import threading  # noqa: E402
+
+from ansible_collections.kubeops.runbook.plugins.module_utils import _scale as S  # noqa: E402
+
+
+@pytest.fixture
+def silent_api():
+    """A TCP endpoint that accepts connections and never answers (the review's hanging API server)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted = []
+    stop = threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in accepted:
+            conn.close()
+        server.close()
+
+
+def bounded(call, seconds: float = 30):
+    """Run call() in a thread; the test fails (instead of hanging) when it does not return in time."""
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["value"] = call()
+        except Exception as exc:  # noqa: BLE001  # the exception is the outcome under test
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still waiting after {seconds}s: no timeout on the request"
+    return outcome
+
+
+def test_scale_against_an_api_that_never_answers_gives_up(silent_api):
+    from kubernetes import client as k8s_client
+    api = K.build_client({"host": silent_api, "request_timeout": 1})
+    outcome = bounded(lambda: S.Scaler(k8s_client.AppsV1Api(api), 1).read("Deployment", "product", "web"))
+    assert "error" in outcome and "timed out" in K.describe_error(outcome["error"]).lower(), outcome
+
+
+def test_every_call_gets_the_timeout_even_without_asking(silent_api):
+    """A call that passes no _request_timeout (any module's, any future one) still cannot hang."""
+    from kubernetes import client as k8s_client
+    api = K.build_client({"host": silent_api, "request_timeout": 1})
+    outcome = bounded(lambda: k8s_client.CoreV1Api(api).list_namespace())
+    assert "error" in outcome, outcome
+    outcome = bounded(lambda: K.list_all(api, "pods", timeout=1))
+    assert isinstance(outcome.get("error"), K.K8sError) and "unreachable" in str(outcome["error"])
+
+
+@pytest.mark.parametrize("timeout", [0, -5, "x", True])
+def test_bad_request_timeout(timeout):
+    with pytest.raises(K.K8sConfigError, match="request_timeout must be a positive number"):
+        K.build_client({"host": "https://x:6443", "request_timeout": timeout})
+
+
+@pytest.mark.parametrize("content", [
+    "apiVersion: v1\nclusters: [\n  - {name: c",           # malformed YAML
+    "- just\n- a list\n",                                   # YAML, but not a mapping
+    "",                                                     # empty
+    "\x00\x01binary\xff",                                   # garbage
+    "apiVersion: v1\nkind: Config\ncurrent-context: a\ncontexts: []\n",   # no such context
+])
+def test_malformed_kubeconfig_is_one_line(tmp_path, content):
+    path = tmp_path / "kubeconfig"
+    path.write_text(content, encoding="utf-8", errors="surrogateescape")
+    with pytest.raises(K.K8sConfigError) as caught:
+        K.build_client({"kubeconfig": str(path)})
+    assert str(caught.value).startswith(f"cannot load kubeconfig {path}") and "\n" not in str(caught.value)
+
+
+def test_directory_as_kubeconfig_is_one_line(tmp_path):
+    with pytest.raises(K.K8sConfigError, match=f"^kubeconfig {tmp_path} is not a file$"):
+        K.build_client({"kubeconfig": str(tmp_path)})

@@ -14,7 +14,10 @@ FIX = Path(__file__).parent / "fixtures" / "scale"
 @pytest.mark.parametrize("current,replicas,kw,expected", [
     (2, 3, {}, {"changed": True, "before": 2, "after": 3}),
     (3, 3, {"max_replicas": 5}, {"changed": False, "before": 3, "after": 3}),
-    (2, 0, {}, {"changed": True, "before": 2, "after": 0}),
+    (2, 0, {"allow_zero": True}, {"changed": True, "before": 2, "after": 0}),
+    (0, 0, {}, {"changed": False, "before": 0, "after": 0}),                      # already at 0: nothing to refuse
+    (1, 2, {"namespace": "kube-system", "allow_protected_namespace": True}, {"changed": True, "before": 1, "after": 2}),
+    (1, 2, {"namespace": "kube-system", "protected_namespaces": []}, {"changed": True, "before": 1, "after": 2}),
     (2, 4, {"only_if_current": 2, "min_replicas": 1, "max_replicas": 4}, {"changed": True, "before": 2, "after": 4}),
     (4, 4, {"only_if_current": 2}, {"changed": False, "before": 4, "after": 4}),   # already there: no refusal
 ])
@@ -29,6 +32,12 @@ def test_plan_scale(current, replicas, kw, expected):
     ("Deployment", -1, {}, "replicas -1", False),
     ("DaemonSet", 1, {}, "kind 'DaemonSet'", False),
     ("Deployment", 3, {"min_replicas": 4, "max_replicas": 2}, "min_replicas 4 is greater", False),
+    # the review's reproducers: replicas 0 in any namespace, kube-system included, without any confirmation
+    ("Deployment", 0, {}, "replicas 0 for Deployment product/app stops every pod of it; refusing without allow_zero", True),
+    ("Deployment", 0, {"namespace": "kube-system", "allow_zero": True}, "protected namespace kube-system", True),
+    ("Deployment", 2, {"namespace": "kube-system"}, "protected namespace kube-system", True),   # even a no-op
+    ("Deployment", 0, {"max_replicas": 0}, "refusing without allow_zero", True),
+    ("Deployment", 3, {"max_replicas": -1}, "max_replicas -1 must be 0 or more", False),
 ])
 def test_plan_scale_refuses(kind, replicas, kw, match, refused):
     with pytest.raises(S.ScaleError, match=match) as info:
@@ -62,3 +71,52 @@ def test_rollout_state_real_objects():
         state = S.rollout_state(obj)
         expected = path.stem.endswith("_done")
         assert state["done"] is expected, (path.name, state)
+
+
+def test_max_replicas_zero_is_a_bound_not_nothing():
+    """max_replicas: 0 must hold (the role used to drop it as 'empty')."""
+    with pytest.raises(S.ScaleRefused, match="above max_replicas 0"):
+        S.plan_scale("Deployment", "product/app", 0, 1, max_replicas=0)
+
+
+class FakeApps:
+    """The AppsV1Api boundary: records patches, answers 409 when the resourceVersion is stale."""
+
+    def __init__(self, resource_version="100"):
+        self.resource_version = resource_version
+        self.patches = []
+        self.api_client = self
+
+    @staticmethod
+    def sanitize_for_serialization(obj):
+        return obj
+
+    def read_namespaced_deployment(self, name, namespace, _request_timeout=None):
+        assert _request_timeout == (10.0, 30.0)
+        return {"metadata": {"name": name, "namespace": namespace, "resourceVersion": self.resource_version},
+                "spec": {"replicas": 2}}
+
+    def patch_namespaced_deployment(self, name, namespace, body, _request_timeout=None):
+        assert _request_timeout == (10.0, 30.0)
+        self.patches.append(body)
+        if body.get("metadata", {}).get("resourceVersion") != self.resource_version:
+            error = Exception("Conflict")
+            error.status = 409
+            raise error
+
+
+def test_patch_carries_the_resource_version_read():
+    apps = FakeApps()
+    scaler = S.Scaler(apps)
+    obj = scaler.read("Deployment", "product", "web")
+    scaler.patch_replicas("Deployment", "product", "web", 3, obj["metadata"]["resourceVersion"])
+    assert apps.patches == [{"spec": {"replicas": 3}, "metadata": {"resourceVersion": "100"}}]
+
+
+def test_a_change_between_read_and_patch_is_refused():
+    apps = FakeApps()
+    scaler = S.Scaler(apps)
+    obj = scaler.read("Deployment", "product", "web")
+    apps.resource_version = "101"                         # an HPA or another operator moved it meanwhile
+    with pytest.raises(S.ScaleRefused, match="changed after it was read \\(resourceVersion 100\\)"):
+        scaler.patch_replicas("Deployment", "product", "web", 3, obj["metadata"]["resourceVersion"])
