@@ -125,3 +125,46 @@ def test_zero_and_protected_namespace_refused_on_the_lab(lab, deployment):
     assert system.get("failed") and "protected namespace kube-system" in system["msg"], system
     assert replicas(lab) == before
 
+
+def test_removing_two_workers_in_one_run_is_refused(lab):
+    proc = lab.playbook("playbooks/scale_out.yml", extra_vars={"scale_out_worker": "spare1:node2", "k8s_worker_state": "absent"})
+    assert proc.returncode != 0
+    assert "worker removal refused before any change: this run would remove 2 hosts" in proc.stdout, proc.stdout[-3000:]
+    node2 = json.loads(lab.kubectl("get", "node", "node2", "-o", "json").stdout)
+    assert not node2["spec"].get("unschedulable")
+    assert lab.ssh("node2", "systemctl is-active kubelet").stdout.strip() == "active"
+
+
+@pytest.mark.mutates_lab
+def test_worker_removal_drains_first_and_stops_when_a_pdb_blocks(lab, spare1_worker, tmp_path):
+    """A Deployment pinned to spare1 with a PodDisruptionBudget that allows no disruption: the drain cannot evict it,
+    so removal stops - node uncordoned, nothing else touched. Without the PDB the node is drained and deleted."""
+    ns = f"{NS}-drain"
+    audit = tmp_path / "audit.log"
+    extra = {**spare1_worker[1], "k8s_worker_state": "absent", "k8s_worker_drain_timeout": 20, "kubeops_audit_log": str(audit)}
+    lab.kubectl("create", "namespace", ns)
+    try:
+        lab.kubectl("-n", ns, "create", "deployment", "pinned", "--image=harbor.lab/product/oltp-gateway:1.3.0")
+        lab.kubectl("-n", ns, "patch", "deployment", "pinned", "-p",
+                    json.dumps({"spec": {"template": {"spec": {"nodeSelector": {"kubernetes.io/hostname": "spare1"}}}}}))
+        lab.wait(lambda: lab.kubectl("-n", ns, "get", "deploy", "pinned", "-o", "jsonpath={.status.readyReplicas}").stdout == "1",
+                 "pinned pod ready on spare1", 120)
+        lab.kubectl("-n", ns, "create", "poddisruptionbudget", "keep", "--selector=app=pinned", "--min-available=1")
+        blocked = lab.playbook("playbooks/scale_out.yml", extra_vars=extra)
+        assert blocked.returncode != 0
+        assert "worker removal of spare1 stopped: drain did not finish within 20s" in blocked.stdout, blocked.stdout[-3000:]
+        assert "the node is uncordoned again" in blocked.stdout
+        node = json.loads(lab.kubectl("get", "node", "spare1", "-o", "json").stdout)
+        assert not node["spec"].get("unschedulable"), node["spec"]
+        assert lab.ssh("spare1", "systemctl is-active kubelet").stdout.strip() == "active"
+        lab.kubectl("-n", ns, "delete", "poddisruptionbudget", "keep")
+        removed = lab.playbook("playbooks/scale_out.yml", extra_vars=extra)
+        assert removed.returncode == 0, removed.stdout[-3000:] + removed.stderr
+        assert lab.kubectl("get", "node", "spare1", check=False).returncode != 0
+        assert lab.ssh("spare1", "systemctl is-active kubelet", check=False).stdout.strip() != "active"
+        pods = json.loads(lab.kubectl("-n", ns, "get", "pods", "-o", "json").stdout)["items"]
+        assert all(p["spec"].get("nodeName") in (None, "") for p in pods), pods     # evicted: the replacement waits
+        actions = [json.loads(x)["action"] for x in audit.read_text().splitlines()]
+        assert actions == ["k8s_worker drain failed", "k8s_worker drain", "k8s_worker absent"], actions
+    finally:
+        lab.kubectl("delete", "namespace", ns, "--wait=false", check=False)
