@@ -126,6 +126,16 @@ def test_zero_and_protected_namespace_refused_on_the_lab(lab, deployment):
     assert replicas(lab) == before
 
 
+def test_role_keeps_max_replicas_zero_as_a_bound(lab, deployment):
+    """The review's reproducer: the scale role dropped max_replicas: 0 as 'empty' (default(omit, true)) and scaled."""
+    before = replicas(lab)
+    entry = {"namespace": NS, "name": "web", "replicas": before + 1, "max_replicas": 0}
+    proc = lab.playbook("playbooks/scale_out.yml", extra_vars={"scale_out_replicas": [entry]})
+    assert proc.returncode != 0
+    assert f"replicas {before + 1} for Deployment {NS}/web is above max_replicas 0; refusing" in proc.stdout, proc.stdout[-3000:]
+    assert replicas(lab) == before
+
+
 def test_removing_two_workers_in_one_run_is_refused(lab):
     proc = lab.playbook("playbooks/scale_out.yml", extra_vars={"scale_out_worker": "spare1:node2", "k8s_worker_state": "absent"})
     assert proc.returncode != 0
