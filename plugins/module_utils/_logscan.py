@@ -154,35 +154,31 @@ def _required(items: t.Iterable, ci: bool) -> frozenset | None:
             close()
         elif op is _AT:
             continue  # zero width: \b, ^, $ do not break a literal run
-        elif op is _SUBPATTERN:
-            close()
-            add, remove, sub = av[-3], av[-2], av[-1]
-            sub_ci = bool((ci or add & re.IGNORECASE) and not remove & re.IGNORECASE)
-            found = _required(sub, sub_ci)
-            if found:
-                options.append(found)
-        elif op in _REPEATS:
-            close()
-            if av[0] >= 1:
-                found = _required(av[2], ci)
-                if found:
-                    options.append(found)
-        elif op is _BRANCH:
-            close()
-            branches = [_required(b, ci) for b in av[1]]
-            if branches and all(branches):
-                options.append(frozenset().union(*branches))
-        elif _ATOMIC is not None and op is _ATOMIC:
-            close()
-            found = _required(av, ci)
-            if found:
-                options.append(found)
         else:
             close()
+            found = _nested(op, av, ci)
+            if found:
+                options.append(found)
     close()
     if not options:
         return None
     return max(options, key=lambda o: (min(len(s) for s, _ci in o), -len(o)))
+
+
+def _nested(op: t.Any, av: t.Any, ci: bool) -> frozenset | None:
+    """What ``_required`` finds in a group, a repeat of at least once, an alternation (a literal of every
+    branch) or an atomic group; None for anything else."""
+    if op is _SUBPATTERN:
+        add, remove, sub = av[-3], av[-2], av[-1]
+        return _required(sub, bool((ci or add & re.IGNORECASE) and not remove & re.IGNORECASE))
+    if op in _REPEATS:
+        return _required(av[2], ci) if av[0] >= 1 else None
+    if op is _BRANCH:
+        branches = [_required(b, ci) for b in av[1]]
+        return frozenset().union(*branches) if branches and all(branches) else None
+    if _ATOMIC is not None and op is _ATOMIC:
+        return _required(av, ci)
+    return None
 
 
 def required_literals(regex: t.Pattern[str]) -> tuple[Literal, ...] | None:
@@ -290,6 +286,15 @@ def _line_at(data: bytes, pos: int) -> tuple[int, int]:
     start = data.rfind(b"\n", 0, pos) + 1
     end = data.find(b"\n", pos)
     return start, (len(data) if end < 0 else end)
+
+
+def _line_starts(data: bytes, needle: bytes, starts: set[int]) -> None:
+    """Add to ``starts`` the start of every line of ``data`` that holds ``needle`` (one find per line)."""
+    pos = data.find(needle)
+    while pos >= 0:
+        start, end = _line_at(data, pos)
+        starts.add(start)
+        pos = data.find(needle, end + 1)
 
 
 # -- opening safely ---------------------------------------------------------------------------------------
@@ -686,23 +691,14 @@ class Scanner:
     def _special_lines(self, data: bytes) -> list[int]:
         starts: set[int] = set()
         for seq in _FOLD_SPECIALS:
-            pos = data.find(seq)
-            while pos >= 0:
-                start, end = _line_at(data, pos)
-                starts.add(start)
-                pos = data.find(seq, end + 1)
+            _line_starts(data, seq, starts)
         return sorted(starts)
 
     def _python_literals(self, data: bytes, done: set[int]) -> None:
         low = data.lower() if self.has_ci else data
         starts: set[int] = set()
         for raw, ci in self.literals:
-            hay = low if ci else data
-            pos = hay.find(raw)
-            while pos >= 0:
-                start, end = _line_at(hay, pos)
-                starts.add(start)
-                pos = hay.find(raw, end + 1)
+            _line_starts(low if ci else data, raw, starts)
         for start in sorted(starts - done):
             self.tally.check(data[start:_line_at(data, start)[1]], self.literal_patterns)
 
@@ -1118,14 +1114,11 @@ def run_scan(specs: t.Sequence[FileSpec], *, mode: str = "incremental", lines: i
         try:
             scan, read = scan_file(spec, mode=mode, lines=lines, max_bytes=max_bytes, samples=samples,
                                    previous=offsets.get(spec.path), deadline=deadline, grep=grep)
-        except LogUnreadable as exc:
-            findings.append(file_finding(spec.name, spec.path, host, None, list(spec.patterns), problem=str(exc),
-                                         optional=spec.optional))
-            facts.append({"name": spec.name, "path": spec.path, "kind": spec.kind, "error": str(exc)})
-            continue
-        except OSError as exc:  # read errors (EIO, a file on a vanished mount)
-            problem = f"{spec.path} cannot be read: {exc.strerror or exc}"
-            findings.append(file_finding(spec.name, spec.path, host, None, list(spec.patterns), problem=problem))
+        except (LogUnreadable, OSError) as exc:  # OSError: read errors (EIO, a file on a vanished mount)
+            unreadable = isinstance(exc, LogUnreadable)
+            problem = str(exc) if unreadable else f"{spec.path} cannot be read: {exc.strerror or exc}"
+            findings.append(file_finding(spec.name, spec.path, host, None, list(spec.patterns), problem=problem,
+                                         optional=spec.optional and unreadable))
             facts.append({"name": spec.name, "path": spec.path, "kind": spec.kind, "error": problem})
             continue
         if "state" in read:
