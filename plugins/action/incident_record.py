@@ -73,7 +73,8 @@ class ActionModule(ActionBase):
         if args["findings"]:
             findings["localhost"] = findings.get("localhost", []) + list(args["findings"])
         now, seen = _incident_record.observations(findings, after)
-        collected = now + _report.reachability(targeted, [h for h in targeted if h not in unreachable], {}, unreachable)
+        collected = now + _report.reachability(_report.host_states(
+            targeted, [h for h in targeted if h not in unreachable], unreachable=unreachable))
         moment = _report.utc_now()
         finished = _report.iso(moment)
         # The task itself runs with check_mode: false (the record is written under --check too): ask the command line.
