@@ -29,7 +29,7 @@ import datetime as _dt
 import re
 import typing as t
 
-from ansible_collections.kubeops.runbook.plugins.module_utils._findings import finding_key
+from ansible_collections.kubeops.runbook.plugins.module_utils._findings import OK, finding_key, worst
 
 try:
     import jmespath
@@ -40,6 +40,8 @@ except ImportError:  # pragma: no cover - exercised only where jmespath is missi
     JMESPathError = Exception
     HAS_JMESPATH = False
 
+# Findings no silence can hide: a run that inspected nothing must never look green.
+UNSILENCEABLE = frozenset({"host.inspected"})
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _RULE_KEYS = {"silences": {"name", "match", "until", "reason"}, "routes": {"name", "match"}}
 
@@ -180,6 +182,8 @@ def apply_silences(findings: t.Sequence[dict], silences: t.Sequence[Rule],
                        "state": "active" if active else "expired", "matched": len(selected)})
         if active:
             for item in selected:
+                if item["id"] in UNSILENCEABLE:
+                    continue
                 marks.setdefault(finding_key(item), {"rule": rule.name, "reason": rule.reason, "until": until})
     marked = [dict(item, silenced=marks[finding_key(item)]) if finding_key(item) in marks else item
               for item in findings]
@@ -199,3 +203,14 @@ def route(findings: t.Sequence[dict], routes: t.Sequence[Rule]) -> dict[str, lis
         if selected:
             result[rule.name] = selected
     return result
+
+
+def apply_to_report(report: dict, rules: t.Mapping[str, t.Sequence[Rule]], now: _dt.datetime) -> dict:
+    """The report with its silences applied: findings marked (none removed), ``summary.status`` the worst status of
+    the unsilenced findings, ``summary.silenced`` how many are silenced (the status counts still count every
+    finding), and ``silences`` the state of each silence rule. ``report`` itself is not modified."""
+    marked, states = apply_silences(report["findings"], rules.get("silences") or (), now)
+    summary = dict(report["summary"])
+    summary["status"] = worst((item["status"] for item in marked if not is_silenced(item)), default=OK)
+    summary["silenced"] = sum(1 for item in marked if is_silenced(item))
+    return dict(report, findings=marked, summary=summary, silences=states)

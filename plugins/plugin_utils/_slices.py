@@ -11,7 +11,8 @@ cluster-wide checks once, reads every partial of the directory and writes one re
 them, as one unsliced run would have; then it removes the partials it merged.
 
 A host the merge expects (the inventory's inspection hosts) that no slice reports is a critical ``host.reachable``
-finding, so a slice that never ran cannot make the run look green.
+finding, so a slice that never ran cannot make the run look green. Neither can a run (sliced or not) that inspected
+nothing: ``nothing_inspected`` gives it an ``unknown`` ``host.inspected`` finding.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import json
 import os
 import typing as t
 
-from ansible_collections.kubeops.runbook.plugins.module_utils._findings import CRITICAL, finding, finding_key, rank
+from ansible_collections.kubeops.runbook.plugins.module_utils._findings import CRITICAL, UNKNOWN, finding, finding_key, rank
 
 SCHEMA = "kubeops.runbook/inspection-partial/v1"
 PREFIX = "partial-"
@@ -112,3 +113,22 @@ def merge(docs: t.Sequence[t.Mapping], expected_hosts: t.Collection[str] | None 
                for host in sorted(set(expected_hosts or ()) - set(states))]
     return {"findings": list(findings.values()), "states": states, "missing": missing, "started": started,
             "baselines": baselines, "slices": len(docs)}
+
+
+def nothing_inspected(targeted: t.Collection[str], findings: t.Iterable[dict]) -> list[dict]:
+    """An ``unknown`` ``host.inspected`` finding when the run inspected nothing, else none.
+
+    Nothing was inspected when the run targeted no host (the host pattern or ``--limit`` matched none, an empty
+    inventory, a slice without hosts) or when no check reported a finding (only ``host.reachable`` ones: every host
+    dropped out, or every check was switched off). Such a run is never green.
+    """
+    if not targeted:
+        return [finding("host.inspected", "inventory", UNKNOWN,
+                        "the inspection targeted no hosts (the host pattern or --limit matched none): nothing was inspected",
+                        details={"targeted": 0})]
+    checked = sum(1 for item in findings if item["id"] not in ("host.reachable", "host.inspected"))
+    if not checked:
+        return [finding("host.inspected", "inventory", UNKNOWN,
+                        f"{len(targeted)} host(s) targeted, but no check reported anything: nothing was inspected",
+                        details={"targeted": len(targeted)})]
+    return []

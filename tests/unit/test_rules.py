@@ -169,3 +169,25 @@ def test_an_expression_that_selects_nothing_is_fine(findings):
     marked, states = _rules.apply_silences(findings, rules["silences"], NOW)
     assert marked == findings and states[0]["matched"] == 0
     assert _rules.route(marked, rules["routes"]) == {}
+
+
+def test_the_report_status_leaves_silenced_findings_out_and_counts_them(findings):
+    report = {"summary": {"status": "critical", "ok": 100, "warning": 12, "unknown": 0, "critical": 15},
+              "findings": findings}
+    rules = _rules.load({"silences": [silence("[?category=='deployments' || category=='services']", name="apps"),
+                                      silence("[?status=='warning']", name="warnings")]})
+    silenced = _rules.apply_to_report(report, rules, NOW)
+    assert silenced["summary"] == {"status": "ok", "ok": 100, "warning": 12, "unknown": 0, "critical": 15,
+                                   "silenced": 27}
+    assert len(silenced["findings"]) == 127 and [s["matched"] for s in silenced["silences"]] == [15, 12]
+    assert report["summary"]["status"] == "critical" and "silences" not in report     # the input is not modified
+    partly = _rules.apply_to_report(report, _rules.load({"silences": [silence("[?category=='services']")]}), NOW)
+    assert partly["summary"]["status"] == "critical" and partly["summary"]["silenced"] == 7
+
+
+def test_nothing_inspected_cannot_be_silenced():
+    report = {"summary": {"status": "unknown", "ok": 0, "warning": 0, "unknown": 1, "critical": 0},
+              "findings": [{"id": "host.inspected", "category": "host", "target": "inventory", "host": None,
+                            "status": "unknown", "summary": "the inspection targeted no hosts", "details": {}}]}
+    silenced = _rules.apply_to_report(report, _rules.load({"silences": [silence("[]")]}), NOW)
+    assert silenced["summary"]["status"] == "unknown" and silenced["summary"]["silenced"] == 0

@@ -98,3 +98,16 @@ def test_a_bad_partial_fails_the_merge_naming_the_file(tmp_path, content, messag
 def test_a_bad_host_state_is_refused():
     with pytest.raises(_slices.SliceError, match="state of host 'node1' must be"):
         _slices.partial("lab", "s", "f", {"node1": ("down", "")}, [])
+
+
+def test_a_run_that_targets_no_host_is_unknown_never_green():
+    found = _slices.nothing_inspected([], [])
+    assert [(f["id"], f["status"], f["host"]) for f in found] == [("host.inspected", "unknown", None)]
+    assert "targeted no hosts" in found[0]["summary"]
+
+
+def test_a_run_whose_hosts_all_dropped_out_inspected_nothing(run):
+    reach = [{"id": "host.reachable", "target": h, "host": h, "status": "critical"} for h in HOSTS]
+    found = _slices.nothing_inspected(HOSTS, reach)
+    assert found[0]["status"] == "unknown" and "4 host(s) targeted, but no check reported anything" in found[0]["summary"]
+    assert _slices.nothing_inspected(HOSTS, reach + run["findings"]) == []
