@@ -44,8 +44,10 @@ def test_prune_keeps_today_and_never_follows_links(lab, thirty_days, tmp_path):
     assert result["pruned"] == check["pruned"] and len(result["pruned"]) == 20  # the first 20 names, not all
     assert result["files_kept"] == 1 and result["cutoff"] == today.isoformat()
     assert listing(lab) == sorted(["developer-center_error.log", old_link, names[0]])
-    assert lab.ssh("mw1", f"cat {OUTSIDE}").stdout == "precious\n"
-    assert lab.ssh("mw1", f"test -L {D}/{old_link}", check=False).returncode == 0
+    mw1 = lab.host("mw1")
+    assert mw1.file(OUTSIDE).content_string == "precious\n"
+    link = mw1.file(f"{D}/{old_link}")
+    assert link.is_symlink and link.linked_to == OUTSIDE
     assert any(s["path"].endswith(old_link) and s["reason"].startswith("symlink") for s in result["left_alone"])
     lines = [json.loads(x) for x in audit.read_text().splitlines()]
     assert [x["check_mode"] for x in lines] == [True, False]
@@ -76,7 +78,7 @@ def test_compress_and_usage_threshold(lab, thirty_days):
     result = run_module(lab, "mw1", "kubeops.runbook.log_prune", {"path": D, "mode": "compress", "keep_days": 27})
     assert result["files_pruned"] == 2
     assert f"{names[29]}.gz" in listing(lab) and names[29] not in listing(lab)
-    assert lab.ssh("mw1", f"gzip -t {D}/{names[29]}.gz", check=False).returncode == 0
+    assert lab.host("mw1").run("gzip -t %s", f"{D}/{names[29]}.gz").rc == 0
 
 
 def test_playbook_defaults_and_timer(lab, thirty_days):
@@ -92,21 +94,23 @@ def test_playbook_defaults_and_timer(lab, thirty_days):
     try:
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert len(listing(lab)) == 2 + 4
-        assert lab.ssh("mw1", "systemctl is-enabled kubeops-log-prune.timer").stdout.strip() == "enabled"
+        mw1 = lab.host("mw1")
+        assert mw1.service("kubeops-log-prune.timer").is_enabled
         names = thirty_days[1]
         lab.ssh("mw1", f"head -c 100 /dev/urandom > {D}/{names[20]}")     # a stale file reappears
         lab.ssh("mw1", "systemctl start kubeops-log-prune.service")
         assert names[20] not in listing(lab)
         log = lab.ssh("mw1", "journalctl -u kubeops-log-prune.service -o cat --no-pager | tail -5").stdout
         assert '"files_pruned": 1' in log
-        assert lab.ssh("mw1", "test -f /usr/local/lib/kubeops/kubeops_log_prune.py && ! test -e /usr/local/lib/kubeops/log_prune.py",
-                       check=False).returncode == 0
+        assert mw1.file("/usr/local/lib/kubeops/kubeops_log_prune.py").is_file
+        assert not mw1.file("/usr/local/lib/kubeops/log_prune.py").exists
     finally:
         extra["log_prune_schedule_state"] = "absent"
         extra["log_prune_run_now"] = False
         lab.playbook("playbooks/log_prune.yml", extra_vars=extra)
-    assert lab.ssh("mw1", "test -e /etc/systemd/system/kubeops-log-prune.timer", check=False).returncode != 0
-    assert lab.ssh("mw1", "test -e /usr/local/lib/kubeops/kubeops_log_prune.py", check=False).returncode != 0
+    mw1 = lab.host("mw1")
+    assert not mw1.file("/etc/systemd/system/kubeops-log-prune.timer").exists
+    assert not mw1.file("/usr/local/lib/kubeops/kubeops_log_prune.py").exists
 
 
 def test_bad_input_is_one_line(lab):
