@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: findings_by_status
 short_description: Select findings at or worse than a status
-version_added: 0.1.0
+version_added: 1.0.0
 author:
   - kubeops.runbook maintainers (@kubeops)
 description:

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: findings_summary
 short_description: Count findings per status and name the worst
-version_added: 0.1.0
+version_added: 1.0.0
 author:
   - kubeops.runbook maintainers (@kubeops)
 description:

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: k8s_quantity
 short_description: Turn a Kubernetes quantity such as C(500Mi) or C(250m) into a number
-version_added: 0.1.0
+version_added: 1.0.0
 author:
   - kubeops.runbook maintainers (@kubeops)
 description:

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: ready_ratio
 short_description: Turn a READY column value such as C(1/2) into numbers
-version_added: 0.1.0
+version_added: 1.0.0
 author:
   - kubeops.runbook maintainers (@kubeops)
 description:

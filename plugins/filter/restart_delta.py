@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: restart_delta
 short_description: Pods whose restart count grew since a baseline
-version_added: 0.1.0
+version_added: 1.0.0
 author:
   - kubeops.runbook maintainers (@kubeops)
 description:

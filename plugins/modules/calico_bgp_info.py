@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: calico_bgp_info
 short_description: Read calico's BGP sessions on a host and return findings
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs C(calicoctl node status) when calicoctl is installed, else asks BIRD over calico's control socket
     (C(birdcl -s <socket> show protocols all)), the same data calicoctl reads (handbook seed 000 section 1.4 (9)).

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: etcd_cluster_info
 short_description: Inspect an etcd cluster with etcdctl and return findings
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs C(etcdctl) (v3 API, TLS) on an etcd host, the tool the handbook uses in its etcd chapter.
   - Reads C(member list), then C(endpoint status) and C(endpoint health) of every member's client URL

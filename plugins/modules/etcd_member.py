@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: etcd_member
 short_description: Add an etcd member as a learner and promote it, or remove a member, with quorum guards
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs C(etcdctl member ...) against the existing members (run it on a host with etcdctl and client
     certificates, usually the first host of group C(etcd)).

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: etcd_snapshot
 short_description: Take a verified etcd snapshot and apply retention that cannot delete it
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Saves a snapshot (C(etcdctl snapshot save)) from the first endpoint of O(endpoints) that delivers one
     (a member that is down costs at most O(timeout) seconds), into a hidden temporary name in O(dest).

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: k8s_cluster_info
 short_description: Inspect a Kubernetes cluster through its API and return findings
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - The Kubernetes half of the daily inspection (handbook seed 000 sections 1.2 to 1.5 and 3.2).
   - Does ONE paginated LIST (C(limit) and C(continue)) per resource kind for the whole cluster, never a call per

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: k8s_scale
 short_description: Set the replicas of a Deployment or StatefulSet within bounds and wait for the rollout
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Sets C(spec.replicas) of one Deployment or StatefulSet through the Kubernetes API.
   - Refuses (and changes nothing) when O(replicas) is outside O(min_replicas)..O(max_replicas), or when

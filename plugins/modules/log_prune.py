@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: log_prune
 short_description: Delete or compress dated log files in one directory, keeping today's
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Prunes files such as C(tomcat_access.2021-04-27.log) in one directory, as the handbook's daily disk
     check asks (delete every C(tomcat_access) log but today's).
@@ -69,6 +69,7 @@ options:
       - Unset prunes regardless of usage.
     type: float
   allowed_roots:
+    version_added: 1.1.0
     description:
       - Directories under which pruning is allowed (O(path) must be one of them or below one, after resolving
         symbolic links). System trees stay refused even when listed here.
@@ -76,6 +77,7 @@ options:
     elements: path
     default: [/var/log, /data, /opt, /srv, /home, /mnt, /tmp, /var/tmp]
   list_limit:
+    version_added: 1.1.0
     description: How many names (the first by name) the result lists for RV(pruned), RV(kept) and RV(left_alone).
     type: int
     default: 20

@@ -71,6 +71,7 @@ options:
         type: bool
         default: false
       kind:
+        version_added: 1.1.0
         description:
           - V(errors) counts the lines that match O(patterns).
           - V(access) counts requests by HTTP status and judges the share of 5xx responses.
@@ -82,6 +83,7 @@ options:
         type: list
         elements: dict
       status_regex:
+        version_added: 1.1.0
         description:
           - For C(kind=access), a Python regex whose first group captures the 3-digit HTTP status of a line, for
             access logs in a custom format.
@@ -120,6 +122,7 @@ options:
     type: int
     default: 4194304
   time_budget:
+    version_added: 1.1.0
     description:
       - Seconds this run may spend reading, shared by all files (each file gets what is left divided by the files
         still to read). What could not be read in time is reported as V(unknown) with its size, and the next scan
@@ -135,15 +138,18 @@ options:
     type: int
     default: 5
   access_5xx_warning:
+    version_added: 1.1.0
     description: For C(kind=access), the percentage of 5xx responses among the requests read from which the finding
       is V(warning).
     type: float
     default: 1.0
   access_5xx_critical:
+    version_added: 1.1.0
     description: For C(kind=access), the percentage of 5xx responses from which the finding is V(critical).
     type: float
     default: 5.0
   access_min_requests:
+    version_added: 1.1.0
     description: For C(kind=access), fewer requests than this are too few to judge (the finding stays V(ok)).
     type: int
     default: 20
