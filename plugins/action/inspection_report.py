@@ -5,13 +5,18 @@
 record into the history, write the report. Inputs and outputs are documented in plugins/modules/inspection_report.py."""
 from __future__ import annotations
 
+import datetime as _dt
+import json
 import os
 import typing as t
+
+import yaml
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.kubeops.runbook.plugins.plugin_utils import _history, _report
+from ansible_collections.kubeops.runbook.plugins.module_utils import _findings
+from ansible_collections.kubeops.runbook.plugins.plugin_utils import _history, _report, _rules, _slices
 from ansible_collections.kubeops.runbook.plugins.plugin_utils._findings_action import FACT, LOST_FACT
 
 LEVELS = list(_report.FAIL_LEVELS)
@@ -33,7 +38,14 @@ ARGUMENT_SPEC: dict[str, t.Any] = {
     "notify_limit": {"type": "int", "default": 5},
     "trend_runs": {"type": "int", "default": _report.TREND_RUNS},
     "report_mode": {"type": "raw", "default": "0640"},
+    "rules": {"type": "dict"},
+    "rules_file": {"type": "path"},
+    "slice_dir": {"type": "path"},
+    "merge": {"type": "bool", "default": False},
+    "expected_hosts": {"type": "list", "elements": "str"},
 }
+# How many finding keys the job artifacts (set_stats) list as new and resolved; the counts are always complete.
+STATS_KEYS = 100
 
 DEFAULT_TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                                     "roles", "report", "templates")
@@ -65,11 +77,28 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(f"trend_runs must be between 2 and 365, got {args['trend_runs']}")
         if args["cluster"] is not None and not args["cluster"].strip():
             raise AnsibleActionFail("cluster must be a non-empty name, got an empty string")
+        if args["merge"] and not args["slice_dir"]:
+            raise AnsibleActionFail("merge needs slice_dir, the directory the slices wrote their partials into")
         try:
+            args["rules"] = _rules.load(self._rules_document(args))
             result.update(self._report(args, task_vars))
-        except (_report.ReportError, _history.HistoryError) as exc:
+        except (_report.ReportError, _history.HistoryError, _rules.RulesError, _slices.SliceError) as exc:
             raise AnsibleActionFail(str(exc)) from exc
         return result
+
+    @staticmethod
+    def _rules_document(args: dict) -> t.Any:
+        """The silences and routes: ``rules``, or the YAML file ``rules_file`` (not both)."""
+        if args["rules"] and args["rules_file"]:
+            raise _rules.RulesError("give rules or rules_file, not both")
+        if not args["rules_file"]:
+            return args["rules"]
+        try:
+            with open(args["rules_file"], encoding="utf-8") as handle:
+                return yaml.safe_load(handle)
+        except (OSError, yaml.YAMLError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise _rules.RulesError(f"cannot read rules_file {args['rules_file']}: {first}") from exc
 
     # -- inputs from the run ------------------------------------------------------------------------------------
     def _var(self, task_vars: dict, name: str) -> t.Any:
@@ -144,16 +173,34 @@ class ActionModule(ActionBase):
             states = self._reachability(targeted, task_vars, findings_by_host)
         inspected = {h for h, (state, _why) in states.items() if state in ("reachable", "lost")}
 
-        findings = _report.collect(findings_by_host) + _report.reachability(states)
+        collected = _report.collect(findings_by_host)
         baselines = args["baselines"] if args["baselines"] is not None else _mapping(
             _mapping(local.get("ansible_facts")).get(BASELINES_FACT) or local.get(BASELINES_FACT))
         moment = _report.utc_now()
         finished = _report.iso(moment)
         started = args["started"] or var("kubeops_inspection_started") or finished
+        if args["slice_dir"] and not args["merge"]:
+            return self._write_partial(args, cluster, started, finished, states, collected, dict(baselines))
+        merged: dict | None = None
+        if args["merge"]:
+            # The slices' partials, plus what this (merge) play found itself: the cluster-wide checks.
+            partials = _slices.read_partials(args["slice_dir"], cluster)
+            own = _slices.partial(cluster, finished, finished, {}, collected, dict(baselines))
+            merged = _slices.merge([doc for _path, doc in partials] + [own], args["expected_hosts"])
+            merged["paths"] = [path for path, _doc in partials]
+            states = merged["states"]
+            targeted = sorted(set(states) | {f["target"] for f in merged["missing"]})
+            inspected = {h for h, (state, _why) in states.items() if state in ("reachable", "lost")}
+            collected = merged["findings"] + merged["missing"]
+            baselines = merged["baselines"]
+            started = merged["started"] or started
+        findings = collected + _report.reachability(states)
+        findings += _slices.nothing_inspected(targeted, findings)
         with _history.History(history_db) as history:
             previous = history.last_run(cluster)
             report = _report.build_report(cluster, started, finished, findings, previous, dict(baselines) or None,
                                           inspected=(inspected | {"localhost"}) if targeted else None)
+            report = _rules.apply_to_report(report, args["rules"], moment)
             keys = _report.key_statuses(report["findings"])
             report["trends"] = history.trends(cluster, args["trend_runs"], current={
                 "started": started, "finished": finished, "status": report["summary"]["status"], "findings": keys})
@@ -165,8 +212,15 @@ class ActionModule(ActionBase):
                 if isinstance(data, t.Mapping):
                     history.save_baseline(cluster, str(name), str(data.get("taken") or finished), dict(data), run_id)
 
+        if merged is not None:
+            for path in merged["paths"]:      # merged into this run's report and history: done with
+                os.unlink(path)
+
         status = report["summary"]["status"]
         html = os.path.abspath(paths["html"])
+        routes = {name: _report.notify_text(dict(report, findings=items, summary=_findings.summarize(items)), html,
+                                            args["notify_limit"])
+                  for name, items in _rules.route(report["findings"], args["rules"]["routes"]).items()}
         return {
             "changed": True,
             "msg": f"{status.upper()}: {report['summary']}; report {html}",
@@ -182,4 +236,47 @@ class ActionModule(ActionBase):
             "should_fail": _report.at_or_above(status, args["fail_on"]),
             "should_notify": _report.at_or_above(status, args["notify_on"]),
             "notify_text": _report.notify_text(report, html, args["notify_limit"]),
+            "silences": report["silences"],
+            "routes": routes,
+            "slices": merged["slices"] - 1 if merged is not None else 0,
+            "stats": {
+                "cluster": cluster, "status": status, "summary": report["summary"], "started": started,
+                "finished": finished, "findings": len(report["findings"]),
+                "hosts": {"targeted": len(targeted), "inspected": len(inspected)},
+                "new_since_last": len(report["new_since_last"]), "new": report["new_since_last"][:STATS_KEYS],
+                "resolved_since_last": len(report["resolved_since_last"]),
+                "resolved": report["resolved_since_last"][:STATS_KEYS],
+                "report": {k: os.path.abspath(v) for k, v in paths.items()},
+                "slices": merged["slices"] - 1 if merged is not None else 0,
+            },
+        }
+
+    def _write_partial(self, args: dict, cluster: str, started: str, finished: str,
+                       states: dict[str, tuple[str, str]], collected: list[dict], baselines: dict) -> dict:
+        """A slice of a sliced run: its partial findings into slice_dir, for the merge step; no report, no history."""
+        doc = _slices.partial(cluster, started, finished, states, collected, baselines)
+        directory = args["slice_dir"]
+        try:
+            os.makedirs(directory, mode=_report.dir_mode(args["report_mode"]), exist_ok=True)
+            path = os.path.join(directory, _slices.partial_name(doc))
+            _report.atomic_write(path, json.dumps(doc, ensure_ascii=False, default=str), args["report_mode"])
+        except OSError as exc:
+            raise _slices.SliceError(f"cannot write the partial into {directory}: {exc}") from exc
+        findings = collected + _report.reachability(states)
+        findings += _slices.nothing_inspected(list(states), findings)
+        summary = _rules.apply_to_report({"summary": _findings.summarize(findings), "findings": findings},
+                                         args["rules"], _dt.datetime.now(_dt.timezone.utc))["summary"]
+        return {
+            "changed": True,
+            "msg": f"slice of {len(states)} host(s) written to {path} for the merge step (no report yet)",
+            "cluster": cluster,
+            "partial": os.path.abspath(path),
+            "summary": summary,
+            "reachability": {h: state for h, (state, _why) in sorted(states.items())},
+            "should_fail": False,
+            "should_notify": False,
+            "stats": {"cluster": cluster, "status": summary["status"], "summary": summary, "started": started,
+                      "finished": finished, "findings": len(findings), "partial": os.path.abspath(path),
+                      "hosts": {"targeted": len(states),
+                                "inspected": sum(1 for state, _why in states.values() if state in ("reachable", "lost"))}},
         }

@@ -28,6 +28,14 @@ description:
     escaped. It shows the counts per status of the last O(trend_runs) runs and the findings that keep coming back.
   - Credentials in URLs (C(user:password@), C(?access_token=)) are replaced by C(<redacted>) in the report files,
     RV(notify_text) and the task output.
+  - A run that targeted no host, or in which no check reported anything, gets an V(unknown) C(host.inspected)
+    finding, since an inspection that inspected nothing is never V(ok).
+  - Silences (O(rules)) mark the findings they select; a silenced finding stays in the report and the history but
+    does not count towards the status in RV(summary) and is not notified. Routes select problems for other webhooks
+    (RV(routes)), as C(docs/silences.md) explains.
+  - Sliced runs (AWX job slicing). With O(slice_dir), a slice writes its partial findings there instead of a report.
+    With O(merge), the report step of the run merges every partial of O(slice_dir) (and its own findings) into one
+    report and one history entry, then removes the partials (C(docs/awx.md)).
 author:
   - kubeops.runbook maintainers (@kubeops)
 extends_documentation_fragment:
@@ -97,6 +105,7 @@ options:
     description: Runs (this one included) the trend chart and the recurring findings of the report cover, 2 to 365.
     type: int
     default: 30
+    version_added: 1.1.0
   report_mode:
     description:
       - File mode of the report files (octal string, or an integer), C(latest.json) included. Reports hold log lines,
@@ -105,6 +114,7 @@ options:
       - C(history.sqlite) is always V(0600).
     type: raw
     default: "0640"
+    version_added: 1.1.0
   template_dir:
     description:
       - Directory holding C(inspection_report.html.j2) and C(inspection_report.md.j2).
@@ -126,6 +136,41 @@ options:
     description: How many of the worst findings RV(notify_text) lists.
     type: int
     default: 5
+  rules:
+    description:
+      - Silences and notification routes, a dict with the lists C(silences) and C(routes). Each rule has a JMESPath
+        expression C(match), evaluated over the list of the run's findings (C(docs/silences.md)).
+      - A silence has C(match), C(until) (a date, meaning through its end in UTC, or an ISO timestamp), C(reason) and
+        an optional C(name). A route has C(name) and C(match).
+      - Needs the Python library C(jmespath) on the controller.
+    type: dict
+    version_added: 1.1.0
+  rules_file:
+    description: A YAML file on the controller with the O(rules). Mutually exclusive with O(rules).
+    type: path
+    version_added: 1.1.0
+  slice_dir:
+    description:
+      - Directory, shared by the slices of a sliced run and its merge step, for the slices' partial findings.
+      - Without O(merge), this run is one slice. It writes its partial there (RV(partial)), and no report, no history
+        entry and no notification.
+    type: path
+    version_added: 1.1.0
+  merge:
+    description:
+      - Merge every partial of O(slice_dir) with this run's own findings into one report and one history entry, as one
+        unsliced run would have written, then remove the merged partials. A partial of another cluster or that cannot
+        be read fails the step before anything is written.
+    type: bool
+    default: false
+    version_added: 1.1.0
+  expected_hosts:
+    description:
+      - With O(merge), the hosts the slices should have inspected. One that no partial reports gets a critical
+        C(host.reachable) finding (its slice did not run or did not finish).
+    type: list
+    elements: str
+    version_added: 1.1.0
 """
 
 EXAMPLES = r"""
@@ -225,8 +270,45 @@ should_notify:
   type: bool
   sample: true
 notify_text:
-  description: A short Markdown summary for a chat robot or webhook.
+  description: A short Markdown summary for a chat robot or webhook (silenced findings left out).
   returned: success
   type: str
   sample: "### Inspection lab: CRITICAL"
+silences:
+  description: Each silence of O(rules), V(active) or V(expired), with how many findings it selects.
+  returned: success, except for a slice
+  type: list
+  elements: dict
+  sample: [{"name": "mw1-logs", "match": "[?host=='mw1']", "reason": "migration", "until": "2027-01-01T00:00:00Z",
+            "state": "active", "matched": 4}]
+  version_added: 1.1.0
+routes:
+  description: For each route of O(rules) that selects a problem, the notification text of those problems.
+  returned: success, except for a slice
+  type: dict
+  sample: {"etcd-oncall": "### Inspection lab: CRITICAL"}
+  version_added: 1.1.0
+slices:
+  description: How many slices' partials the merge step merged (0 for an unsliced run).
+  returned: success, except for a slice
+  type: int
+  sample: 2
+  version_added: 1.1.0
+partial:
+  description: For a slice (O(slice_dir) without O(merge)), the partial it wrote.
+  returned: for a slice
+  type: str
+  sample: /shared/kubeops/run-1/partial-20261130T090003Z-0a1b2c3d4e5f.json
+  version_added: 1.1.0
+stats:
+  description:
+    - The outcome for AWX job artifacts (the C(report) role publishes it with C(set_stats) as C(kubeops_inspection)),
+      so that a workflow can branch on it. C(new) and C(resolved) list at most 100 keys; the counts are complete.
+  returned: success
+  type: dict
+  sample: {"cluster": "lab", "status": "critical", "summary": {"status": "critical", "ok": 120, "critical": 1},
+           "findings": 124, "hosts": {"targeted": 5, "inspected": 5}, "new_since_last": 1, "new": ["nodes.ready:node2"],
+           "resolved_since_last": 0, "resolved": [], "report": {"html": "/srv/reports/inspection-20261130T090102Z.html"},
+           "slices": 0}
+  version_added: 1.1.0
 """

@@ -250,8 +250,9 @@ def notify_text(report: dict, report_path: str | None = None, limit: int = 5) ->
     summary = report["summary"]
     lines = [f"### Inspection {md_escape(report['cluster'])}: {summary['status'].upper()}",
              f"{md_escape(report['finished'])} - " + ", ".join(f"{s} {summary[s]}" for s in reversed(STATUSES)),
-             f"new since last run: {len(report['new_since_last'])}, resolved: {len(report['resolved_since_last'])}"]
-    wrong = [f for f in report["findings"] if f["status"] != OK]
+             f"new since last run: {len(report['new_since_last'])}, resolved: {len(report['resolved_since_last'])}"
+             + (f", silenced: {summary['silenced']}" if summary.get("silenced") else "")]
+    wrong = [f for f in report["findings"] if f["status"] != OK and not f.get("silenced")]   # silenced: not notified
     for item in wrong[:limit]:
         where = f" @{md_escape(item['host'])}" if item.get("host") and item["host"] != item["target"] else ""
         lines.append(f"- **{item['status']}** {md_escape(item['id'])} {md_escape(item['target'])}{where}: "

@@ -3,7 +3,9 @@ docs/awx/ and the project's collections/requirements.yml. (`make package` checks
 galaxy-importer and ansible-builder; these checks are the fast part of the same contract.)"""
 from __future__ import annotations
 
+import ast
 import fnmatch
+import json
 import re
 from pathlib import Path
 
@@ -89,7 +91,7 @@ def test_shipped_markdown_links_to_shipped_files(document):
 
 def test_runtime_requirements_are_ranges_and_separate_from_the_tools():
     runtime = [line for line in (ROOT / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
-    assert [re.split(r"[<>=!~ ]", line)[0] for line in runtime] == ["kubernetes"]
+    assert [re.split(r"[<>=!~ ]", line)[0] for line in runtime] == ["kubernetes", "jmespath"]
     assert not any("==" in line for line in runtime)
     tools = (ROOT / "test-requirements.txt").read_text()
     assert "ansible-core==" in tools and "molecule==" in tools
@@ -159,3 +161,51 @@ def test_development_tools_install_nothing_into_the_users_collections():
         config = yaml.safe_load(scenario.read_text())
         assert config["prerun"] is False, scenario
         assert config["provisioner"]["env"]["ANSIBLE_COLLECTIONS_PATH"].endswith("/.build")
+
+
+# -- version_added ----------------------------------------------------------------------------------------------
+# Every plugin and option of the 1.0.0 release (tests/unit/fixtures/packaging/released-1.0.0.json, read from the
+# commit that released it). 1.0.0 was the first release: nothing was released as 0.x.
+RELEASED = json.loads((ROOT / "tests" / "unit" / "fixtures" / "packaging" / "released-1.0.0.json").read_text())
+
+
+def plugin_docs() -> dict[tuple[str, str], dict]:
+    docs = {}
+    for kind in ("modules", "filter", "doc_fragments"):
+        for path in sorted((ROOT / "plugins" / kind).glob("[!_]*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            body = tree.body
+            if kind == "doc_fragments":
+                body = [node for node in tree.body if isinstance(node, ast.ClassDef)][0].body
+            for node in body:
+                if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "DOCUMENTATION":
+                    docs[(kind, path.stem)] = yaml.safe_load(node.value.value)
+    return docs
+
+
+def options_of(spec: dict | None, prefix: str = "") -> dict[str, dict]:
+    found = {}
+    for name, option in (spec or {}).items():
+        found[prefix + name] = option
+        found.update(options_of(option.get("suboptions"), f"{prefix}{name}."))
+    return found
+
+
+def newer_than_1_0_0(version: str) -> bool:
+    return tuple(int(part) for part in str(version).split(".")) > (1, 0, 0)
+
+
+@pytest.mark.parametrize("kind, name", sorted(plugin_docs()), ids=lambda value: value)
+def test_version_added_is_honest(kind, name):
+    """A plugin of the 1.0.0 release says 1.0.0, a newer one a later version; an option added since 1.0.0 says
+    when (an option without version_added is as old as its plugin)."""
+    doc = plugin_docs()[(kind, name)]
+    released = RELEASED["plugins"].get(kind, {}).get(name)
+    if kind != "doc_fragments":
+        if released is None:
+            assert newer_than_1_0_0(doc.get("version_added")), f"{name} is new since 1.0.0: version_added 1.1.0"
+        else:
+            assert str(doc.get("version_added")) == "1.0.0", f"{name} was released in 1.0.0"
+    for option, spec in options_of(doc.get("options")).items():
+        if released is not None and option not in released:
+            assert newer_than_1_0_0(spec.get("version_added")), f"{kind}/{name}: option {option} is new since 1.0.0"
