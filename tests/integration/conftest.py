@@ -84,10 +84,12 @@ class Lab:
 
     # -- Ansible ------------------------------------------------------------------------------------------
     def module(self, host: str, module: str, args: dict | None = None, check: bool = False,
-               extra_vars: dict | None = None) -> dict:
+               extra_vars: dict | None = None, env: dict | None = None) -> dict:
         """Run one module on one inventory host (or 'localhost') and return its result dict.
 
         Uses ad-hoc `ansible --tree`, whose tree callback (ansible-core's own) saves each host's result as JSON.
+        ``env`` is added to the environment of ansible (and so of modules that run on the controller); a value None
+        removes that variable.
         """
         with tempfile.TemporaryDirectory(prefix="kubeops-itest-") as tree:
             cmd = [str(ROOT / ".venv/bin/ansible"), host, "-i", str(self.inventory), "-m", module, "--tree", tree]
@@ -97,7 +99,13 @@ class Lab:
                 cmd.append("--check")
             if extra_vars:
                 cmd += ["-e", json.dumps(extra_vars)]
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env(), cwd=ROOT, timeout=600, check=False)
+            environment = self.env()
+            for name, value in (env or {}).items():
+                if value is None:
+                    environment.pop(name, None)
+                else:
+                    environment[name] = value
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=environment, cwd=ROOT, timeout=600, check=False)
             out = Path(tree) / host
             if not out.exists():
                 raise AssertionError(f"no result for {host} (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
@@ -108,7 +116,8 @@ class Lab:
             return result
 
     def playbook(self, playbook: str, extra_vars: dict | None = None, check: bool = False,
-                 limit: str | None = None, extra_args: list[str] | None = None) -> subprocess.CompletedProcess:
+                 limit: str | None = None, extra_args: list[str] | None = None,
+                 env: dict | None = None) -> subprocess.CompletedProcess:
         cmd = [str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(self.inventory), str(ROOT / playbook)]
         if extra_vars:
             cmd += ["-e", json.dumps(extra_vars)]
@@ -117,7 +126,8 @@ class Lab:
         if limit:
             cmd += ["--limit", limit]
         cmd += extra_args or []
-        return subprocess.run(cmd, capture_output=True, text=True, env=self.env(), cwd=ROOT, timeout=1800, check=False)
+        return subprocess.run(cmd, capture_output=True, text=True, env={**self.env(), **(env or {})}, cwd=ROOT,
+                              timeout=1800, check=False)
 
     # -- faults -------------------------------------------------------------------------------------------
     @contextlib.contextmanager
