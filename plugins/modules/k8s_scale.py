@@ -58,16 +58,19 @@ options:
     type: int
     default: 120
   allow_zero:
+    version_added: 1.1.0
     description:
       - Allow O(replicas=0). Scaling a workload to zero stops every pod of it, so it is refused unless this is set.
     type: bool
     default: false
   protected_namespaces:
+    version_added: 1.1.0
     description: Namespaces whose workloads are refused unless O(allow_protected_namespace=true).
     type: list
     elements: str
     default: [kube-system, kube-public, kube-node-lease]
   allow_protected_namespace:
+    version_added: 1.1.0
     description: Allow scaling a workload in one of O(protected_namespaces).
     type: bool
     default: false
