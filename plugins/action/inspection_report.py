@@ -180,7 +180,10 @@ class ActionModule(ActionBase):
         finished = _report.iso(moment)
         started = args["started"] or var("kubeops_inspection_started") or finished
         if args["slice_dir"] and not args["merge"]:
-            return self._write_partial(args, cluster, started, finished, states, collected, dict(baselines))
+            # Only the slice's own hosts (and the controller's findings about them): with --limit, or a fact cache,
+            # the other hosts' variables may hold findings of another run.
+            own = {h: items for h, items in findings_by_host.items() if h in set(targeted) | {"localhost"}}
+            return self._write_partial(args, cluster, started, finished, states, _report.collect(own), dict(baselines))
         merged: dict | None = None
         if args["merge"]:
             # The slices' partials, plus what this (merge) play found itself: the cluster-wide checks.
