@@ -100,9 +100,15 @@ def test_real_nginx_access_log_counts_requests_since_the_last_scan(lab, scratch)
 
 
 def test_bad_access_options_fail_with_one_line(lab):
-    result = run_module(lab, "mw1", "kubeops.runbook.log_scan", {
-        "files": [{"path": "/var/log/messages", "kind": "access", "status_regex": "("}]})
-    assert result.get("failed") and result["msg"].startswith("status_regex '(' does not compile")
-    result = run_module(lab, "mw1", "kubeops.runbook.log_scan", {
-        "files": [{"path": "/var/log/messages"}], "access_5xx_warning": 10, "access_5xx_critical": 5})
-    assert result.get("failed") and "access_5xx_warning 10.0 is above access_5xx_critical 5.0" in result["msg"]
+    """The module fails with one line naming the bad value; the findings action turns that into an unknown
+    finding about the log (the host's other checks still run)."""
+    for args, message in (
+            ({"files": [{"path": "/var/log/messages", "kind": "access", "status_regex": "("}]},
+             "status_regex '(' does not compile"),
+            ({"files": [{"path": "/var/log/messages"}], "access_5xx_warning": 10, "access_5xx_critical": 5},
+             "access_5xx_warning 10.0 is above access_5xx_critical 5.0")):
+        result = run_module(lab, "mw1", "kubeops.runbook.log_scan", args)
+        assert message in result["msg"] and "\n" not in result["msg"] and "Traceback" not in result["msg"]
+        [found] = result["findings"]
+        assert (found["id"], found["status"], found["target"]) == ("logs.messages", "unknown", "/var/log/messages")
+        assert message in found["details"]["error"]
