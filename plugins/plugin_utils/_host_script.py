@@ -29,7 +29,14 @@ def role_file(role: str, name: str) -> str:
 
 
 def interpreter(action: ActionBase, task_vars: dict) -> str:
-    """The host's Python: ansible_python_interpreter, the discovered one, else /usr/bin/python3."""
+    """The host's Python: ansible_python_interpreter, the discovered one, else /usr/bin/python3.
+
+    For a delegated task these are the delegated host's variables (``ansible_delegated_vars``), not those of the host
+    the play runs on: a task of a play on localhost delegated to an etcd member must not run the controller's Python.
+    """
+    delegate = getattr(action._task, "delegate_to", None)
+    if delegate:
+        task_vars = (task_vars.get("ansible_delegated_vars") or {}).get(delegate) or {}
     value = task_vars.get("ansible_python_interpreter")
     if value:
         value = str(action._templar.template(value))
