@@ -6,6 +6,7 @@ removed, data kept aside deleted); they restart the whole control plane, so they
 """
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import tempfile
@@ -127,7 +128,8 @@ def test_restore_that_fails_half_way_rolls_every_member_back(lab, marked, tmp_pa
     wrapper = ("#!/bin/sh\ncase \"$*\" in *'snapshot restore'*) [ \"$(hostname)\" = node2 ] && "
                "{ echo 'injected failure' >&2; exit 3; };; esac\nexec etcdctl \"$@\"\n")
     for host in MEMBERS:
-        lab.ssh(host, f"printf %s {json.dumps(wrapper)} > /usr/local/sbin/etcdctl-itest && chmod 0755 /usr/local/sbin/etcdctl-itest")
+        encoded = base64.b64encode(wrapper.encode()).decode()   # no shell quoting of the script's own quotes and $*
+        lab.ssh(host, f"echo {encoded} | base64 -d > /usr/local/sbin/etcdctl-itest && chmod 0755 /usr/local/sbin/etcdctl-itest")
     try:
         proc = lab.playbook("playbooks/etcd_restore.yml",
                             extra_vars={**confirm(lab), "kubeops_audit_log": str(audit),
