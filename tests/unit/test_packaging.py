@@ -209,3 +209,7 @@ def test_version_added_is_honest(kind, name):
     for option, spec in options_of(doc.get("options")).items():
         if released is not None and option not in released:
             assert newer_than_1_0_0(spec.get("version_added")), f"{kind}/{name}: option {option} is new since 1.0.0"
+
+
+def test_changelog_cache_is_not_shipped():
+    assert not shipped("changelogs/.plugin-cache.yaml") and shipped("changelogs/changelog.yaml")
