@@ -23,7 +23,7 @@ def test_wall_time_and_peak_rss_of_the_child():
     assert run.wall_s >= 0.2
     assert run.rss_mb >= 200
     small = _measure.run_once(_measure.Command("true", ["true"]))
-    assert small.rss_mb < 50 and small.wall_s < run.wall_s
+    assert small.rss_mb < 50 and small.returncode == 0   # no wall-time comparison: a busy machine can stall `true`
 
 
 def test_peak_rss_is_the_childs_not_the_big_parents():
