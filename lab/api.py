@@ -291,13 +291,14 @@ def _up(fresh: bool = False) -> LabInfo:
     wait_for("default service account admission", lambda: kubectl(
         bin_dir, "apply", "-f", "-", input=cluster.manifests(), check=False).returncode == 0, timeout=120)
     workers = [n for n in config.NODES if "kube_node" in n.groups]
+    from . import faults  # pylint: disable=import-outside-toplevel  # faults uses this module
     for node in workers:
+        faults.install_stages(node)   # before the kubelet's first start: no restart of a freshly joined node
         ssh(node.ip, "systemctl enable --now " + " ".join(config.JOIN_UNITS), check=True)
     for node in workers:
         wait_for(f"kubelet and kube-proxy on {node.name}", lambda n=node: units_active(n)[0], timeout=120)
     wait_for("nodes node1, node2 Ready", lambda: _nodes_ready(bin_dir), timeout=180)
     wait_for("all pods Running", lambda: _pods_running(bin_dir), timeout=240)
-    from . import faults  # pylint: disable=import-outside-toplevel  # faults uses this module
     faults.ensure()
     log(f"lab is up in {time.monotonic() - started:.0f}s; inventory {HOSTS}; memory used by the lab: "
         f"{_lab_memory_mib():.0f} MiB")

@@ -315,10 +315,25 @@ def _install(node: config.Node, files: dict[str, str]) -> bool:
     return changed
 
 
+def install_stages(node: config.Node) -> bool:
+    """Write the pod Stages and the kubelet drop-in that uses them; True when something changed (systemd reloaded).
+
+    A lab being built calls this before the node's kubelet first starts, so the kubelet never has to be restarted
+    for them: a restart right after the node registered made the node lifecycle controller mark the node's pods
+    not Ready after the lab had already checked them.
+    """
+    if node not in _workers():
+        return False
+    changed = _install(node, {STAGES_PATH: STAGES, KUBELET_DROPIN: kubelet_dropin(node)})
+    if changed:
+        api.ssh(node.ip, "systemctl daemon-reload", check=True)
+    return changed
+
+
 def ensure() -> None:
     """Install the Stages and the calico-node watcher on every worker of a running lab (idempotent)."""
     for node in _workers():
-        if _install(node, {STAGES_PATH: STAGES, KUBELET_DROPIN: kubelet_dropin(node)}):
+        if install_stages(node):
             log(f"{node.name}: kwok kubelet restarted with the lab's pod Stages")
             api.ssh(node.ip, "systemctl daemon-reload && systemctl restart kubelet", check=True)
             api.wait_for(f"kubelet active on {node.name}",
