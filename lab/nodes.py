@@ -166,6 +166,18 @@ def configure(node: Node, root: Path, pki_files: dict[str, bytes], pubkey: str) 
             link.symlink_to(f"{config.K8S_BIN_DIR}/kubectl")
     if enable:
         run(["systemctl", f"--root={root}", "enable", *[u if "." in u else f"{u}.service" for u in enable]], quiet=True)
+    # Nothing starts by the clock or by a stray connection behind a running test's back: Debian's daily timers
+    # (logrotate would rotate /var/log/messages under a log-scan test; any unit a timer starts can fail, and a
+    # failed unit makes the node "degraded"), and the Erlang port mapper and MariaDB sockets that the packages
+    # enable on every node while only the middleware node runs them.
+    quiet = ["logrotate.timer", "dpkg-db-backup.timer", "systemd-tmpfiles-clean.timer", "man-db.timer"]
+    if "rabbitmq-server" not in node.units:
+        quiet += ["epmd.socket", "epmd.service"]
+    if "mariadb" not in node.units:
+        quiet += ["mariadb.socket"]
+    present = [u for u in quiet if (root / "lib/systemd/system" / u).exists() or (root / "usr/lib/systemd/system" / u).exists()]
+    if present:
+        run(["systemctl", f"--root={root}", "mask", *present], quiet=True)
 
 
 # -- boot ------------------------------------------------------------------------------------------------

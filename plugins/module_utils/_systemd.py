@@ -231,9 +231,25 @@ def parse_journal(text: str, units: list[str], not_before_us: dict[str, int] | N
 
 
 # -- findings ---------------------------------------------------------------------------------------------
+def restarts_since(restarts: int | None, before: t.Any) -> tuple[int | None, bool]:
+    """(automatic restarts to judge, whether they are counted since the last inspection).
+
+    systemd's ``NRestarts`` only grows while the unit stays loaded (a manual restart does not reset it), so a count
+    is judged against ``before``, the count the last inspection recorded. A smaller count than ``before`` means
+    the unit was loaded again (a reboot) and counts from 0; without a valid ``before`` every restart since the
+    unit was loaded counts.
+    """
+    if restarts is None:
+        return None, False
+    if isinstance(before, bool) or not isinstance(before, int) or before < 0:
+        return restarts, False
+    return (restarts - before if before <= restarts else restarts), True
+
+
 def unit_status(props: dict | None, journal: dict | None, max_restarts: int | None,
-                journal_errors_warning: int | None) -> tuple[str, str]:
-    """The handbook's rule for one unit -> (status, summary)."""
+                journal_errors_warning: int | None, restarts_before: t.Any = None) -> tuple[str, str]:
+    """The handbook's rule for one unit -> (status, summary). ``restarts_before``: its NRestarts at the last
+    inspection (None when there was none), so restarts are counted per inspection window, not forever."""
     if props is None:
         return UNKNOWN, "systemctl did not report on this unit"
     load, active, sub = props["load_state"], props["active_state"], props["sub_state"]
@@ -248,9 +264,10 @@ def unit_status(props: dict | None, journal: dict | None, max_restarts: int | No
         return CRITICAL, f"{state}{extra}; expected active (running)"
     if sub != "running":
         problems.append((WARNING, f"{state}; expected active (running)"))
-    restarts = props.get("restarts")
+    restarts, windowed = restarts_since(props.get("restarts"), restarts_before)
     if max_restarts is not None and restarts is not None and restarts > max_restarts:
-        problems.append((WARNING, f"restarted {restarts} times (more than {max_restarts})"))
+        window = "since the last inspection" if windowed else "since it was loaded"
+        problems.append((WARNING, f"restarted {restarts} times {window} (more than {max_restarts})"))
     count = (journal or {}).get("count", 0)
     if journal_errors_warning is not None and count >= journal_errors_warning and count > 0:
         last = (journal or {}).get("last") or ""
@@ -262,17 +279,22 @@ def unit_status(props: dict | None, journal: dict | None, max_restarts: int | No
 
 def unit_findings(units: list[str], props: dict[str, dict], journal: dict[str, dict] | None, category: str,
                   host: str | None, max_restarts: int | None = 3, journal_errors_warning: int | None = 1,
-                  journal_note: str | None = None, since: str | None = None) -> list[dict]:
+                  journal_note: str | None = None, since: str | None = None,
+                  restarts_before: dict | None = None) -> list[dict]:
     if category not in CATEGORIES:
         raise SystemdError(f"category: {category!r} must be one of {', '.join(CATEGORIES)}")
     findings: list[dict] = []
     for unit in units:
         unit_props = props.get(unit)
         unit_journal = (journal or {}).get(unit)
-        status, summary = unit_status(unit_props, unit_journal, max_restarts, journal_errors_warning)
+        before = (restarts_before or {}).get(unit)
+        status, summary = unit_status(unit_props, unit_journal, max_restarts, journal_errors_warning, before)
         details: dict[str, t.Any] = {"unit": unit, "journal_since": since}
         if unit_props:
             details.update({k: v for k, v in unit_props.items() if k != "id"})
+            counted, windowed = restarts_since(unit_props.get("restarts"), before)
+            if windowed:
+                details["restarts_since_last_inspection"] = counted
         if unit_journal is not None:
             details["journal_errors"] = unit_journal["count"]
             details["journal_samples"] = unit_journal["samples"]
@@ -301,8 +323,20 @@ def window_since(units: list[str], state: dict, default_since: str, now: float) 
     return f"@{min(stamps.values()) // 1_000_000}", stamps
 
 
-def updated_state(state: dict, units: list[str], now: float) -> dict:
+def previous_restarts(state: dict) -> dict:
+    """NRestarts of each unit at the last inspection (``restarts`` of the state)."""
+    value = state.get("restarts")
+    return value if isinstance(value, dict) else {}
+
+
+def updated_state(state: dict, units: list[str], now: float, props: dict[str, dict] | None = None) -> dict:
+    """The state after an inspection of ``units`` at ``now``: their inspection time and, from ``props``, their
+    restart counts."""
     last = dict(state.get("last_inspection") or {}) if isinstance(state.get("last_inspection"), dict) else {}
+    restarts = dict(previous_restarts(state))
     for unit in units:
         last[unit] = now
-    return {**state, "last_inspection": last}
+        count = (props or {}).get(unit, {}).get("restarts")
+        if isinstance(count, int):
+            restarts[unit] = count
+    return {**state, "last_inspection": last, "restarts": restarts}

@@ -56,14 +56,18 @@ options:
     default: -24h
   state_file:
     description:
-      - JSON file on the host that keeps the last inspection time per unit (epoch seconds under C(last_inspection),
-        keyed by unit name).
+      - JSON file on the host that keeps, per unit name, the last inspection time (epoch seconds under
+        C(last_inspection)) and the unit's C(NRestarts) then (under C(restarts)).
       - It is the only thing the module writes, and only outside check mode. Remove it to start the next window at
         O(default_since) again.
     type: path
     default: /var/lib/kubeops/systemd_unit_info.json
   max_restarts:
-    description: A unit restarted by systemd (C(NRestarts)) more often than this is a V(warning).
+    description:
+      - A unit restarted by systemd more often than this since the last inspection is a V(warning).
+      - systemd's C(NRestarts) only grows while the unit stays loaded, so the module compares it with the count
+        recorded in O(state_file) by the last inspection; without one (first run, or O(since) given) every
+        restart since the unit was loaded counts.
     type: int
     default: 3
   journal_errors_warning:
@@ -188,7 +192,7 @@ def run(module: AnsibleModule) -> dict:
         else:
             journal = S.parse_journal(out, units, cutoffs, params["samples"], params["klog_errors"])
     findings = S.unit_findings(units, props, journal, params["category"], host, params["max_restarts"],
-                               params["journal_errors_warning"], note, since)
+                               params["journal_errors_warning"], note, since, S.previous_restarts(state))
     if show_problem:
         findings = [dict(f, summary=show_problem) if f["details"].get("unit") in units and f["details"]["unit"] not in props
                     else f for f in findings]
@@ -201,7 +205,7 @@ def run(module: AnsibleModule) -> dict:
             facts[unit]["journal_samples"] = journal[unit]["samples"]
     if not params["since"] and not module.check_mode and props:
         try:
-            S.save_state(params["state_file"], S.updated_state(state, list(props), now))
+            S.save_state(params["state_file"], S.updated_state(state, list(props), now, props))
         except OSError as exc:
             module.warn(f"could not record the inspection time in {params['state_file']}: {exc}")
     return {"findings": findings, "units": facts, "journal_since": since, "journal_available": journal is not None}

@@ -110,6 +110,31 @@ def test_state_file_window_not_written_in_check_mode(lab):
         lab.ssh("node1", f"rm -f {state}", check=False)
 
 
+def test_restarts_of_a_past_night_warn_once_not_on_every_later_inspection(lab):
+    """A unit that crash-looped 5 times and then stayed up: the first inspection warns (5 restarts since it was
+    loaded), the next one compares with the count it recorded and is ok; a restart it does not see stays quiet."""
+    tag = uuid.uuid4().hex[:8]
+    unit, counter, state = f"kubeops-itest-{tag}", f"/tmp/kubeops-itest-{tag}.count", f"/tmp/kubeops-itest-{tag}.json"
+    lab.ssh("node1", f"systemd-run -q --unit={unit} -p Restart=always -p RestartSec=200ms -p StartLimitIntervalSec=0 sh -c "
+                     f"'n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}; "
+                     f"[ $n -ge 5 ] && exec sleep 3600; exit 1'")
+    try:
+        lab.wait(lambda: lab.ssh("node1", f"systemctl show -P NRestarts {unit}").stdout.strip() == "5"
+                 and lab.ssh("node1", f"systemctl is-active {unit}", check=False).stdout.strip() == "active",
+                 "five restarts, then running", timeout=60, interval=1)
+        args = {"units": [unit], "state_file": state, "klog_errors": False}
+        first = by_target(run_module(lab, "node1", "kubeops.runbook.systemd_unit_info", args))[unit]
+        assert first["status"] == "warning" and "restarted 5 times since it was loaded (more than 3)" in first["summary"]
+        second = by_target(run_module(lab, "node1", "kubeops.runbook.systemd_unit_info", args))[unit]
+        assert second["status"] == "ok", second
+        assert (second["details"]["restarts"], second["details"]["restarts_since_last_inspection"]) == (5, 0)
+        recorded = json.loads(lab.ssh("node1", f"cat {state}").stdout)
+        assert recorded["restarts"] == {f"{unit}.service": 5}
+    finally:
+        lab.ssh("node1", f"systemctl stop {unit}.service; systemctl reset-failed {unit}.service; "
+                         f"rm -f {counter} {state}", check=False)
+
+
 def test_bad_unit_name_is_an_unknown_finding_with_one_line(lab):
     result = run_module(lab, "node1", "kubeops.runbook.systemd_unit_info", {"units": ["kubelet; reboot"]})
     assert not result.get("failed") and result["msg"].startswith("units: ")

@@ -25,7 +25,12 @@ def test_every_node_answers_ssh_with_its_units_active(lab, node):
     host = lab.host(node.name)
     assert host.check_output("hostname") == node.name
     assert {unit: host.service(unit).is_running for unit in node.units} == dict.fromkeys(node.units, True)
-    assert host.run("systemctl is-system-running").stdout.strip() == "running"
+    state = host.run("systemctl is-system-running").stdout.strip()
+    # degraded: name the failed units and show how they failed
+    assert state == "running", host.run(
+        "for u in $(systemctl list-units --failed --no-legend --plain | cut -d' ' -f1); do "
+        "systemctl show -p Id,Result,ExecMainStatus,InactiveEnterTimestamp $u; journalctl -q --no-pager -n 8 -u $u; "
+        "done").stdout
 
 
 def test_spare1_has_nothing_installed(lab):

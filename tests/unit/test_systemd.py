@@ -135,6 +135,43 @@ def test_restart_threshold(restarts, max_restarts, status):
     assert S.unit_status(dict(props, restarts=restarts), None, max_restarts, 1)[0] == status
 
 
+@pytest.mark.parametrize("before, now, status, words", [
+    (None, 15, "warning", "restarted 15 times since it was loaded"),   # first inspection: every restart counts
+    (15, 15, "ok", None),                                              # no restart since the last inspection
+    (12, 15, "ok", None),                                              # 3 is not more than 3
+    (11, 15, "warning", "restarted 4 times since the last inspection"),
+    (40, 5, "warning", "restarted 5 times since the last inspection"),  # reloaded (reboot): counts from 0
+    ("15", 15, "warning", "since it was loaded"),                      # a damaged state is no baseline
+    (True, 15, "warning", "since it was loaded"),
+])
+def test_restarts_counted_since_the_last_inspection(before, now, status, words):
+    """NRestarts never goes down while the unit is loaded (a manual restart keeps it): one bad night must not
+    make a warning on every later inspection."""
+    props = S.match_units(["kube-controller-manager.service"],
+                          S.parse_show(text("master1_show.txt")))["kube-controller-manager.service"]
+    got, summary = S.unit_status(dict(props, restarts=now), None, 3, 1, before)
+    assert got == status, summary
+    assert words is None or words in summary
+
+
+def test_restart_counts_kept_in_the_state_and_shown_in_the_finding():
+    show = S.match_units(["kube-apiserver.service", "kube-controller-manager.service"],
+                         S.parse_show(text("master1_show.txt")))
+    props = {unit: dict(p, restarts=15) for unit, p in show.items()}
+    state = S.updated_state({"restarts": {"gone.service": 2}}, list(props), 100.0, props)
+    assert S.previous_restarts(state) == {"gone.service": 2, "kube-apiserver.service": 15,
+                                          "kube-controller-manager.service": 15}
+    props["kube-apiserver.service"]["restarts"] = 20
+    findings = S.unit_findings(list(props), props, None, "control_plane_services", "master1",
+                               restarts_before=S.previous_restarts(state))
+    by_unit = {f["target"]: f for f in findings}
+    assert by_unit["kube-apiserver"]["status"] == "warning"
+    assert by_unit["kube-apiserver"]["details"]["restarts_since_last_inspection"] == 5
+    assert by_unit["kube-controller-manager"]["status"] == "ok"
+    assert by_unit["kube-controller-manager"]["details"]["restarts"] == 15
+    assert S.previous_restarts({"restarts": ["not", "a", "dict"]}) == {}
+
+
 def test_journal_note_and_bad_category():
     findings = S.unit_findings(["kubelet.service"], {}, None, "node_services", "node1",
                                journal_note="journalctl is not installed on this host")
