@@ -152,11 +152,18 @@ def test_project_installs_this_collection_from_itself():
 
 
 def test_development_tools_install_nothing_into_the_users_collections():
-    """ansible-lint and molecule, online, install collections/requirements.yml and then this checkout into
-    ansible-compat's cache, which outside a virtualenv is ~/.ansible/collections: every later run on the machine
-    would then prefer that stale copy to the checkout. Both find the collection through .build instead."""
+    """ansible-lint, online, installs collections/requirements.yml and this checkout into ansible-compat's cache.
+    Isolated (no ANSIBLE_COLLECTIONS_PATH and friends set) that cache is the project's git-ignored ./.ansible; with
+    one set it is ~/.ansible/collections, a stale copy every later run on the machine would prefer to the checkout.
+    So `make lint` runs ansible-lint exactly as by hand, with those variables unset; molecule does not install at
+    all and finds the collection through .build."""
     lint = yaml.safe_load((ROOT / ".ansible-lint").read_text())
-    assert lint["offline"] is True
+    assert lint["offline"] is False and ".ansible/" in lint["exclude_paths"]
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile[makefile.index("\nlint:"):].split("\n\n")[0]
+    assert "env -u ANSIBLE_COLLECTIONS_PATH" in recipe and "ansible-lint --profile production" in recipe, recipe
+    assert ".ansible/" in (ROOT / ".gitignore").read_text().split()
+    assert ".ansible" in yaml.safe_load((ROOT / "galaxy.yml").read_text())["build_ignore"]
     for scenario in (ROOT / "molecule").glob("*/molecule.yml"):
         config = yaml.safe_load(scenario.read_text())
         assert config["prerun"] is False, scenario
