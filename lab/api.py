@@ -128,6 +128,7 @@ def repair() -> None:
             patched = resync_pods(node.name)
             if patched:
                 log(f"{node.name}: {patched} pod(s) given back their Ready condition after a kubelet outage")
+    wait_for("every Running pod Ready", lambda: not _pods_not_ready(info.bin_dir), timeout=120)
     from . import faults  # pylint: disable=import-outside-toplevel  # faults uses this module
     faults.ensure()
 
@@ -331,6 +332,14 @@ def resync_pods(node: str, timeout: float = 120) -> int:
                     "--subresource=status", "--type=json", "-p", json.dumps(ops))
             patched += 1
     return patched
+
+
+def _pods_not_ready(bin_dir: Path) -> list[str]:
+    data = json.loads(kubectl(bin_dir, "get", "pods", "-A", "-o", "json").stdout)
+    return [f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in data["items"]
+            if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")
+            and "lab.kubeops/fault" not in (p["metadata"].get("annotations") or {})
+            and not any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])]
 
 
 def _ready_nodes(bin_dir: Path) -> set[str]:
