@@ -40,7 +40,7 @@ def parse_quantity(value: object) -> Decimal:
         raise QuantityError(f"{value!r} is not a Kubernetes quantity") from None
     if suffix in _BINARY:
         return base * _BINARY[suffix]
-    if suffix[:1] in ("e", "E"):
+    if len(suffix) > 1 and suffix[0] in ("e", "E"):   # an exponent; a lone "E" is the exa suffix
         return base * (Decimal(10) ** int(suffix[1:]))
     return base * _DECIMAL[suffix]
 

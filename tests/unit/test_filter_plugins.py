@@ -37,6 +37,12 @@ def test_jvm_max_heap(text, expected):
     assert Q.jvm_max_heap(text) == expected
 
 
+def test_lone_e_is_exa_not_an_empty_exponent():
+    """'0E' once raised ValueError (found by the fuzz test below): 'E' alone is the exa suffix, 'e3' an exponent."""
+    assert Q.parse_quantity("1E") == 10 ** 18 and Q.parse_quantity("0E") == 0
+    assert Q.parse_quantity("2E3") == 2000 and Q.parse_quantity("1e-3") == Q.parse_quantity("1m")
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=12))
 def test_quantity_fuzz(text):
