@@ -86,6 +86,24 @@ def units_active(node: config.Node, skip: tuple[str, ...] = ()) -> tuple[bool, s
     return (len(out) == len(names) and not bad), ", ".join(bad)
 
 
+# Inside the nodes, systemd sometimes fails to start a unit at its cgroup step ("Failed to attach to cgroup ...:
+# No such file or directory", exit status 219/CGROUP), at boot (seen for systemd-journal-flush) as well as for a
+# unit started right after it stopped. Units with Restart= recover by themselves; the others stay failed and leave
+# the node "degraded". The lab starts those again: they failed before running anything.
+RETRY_CGROUP_FAILURES = (
+    "for u in $(systemctl list-units --failed --no-legend --plain | awk '{print $1}'); do "
+    "if [ \"$(systemctl show -P ExecMainStatus \"$u\")\" = 219 ]; then "
+    "systemctl reset-failed \"$u\"; systemctl start \"$u\" >/dev/null 2>&1; echo \"$u\"; fi; done")
+
+
+def retry_cgroup_failures() -> None:
+    """Start again every unit of every node that failed at systemd's cgroup step (see RETRY_CGROUP_FAILURES)."""
+    for node in config.NODES:
+        retried = ssh(node.ip, RETRY_CGROUP_FAILURES, timeout=120).stdout.split()
+        if retried:
+            log(f"{node.name}: started again after failing at systemd's cgroup step (219/CGROUP): {', '.join(retried)}")
+
+
 def running() -> bool:
     """The lab's machinery is there: every node's nspawn runs and answers SSH."""
     if not INFO.exists() or not KEY.exists():
@@ -131,6 +149,7 @@ def repair() -> None:
     wait_for("every Running pod Ready", lambda: not _pods_not_ready(info.bin_dir), timeout=120)
     from . import faults  # pylint: disable=import-outside-toplevel  # faults uses this module
     faults.ensure()
+    retry_cgroup_failures()
 
 
 # -- up / down -------------------------------------------------------------------------------------------
@@ -301,6 +320,7 @@ def _up(fresh: bool = False) -> LabInfo:
     wait_for("nodes node1, node2 Ready", lambda: _nodes_ready(bin_dir), timeout=180)
     wait_for("all pods Running", lambda: _pods_running(bin_dir), timeout=240)
     faults.ensure()
+    retry_cgroup_failures()
     log(f"lab is up in {time.monotonic() - started:.0f}s; inventory {HOSTS}; memory used by the lab: "
         f"{_lab_memory_mib():.0f} MiB")
     return _info()
