@@ -340,8 +340,7 @@ def resync_pods(node: str, timeout: float = 120) -> int:
     patched = 0
     for pod in pods:
         conds = pod["status"].get("conditions") or []
-        if pod["status"].get("phase") != "Running" or pod["metadata"].get("deletionTimestamp") \
-                or "lab.kubeops/fault" in (pod["metadata"].get("annotations") or {}):   # a fault drill's pod stays broken
+        if not _kept_ready(pod):
             continue
         ops = [{"op": "replace", "path": f"/status/conditions/{i}/status", "value": "True"}
                for i, c in enumerate(conds) if c["type"] in ("Ready", "ContainersReady") and c["status"] != "True"]
@@ -354,11 +353,16 @@ def resync_pods(node: str, timeout: float = 120) -> int:
     return patched
 
 
+def _kept_ready(pod: dict) -> bool:
+    """A Running pod the lab keeps Ready: not being deleted, not a fault drill's (that one stays broken)."""
+    return pod["status"].get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp") \
+        and "lab.kubeops/fault" not in (pod["metadata"].get("annotations") or {})
+
+
 def _pods_not_ready(bin_dir: Path) -> list[str]:
     data = json.loads(kubectl(bin_dir, "get", "pods", "-A", "-o", "json").stdout)
     return [f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in data["items"]
-            if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")
-            and "lab.kubeops/fault" not in (p["metadata"].get("annotations") or {})
+            if _kept_ready(p)
             and not any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])]
 
 

@@ -51,8 +51,6 @@ FULL_PACKAGES = ["etcd-server", "etcd-client", "bird", "containerd", "nginx-ligh
 # Units the full layer ships that are disabled unless a node enables them.
 SERVICE_UNITS = ["etcd", "bird", "bird6", "containerd", "nginx", "redis-server", "rabbitmq-server", "mariadb"]
 # Units of the middleware hosts (a node runs those of them its Node.units name).
-# kube-controller-manager marks a node NotReady (and its pods not Ready) this long after its last lease renewal.
-NODE_MONITOR_GRACE_S = 20
 MIDDLEWARE_UNITS = ("nginx", "redis-server", "rabbitmq-server", "mariadb", "license-server")
 
 

@@ -175,9 +175,7 @@ def configure(node: Node, root: Path, pki_files: dict[str, bytes], pubkey: str) 
         quiet += ["epmd.socket", "epmd.service"]
     if "mariadb" not in node.units:
         quiet += ["mariadb.socket"]
-    present = [u for u in quiet if (root / "lib/systemd/system" / u).exists() or (root / "usr/lib/systemd/system" / u).exists()]
-    if present:
-        run(["systemctl", f"--root={root}", "mask", *present], quiet=True)
+    run(["systemctl", f"--root={root}", "mask", *quiet], quiet=True)   # a unit the root lacks is masked all the same
 
 
 # -- boot ------------------------------------------------------------------------------------------------

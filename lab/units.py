@@ -86,7 +86,7 @@ def controller_manager_unit() -> str:
         "--use-service-account-credentials=true",
         # Short grace period: a stopped kubelet turns its node NotReady within the minute (a real cluster
         # keeps the 40 s default).
-        f"--node-monitor-grace-period={config.NODE_MONITOR_GRACE_S}s", "--node-monitor-period=5s", "--v=1"),
+        "--node-monitor-grace-period=20s", "--node-monitor-period=5s", "--v=1"),
         after="network-online.target kube-apiserver.service")
 
 
