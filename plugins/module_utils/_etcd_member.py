@@ -55,7 +55,8 @@ def parse_member_list_simple(text: str) -> list[dict]:
 def parse_added(text: str) -> dict:
     """Output of ``member add`` -> {id, ETCD_* variables}."""
     out: dict[str, str] = {}
-    match = re.search(r"Member ([0-9a-f]+) added to cluster ([0-9a-f]+)", text or "")
+    # etcdctl prints both IDs with %16x: an ID below 2**60 is padded with spaces, not zeros
+    match = re.search(r"Member +([0-9a-f]+) added to cluster +([0-9a-f]+)", text or "")
     if not match:
         raise MemberError(f"etcdctl member add: unexpected output {(text or '')[:200]!r}")
     out["id"], out["cluster_id"] = match.group(1), match.group(2)

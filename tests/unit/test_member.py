@@ -51,6 +51,15 @@ def test_parse_added_real_capture():
         M.parse_added((FIX / "member_add_peer_taken.stdout").read_text())
 
 
+def test_parse_added_short_id_is_space_padded():
+    # an ID with a leading zero nibble: etcdctl pads it to 16 columns with a space ("Member  28df...")
+    added = M.parse_added((FIX / "member_add_learner_short_id.stdout").read_text())
+    assert added["id"] == "28df466d5f6ee4c"
+    assert added["ETCD_NAME"] == "e4"
+    listed = M.parse_member_list_simple((FIX / "member_list_short_id.simple").read_text())
+    assert added["id"] in [m["id"] for m in listed if m["is_learner"]]
+
+
 @pytest.mark.parametrize("name,peer,healthy,action", [
     ("e4", "http://127.0.0.1:32386", ALL_HEALTHY, "add"),
     ("e1", "http://127.0.0.1:32380", ALL_HEALTHY, "none"),     # already there: no change
