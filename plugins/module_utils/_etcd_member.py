@@ -65,6 +65,14 @@ def parse_added(text: str) -> dict:
     return out
 
 
+def member_with_peer_url(members: list[dict], peer_url: str, after: str) -> dict:
+    """The member that has ``peer_url``, read back after a change; MemberError when the list lacks it."""
+    found = next((m for m in members if peer_url in m["peer_urls"]), None)
+    if found is None:
+        raise MemberError(f"etcdctl member list shows no member with peer URL {peer_url} after {after}")
+    return found
+
+
 def _voters(members: list[dict]) -> list[dict]:
     return [m for m in members if not m["is_learner"]]
 
@@ -210,8 +218,9 @@ class Cluster:
         except WaitTimeout as exc:
             raise MemberError(f"etcdctl {what} failed: {last.get('text')} (still after {exc.waited:.0f}s)") from None
 
-    def add_learner(self, name: str, peer_url: str) -> dict:
-        return parse_added(self.retrying("member add", "member", "add", name, f"--peer-urls={peer_url}", "--learner"))
+    def add_learner(self, name: str, peer_url: str) -> str:
+        """``member add --learner``; its output (parse it with parse_added). Exit code 0 means etcd added it."""
+        return self.retrying("member add", "member", "add", name, f"--peer-urls={peer_url}", "--learner")
 
     def promote(self, member_id: str, timeout: float) -> None:
         self.retrying("member promote", "member", "promote", member_id, timeout=timeout,

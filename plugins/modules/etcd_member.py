@@ -139,7 +139,7 @@ from ansible_collections.kubeops.runbook.plugins.module_utils._audit import reco
 from ansible_collections.kubeops.runbook.plugins.module_utils._etcd import (
     ETCD_AUTH_SPEC, EtcdError, etcdctl_command, find_etcdctl, parse_endpoint_health)
 from ansible_collections.kubeops.runbook.plugins.module_utils._etcd_member import (
-    Cluster, MemberError, initial_cluster, plan_add, plan_remove)
+    Cluster, MemberError, initial_cluster, member_with_peer_url, parse_added, plan_add, plan_remove)
 
 ARGUMENT_SPEC = {
     **ETCD_AUTH_SPEC,
@@ -184,17 +184,20 @@ def run_member(module: AnsibleModule, cluster: Cluster) -> dict:
             result["initial_cluster_state"] = "existing"
             member = plan["member"]
             if plan["action"] == "add":
-                added: dict = {}
-                step(f"add learner {p['name']} {p['peer_url']}", lambda: added.update(cluster.add_learner(p["name"], p["peer_url"])))
+                output: list[str] = []
+                step(f"add learner {p['name']} {p['peer_url']}", lambda: output.append(cluster.add_learner(p["name"], p["peer_url"])))
                 if not module.check_mode:
-                    result["initial_cluster"] = added.get("ETCD_INITIAL_CLUSTER", result["initial_cluster"])
+                    try:  # etcd has added it (exit code 0); its output only gives the --initial-cluster it computed
+                        result["initial_cluster"] = parse_added(output[0]).get("ETCD_INITIAL_CLUSTER", result["initial_cluster"])
+                    except MemberError as exc:
+                        module.warn(f"{exc}; the member list is read instead")
                     members = cluster.members()
-                    member = next(m for m in members if p["peer_url"] in m["peer_urls"])
+                    member = member_with_peer_url(members, p["peer_url"], "member add")
             if p["promote"] and member["is_learner"]:
                 step(f"promote {p['name']} once in sync with the leader", lambda: cluster.promote(member["id"], p["wait_timeout"]))
                 if not module.check_mode:
                     members = cluster.members()
-                    member = next(m for m in members if p["peer_url"] in m["peer_urls"])
+                    member = member_with_peer_url(members, p["peer_url"], "member promote")
             result["member"] = member
             after = member
     except MemberError as exc:

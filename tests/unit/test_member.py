@@ -169,7 +169,7 @@ def test_cluster_retries_recent_restart_then_adds():
     run = Replay([(1, "", (FIX / "member_add_unhealthy_recent_restart.stdout").read_text()),
                   (0, (FIX / "member_add_learner.stdout").read_text(), "")])
     cluster = M.Cluster(run, _base, ["http://127.0.0.1:32379"], sleep=lambda s: None)
-    assert cluster.add_learner("e4", "http://127.0.0.1:32386")["id"] == "777851f16cb9ec6a"
+    assert M.parse_added(cluster.add_learner("e4", "http://127.0.0.1:32386"))["id"] == "777851f16cb9ec6a"
     assert run.calls[-1][-4:] == ["add", "e4", "--peer-urls=http://127.0.0.1:32386", "--learner"]
 
 
@@ -197,3 +197,55 @@ def test_cluster_health_from_real_capture():
     run = Replay([(1, (FIX / "endpoint_health_one_down.json").read_text(), "")])
     healthy = M.Cluster(run, _base, ["http://x:1"]).healthy_urls(THREE, parse_endpoint_health)
     assert healthy == E3_DOWN
+
+
+class FakeModule:
+    """The parts of AnsibleModule that run_member uses."""
+
+    def __init__(self, **params):
+        self.params = {"state": "present", "promote": False, "wait_timeout": 60, **params}
+        self.check_mode = False
+        self._diff = False
+        self.warnings = []
+
+    def warn(self, text):
+        self.warnings.append(text)
+
+
+def _add_run(add_output):
+    """The calls of one add: member list, endpoint health, member add, member list."""
+    return Replay([(0, (FIX / "member_list_3.simple").read_text(), ""),
+                   (0, (FIX / "endpoint_health_ok.json").read_text(), ""),
+                   (0, add_output, ""),
+                   (0, (FIX / "member_list_learner_unstarted.simple").read_text(), "")])
+
+
+def test_run_member_adds_a_learner_with_an_audit_record():
+    from ansible_collections.kubeops.runbook.plugins.modules.etcd_member import run_member
+    module = FakeModule(name="e4", peer_url="http://127.0.0.1:32386")
+    run = _add_run((FIX / "member_add_learner.stdout").read_text())
+    result = run_member(module, M.Cluster(run, _base, ["http://127.0.0.1:32379"], sleep=lambda s: None))
+    assert result["changed"] and not result.get("failed") and not module.warnings
+    assert result["member"]["id"] == "f44dd2132dbc6fde" and result["member"]["is_learner"]
+    assert "e4=http://127.0.0.1:32386" in result["initial_cluster"]
+    assert result["audit"][0]["actions"] == ["add learner e4 http://127.0.0.1:32386"]
+
+
+def test_run_member_trusts_the_member_list_over_an_unreadable_add_output():
+    # exit code 0 means etcd added the member: output it cannot read is a warning, the member list decides
+    from ansible_collections.kubeops.runbook.plugins.modules.etcd_member import run_member
+    module = FakeModule(name="e4", peer_url="http://127.0.0.1:32386")
+    run = _add_run("Member added in some future format\n")
+    result = run_member(module, M.Cluster(run, _base, ["http://127.0.0.1:32379"], sleep=lambda s: None))
+    assert not result.get("failed") and result["member"]["id"] == "f44dd2132dbc6fde"
+    assert len(module.warnings) == 1 and "unexpected output" in module.warnings[0]
+
+
+def test_run_member_reports_an_add_the_list_does_not_show_as_failed_with_what_was_done():
+    from ansible_collections.kubeops.runbook.plugins.modules.etcd_member import run_member
+    module = FakeModule(name="e4", peer_url="http://127.0.0.1:32386")
+    run = Replay(_add_run((FIX / "member_add_learner.stdout").read_text()).answers[:3]
+                 + [(0, (FIX / "member_list_3.simple").read_text(), "")])
+    result = run_member(module, M.Cluster(run, _base, ["http://127.0.0.1:32379"], sleep=lambda s: None))
+    assert result["failed"] and "shows no member with peer URL http://127.0.0.1:32386 after member add" in result["msg"]
+    assert result["audit"][0]["actions"] == ["add learner e4 http://127.0.0.1:32386"]
