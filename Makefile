@@ -62,6 +62,7 @@ unit: venv link
 # Exactly what `ansible-lint` run by hand in a checkout does (see .ansible-lint): none of the Makefile's ANSIBLE_*
 # settings, no schema download.
 lint: venv
+	$(BIN)/antsibull-changelog lint
 	cd $(CURDIR) && env -u ANSIBLE_COLLECTIONS_PATH -u ANSIBLE_CONFIG -u PYTHONPATH ANSIBLE_LINT_SKIP_SCHEMA_UPDATE=1 \
 	  $(BIN)/ansible-lint --profile production
 
