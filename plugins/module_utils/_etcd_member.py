@@ -65,9 +65,14 @@ def parse_added(text: str) -> dict:
     return out
 
 
+def _by_peer_url(members: list[dict], peer_url: str | None) -> dict | None:
+    """The member that has ``peer_url`` among its peer URLs (None when none has it, or no URL is given)."""
+    return next((m for m in members if peer_url and peer_url in m["peer_urls"]), None)
+
+
 def member_with_peer_url(members: list[dict], peer_url: str, after: str) -> dict:
     """The member that has ``peer_url``, read back after a change; MemberError when the list lacks it."""
-    found = next((m for m in members if peer_url in m["peer_urls"]), None)
+    found = _by_peer_url(members, peer_url)
     if found is None:
         raise MemberError(f"etcdctl member list shows no member with peer URL {peer_url} after {after}")
     return found
@@ -100,7 +105,7 @@ def plan_add(members: list[dict], healthy_urls: t.Collection[str], name: str, pe
         raise MemberError(f"name {name!r} must be a member name such as etcd4 or spare1")
     if not re.match(r"^https?://[^/\s]+:\d+$", peer_url or ""):
         raise MemberError(f"peer_url {peer_url!r} must look like https://198.18.0.41:2380")
-    by_peer = next((m for m in members if peer_url in m["peer_urls"]), None)
+    by_peer = _by_peer_url(members, peer_url)
     by_name = next((m for m in members if m["name"] == name), None)
     if by_peer is not None:
         if by_peer["name"] not in ("", name):
@@ -126,7 +131,7 @@ def find_target(members: list[dict], name: str | None, peer_url: str | None) -> 
     peer URL alone identifies it, whatever name is given.
     """
     by_name = next((m for m in members if name and m["name"] == name), None)
-    by_peer = next((m for m in members if peer_url and peer_url in m["peer_urls"]), None)
+    by_peer = _by_peer_url(members, peer_url)
     if name and peer_url:
         if by_name is not None and by_peer is not None and by_name["id"] != by_peer["id"]:
             raise MemberRefused(f"name {name} is member {by_name['id']} but peer_url {peer_url} is member "

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from ansible_collections.kubeops.runbook.plugins.module_utils import _etcd_member as M
+from ansible_collections.kubeops.runbook.plugins.modules.etcd_member import run_member
 
 FIX = Path(__file__).parent / "fixtures" / "etcd_ops"
 THREE = M.parse_member_list_simple((FIX / "member_list_3.simple").read_text())
@@ -221,7 +222,6 @@ def _add_run(add_output):
 
 
 def test_run_member_adds_a_learner_with_an_audit_record():
-    from ansible_collections.kubeops.runbook.plugins.modules.etcd_member import run_member
     module = FakeModule(name="e4", peer_url="http://127.0.0.1:32386")
     run = _add_run((FIX / "member_add_learner.stdout").read_text())
     result = run_member(module, M.Cluster(run, _base, ["http://127.0.0.1:32379"], sleep=lambda s: None))
@@ -233,7 +233,6 @@ def test_run_member_adds_a_learner_with_an_audit_record():
 
 def test_run_member_trusts_the_member_list_over_an_unreadable_add_output():
     # exit code 0 means etcd added the member: output it cannot read is a warning, the member list decides
-    from ansible_collections.kubeops.runbook.plugins.modules.etcd_member import run_member
     module = FakeModule(name="e4", peer_url="http://127.0.0.1:32386")
     run = _add_run("Member added in some future format\n")
     result = run_member(module, M.Cluster(run, _base, ["http://127.0.0.1:32379"], sleep=lambda s: None))
@@ -242,7 +241,6 @@ def test_run_member_trusts_the_member_list_over_an_unreadable_add_output():
 
 
 def test_run_member_reports_an_add_the_list_does_not_show_as_failed_with_what_was_done():
-    from ansible_collections.kubeops.runbook.plugins.modules.etcd_member import run_member
     module = FakeModule(name="e4", peer_url="http://127.0.0.1:32386")
     run = Replay(_add_run((FIX / "member_add_learner.stdout").read_text()).answers[:3]
                  + [(0, (FIX / "member_list_3.simple").read_text(), "")])
