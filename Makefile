@@ -212,10 +212,13 @@ integration: venv link lab-up
 # `lab up` is the recipe's first step, not a prerequisite: in `make test` the lab-up target already ran (make runs
 # a target once) before the integration tests, and those leave the lab to be repaired (pods the controller-manager
 # marked not Ready while etcd was restored, units failed at systemd's cgroup step). On a running lab it repairs.
-# `molecule reset` first: molecule keeps a scenario's state per checkout path under ~/.ansible/tmp, and a state
-# left "prepared" by an earlier run skips the incident scenario's prepare (the fault injection) on the next one.
+# Each run starts with an empty report directory (its history would otherwise carry pod restart baselines from the
+# previous `make test` on this checkout). `molecule reset` first: molecule keeps a scenario's state per checkout path
+# under ~/.ansible/tmp, and a state left "prepared" by an earlier run skips the incident scenario's prepare (the fault
+# injection) on the next one.
 molecule: venv link host-deps
 	$(PY) -m lab up
+	rm -rf reports/molecule
 	PATH=$(BIN):$$PATH $(BIN)/molecule reset -s daily_inspection
 	PATH=$(BIN):$$PATH $(BIN)/molecule test -s daily_inspection
 	PATH=$(BIN):$$PATH $(BIN)/molecule reset -s incident

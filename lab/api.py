@@ -150,6 +150,19 @@ def repair() -> None:
     from . import faults  # pylint: disable=import-outside-toplevel  # faults uses this module
     faults.ensure()
     retry_cgroup_failures()
+    _host_settings()
+    for node in config.NODES:
+        if "nginx" in node.units:
+            seeded = nodes.seed_tomcat_history(nodes.node_dir(node) / "root")
+            if seeded:
+                log(f"{node.name}: {len(seeded)} day(s) of tomcat access log history written again (pruned since)")
+
+
+def _host_settings() -> None:
+    changed = nodes.sysctls_up()
+    for key, before in changed.items():
+        log(f"{key} set to {nodes.HOST_SYSCTLS[key]} on this machine (was {before}; the lab's nodes share its "
+            "kernel; `lab down` puts it back)")
 
 
 # -- up / down -------------------------------------------------------------------------------------------
@@ -235,6 +248,8 @@ def _down() -> None:
     nodes.stop_all()
     nodes.unmount_all()
     nodes.net_down()
+    for key, value in nodes.sysctls_down().items():
+        log(f"{key} back to this machine's own value {value}")
     shutil.rmtree(config.RUN, ignore_errors=True)
     for f in (INFO,):
         f.unlink(missing_ok=True)
@@ -278,6 +293,7 @@ def _up(fresh: bool = False) -> LabInfo:
     for name in ("kubeconfig", "k8s-ca.pem", "k8s-ca-key.pem", "etcd-ca.pem", "etcd-ca-key.pem"):
         write(config.INVENTORY_DIR / name, pki_files["_host"][name].decode(), 0o600)
     _write_inventory(bin_dir)
+    _host_settings()
     log("creating the bridge and network namespaces")
     nodes.net_up()
     pids = {}

@@ -20,6 +20,48 @@ def node_dir(node: Node) -> Path:
     return config.RUN / "nodes" / node.name
 
 
+# -- kernel settings -------------------------------------------------------------------------------------
+# What the lab's services ask of the kernel. The nodes share the kernel of the machine the lab runs on, so these are
+# the machine's settings: `lab up` sets them and keeps the machine's own values in RUN; `lab down` puts those back.
+# redis asks for vm.overcommit_memory = 1 (its start-up warning; redis_info's middleware.redis_overcommit finding).
+HOST_SYSCTLS = {"vm.overcommit_memory": "1"}
+_SAVED_SYSCTLS = "host-sysctls.json"
+
+
+def _sysctl_path(key: str) -> Path:
+    return Path("/proc/sys") / key.replace(".", "/")
+
+
+def sysctls_up() -> dict[str, str]:
+    """Set HOST_SYSCTLS; returns what was changed ({key: the machine's value before})."""
+    saved_file = config.RUN / _SAVED_SYSCTLS
+    saved = json.loads(saved_file.read_text()) if saved_file.exists() else {}
+    changed = {}
+    for key, value in HOST_SYSCTLS.items():
+        path = _sysctl_path(key)
+        current = path.read_text().strip()
+        if current != value:
+            saved.setdefault(key, current)
+            changed[key] = current
+            path.write_text(value + "\n")
+    if saved:
+        config.RUN.mkdir(parents=True, exist_ok=True)
+        saved_file.write_text(json.dumps(saved) + "\n")
+    return changed
+
+
+def sysctls_down() -> dict[str, str]:
+    """Put back the machine's own values that sysctls_up changed; returns them."""
+    saved_file = config.RUN / _SAVED_SYSCTLS
+    if not saved_file.exists():
+        return {}
+    saved = json.loads(saved_file.read_text())
+    for key, value in saved.items():
+        _sysctl_path(key).write_text(str(value) + "\n")
+    saved_file.unlink()
+    return saved
+
+
 # -- network ---------------------------------------------------------------------------------------------
 def net_up() -> None:
     if run(["ip", "link", "show", config.BRIDGE], check=False, quiet=True).returncode != 0:
@@ -77,6 +119,23 @@ def mounts_under(path: Path) -> list[str]:
 def unmount_all() -> None:
     for mp in mounts_under(config.RUN):
         run(["umount", "-l", mp], check=False, quiet=True)
+
+
+def seed_tomcat_history(root: Path) -> list[str]:
+    """The last days of tomcat access logs in nginx's log directory, each file only where it is missing (a running
+    lab's files, today's among them, are left as they are); returns the paths written. `lab up` on a running lab
+    calls it again, so history pruned by a log_prune run or a drill comes back."""
+    logdir = root / config.NGINX_LOG_DIR.lstrip("/")
+    logdir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path, (content, mtime) in units.tomcat_logs().items():
+        p = root / path.lstrip("/")
+        if p.exists() or p.is_symlink():
+            continue
+        p.write_text(content)
+        os.utime(p, (mtime, mtime))
+        written.append(path)
+    return written
 
 
 def place_files(root: Path, files: dict[str, bytes | str], mode_secret: int = 0o600) -> None:
@@ -148,12 +207,7 @@ def configure(node: Node, root: Path, pki_files: dict[str, bytes], pubkey: str) 
         text = conf.read_text()
         conf.write_text(text + f"\n# lab\nbind 127.0.0.1 {node.ip}\n")
     if "nginx" in node.units:
-        logdir = root / config.NGINX_LOG_DIR.lstrip("/")
-        logdir.mkdir(parents=True, exist_ok=True)
-        for path, (content, mtime) in units.tomcat_logs().items():
-            p = root / path.lstrip("/")
-            p.write_text(content)
-            os.utime(p, (mtime, mtime))
+        seed_tomcat_history(root)
     if "calico" in node.groups:
         # calico's images ship birdcl; Debian's bird package has the same client as birdc.
         birdcl = root / "usr/sbin/birdcl"

@@ -238,6 +238,20 @@ def compile_patterns(patterns: t.Iterable[dict] | None, ignore_case: bool = True
     return result
 
 
+def compile_ignore(regexes: t.Iterable[str] | None, ignore_case: bool = True) -> tuple[t.Pattern[str], ...]:
+    """Regexes of lines that are known and harmless (a service's own advice at start-up, reported elsewhere)."""
+    result = []
+    for item in regexes or ():
+        source = str(item)
+        if not source:
+            raise LogScanError("ignore: an empty regex would ignore every line")
+        try:
+            result.append(re.compile(source, re.IGNORECASE if ignore_case else 0))
+        except (re.error, OverflowError, RecursionError) as exc:
+            raise LogScanError(f"ignore: regex {source!r} does not compile: {exc}") from None
+    return tuple(result)
+
+
 def compile_status_regex(regex: str | None) -> t.Pattern[bytes]:
     source = DEFAULT_STATUS_REGEX if regex is None else str(regex)
     try:
@@ -515,12 +529,16 @@ def matching(raw: bytes, patterns: t.Sequence[Pattern], exhaustive: bool = False
 
 
 class _Tally:
-    """Counts of one thread (the grep reader thread keeps its own; merged at the end)."""
+    """Counts of one thread (the grep reader thread keeps its own; merged at the end). A line that matches one of
+    the ``ignore`` regexes is not counted for any pattern (``ignored`` counts those lines)."""
 
-    def __init__(self, names: t.Iterable[str], samples: int):
+    def __init__(self, names: t.Iterable[str], samples: int, ignore: t.Sequence[t.Pattern[str]] = ()):
         self.counts = {n: 0 for n in names}
         self.samples: dict[str, list[str]] = {n: [] for n in self.counts}
         self.limit = samples
+        self.ignore = tuple(ignore)
+        self.ignored = 0
+        self._last_ignored: str | None = None
 
     def check(self, raw: bytes, patterns: t.Sequence[Pattern], exhaustive: bool = False) -> None:
         names, text = matching(raw.rstrip(b"\r"), patterns, exhaustive)
@@ -528,6 +546,11 @@ class _Tally:
             self.hit(name, text)
 
     def hit(self, name: str, text: str) -> None:
+        if self.ignore and any(regex.search(text) for regex in self.ignore):
+            if text is not self._last_ignored:  # one line matching several patterns is one ignored line
+                self.ignored += 1
+                self._last_ignored = text
+            return
         self.counts[name] += 1
         if len(self.samples[name]) < self.limit:
             self.samples[name].append(text[:MAX_SAMPLE_CHARS])
@@ -616,7 +639,8 @@ class Scanner:
     """
 
     def __init__(self, patterns: t.Sequence[Pattern] = (), samples: int = 5, kind: str = "errors",
-                 status_regex: t.Pattern[bytes] | None = None, grep: str | None = None):
+                 status_regex: t.Pattern[bytes] | None = None, grep: str | None = None,
+                 ignore: t.Sequence[t.Pattern[str]] = ()):
         if kind not in KINDS:
             raise LogScanError(f"kind {kind!r} must be one of {', '.join(KINDS)}")
         self.kind = kind
@@ -625,7 +649,7 @@ class Scanner:
         self.lines = 0
         self.long_lines = 0
         self.encodings: dict[str, int] = {}
-        self.tally = _Tally((p.name for p in self.patterns), samples)
+        self.tally = _Tally((p.name for p in self.patterns), samples, ignore)
         self.literal_patterns = [p for p in self.patterns if p.literals]
         self.other_patterns = [p for p in self.patterns if not p.literals]
         literals: set[Literal] = set()
@@ -637,7 +661,7 @@ class Scanner:
         self.grep: _GrepFilter | None = None
         self.grep_tally: _Tally | None = None
         if kind == "errors" and grep and self.literals:
-            self.grep_tally = _Tally((p.name for p in self.patterns), samples)
+            self.grep_tally = _Tally((p.name for p in self.patterns), samples, ignore)
             self.grep = _GrepFilter(grep, self.literals, self.grep_tally, self.literal_patterns)
         # access logs
         self.status_regex = status_regex if status_regex is not None else compile_status_regex(None)
@@ -802,9 +826,10 @@ class Scanner:
             for name, count in self.grep_tally.counts.items():
                 counts[name] += count
                 samples[name] = (samples[name] + self.grep_tally.samples[name])[:self.samples]
+        ignored = self.tally.ignored + (self.grep_tally.ignored if self.grep_tally is not None else 0)
         return {"kind": "errors", "lines": self.lines, "counts": counts,
                 "samples": {k: v for k, v in samples.items() if v}, "encodings": dict(self.encodings),
-                "long_lines": self.long_lines}
+                "long_lines": self.long_lines, "ignored_lines": ignored}
 
 
 def _reduce_literals(literals: set[Literal]) -> tuple[Literal, ...]:
@@ -873,9 +898,9 @@ class _Lines:
 
 
 def scan_lines(data: bytes, patterns: t.Sequence[Pattern], samples: int = 5, kind: str = "errors",
-               status_regex: t.Pattern[bytes] | None = None) -> dict:
+               status_regex: t.Pattern[bytes] | None = None, ignore: t.Sequence[t.Pattern[str]] = ()) -> dict:
     """Scan bytes held in memory (a tail); the last line needs no newline. Never raises on bytes."""
-    scanner = Scanner(patterns, samples, kind, status_regex)
+    scanner = Scanner(patterns, samples, kind, status_regex, ignore=ignore)
     lines = _Lines(scanner)
     for pos in range(0, len(data), CHUNK):
         lines.push(data[pos:pos + CHUNK])
@@ -953,6 +978,8 @@ def file_finding(name: str, path: str, host: str | None, scan: dict | None, patt
                                  "samples": scan["samples"], "encodings": scan["encodings"]}
     if scan.get("long_lines"):
         details["long_lines"] = scan["long_lines"]
+    if scan.get("ignored_lines"):
+        details["ignored_lines"] = scan["ignored_lines"]
     if read:
         details.update({k: read[k] for k in _READ_DETAILS if k in read})
     where = f"{scan['lines']} line(s)" + note
@@ -998,6 +1025,7 @@ class FileSpec(t.NamedTuple):
     kind: str = "errors"
     patterns: t.Sequence[Pattern] = ()
     status_regex: t.Pattern[bytes] | None = None
+    ignore: t.Sequence[t.Pattern[str]] = ()   # lines matching one of these count for no pattern
 
 
 def _last_newline(fd: int, low: int, high: int) -> int:
@@ -1060,8 +1088,8 @@ def scan_file(spec: FileSpec, *, mode: str = "incremental", lines: int = 1000, m
         if mode == "tail":
             data, start = tail_bytes(fd, st.st_size, lines, max_bytes)
             read.update({"start": start, "end": st.st_size, "reset": None})
-            return scan_lines(data, spec.patterns, samples, spec.kind, spec.status_regex), read
-        scanner = Scanner(spec.patterns, samples, spec.kind, spec.status_regex, grep)
+            return scan_lines(data, spec.patterns, samples, spec.kind, spec.status_regex, spec.ignore), read
+        scanner = Scanner(spec.patterns, samples, spec.kind, spec.status_regex, grep, spec.ignore)
         try:
             start, reset = plan_incremental(previous, fd, st, max_bytes)
             if reset == "rotated" or (isinstance(previous, dict) and previous.get("path") not in (None, real)):

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import typing as t
 
+from ansible_collections.kubeops.runbook.plugins.module_utils._findings import finding
 from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import (
     CRITICAL, OK, UNKNOWN, WARNING, MiddlewareError, Problems, Runner, Which, check_order, check_percent,
     check_positive, first_error_line, middleware_finding, redact, wrap_timeout,
 )
 
+OVERCOMMIT_PATH = "/proc/sys/vm/overcommit_memory"
+OVERCOMMIT_FIX = ("sysctl -w vm.overcommit_memory=1, and keep it across reboots with a line "
+                  "'vm.overcommit_memory = 1' in a file under /etc/sysctl.d/")
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 AUTH_MARKERS = ("NOAUTH", "WRONGPASS", "invalid password", "invalid username-password")
 REFUSED_MARKERS = ("Could not connect", "Connection refused", "Connection reset", "No route to host")
 ROLES = ("master", "slave", "replica")
@@ -183,3 +188,37 @@ def check(opts: RedisOptions, run: Runner, which: Which, host: str | None) -> tu
     healthy = f"PONG; role {details.get('role')}, {details.get('connected_clients')} clients, " \
               f"used_memory {details.get('used_memory_human')}, last RDB save {details.get('rdb_last_bgsave_status')}"
     return middleware_finding("redis", target, problems, healthy, host, details), details
+
+
+def overcommit_finding(read: t.Callable[[str], str], host: str | None) -> dict:
+    """``middleware.redis_overcommit``: redis asks for ``vm.overcommit_memory = 1`` on its host. With 0 (the kernel's
+    default heuristic) or 2 (strict accounting), the fork of a background save (BGSAVE, AOF rewrite) or of a full
+    resynchronisation of a replica can fail under memory pressure, and redis then refuses writes
+    (``stop-writes-on-bgsave-error``). ``read`` returns a file's text (raises OSError)."""
+    target = "vm.overcommit_memory"
+    details: dict = {"path": OVERCOMMIT_PATH}
+    try:
+        raw = read(OVERCOMMIT_PATH).strip()
+    except OSError as exc:
+        details["error"] = exc.strerror or str(exc)
+        return finding("middleware.redis_overcommit", target, UNKNOWN,
+                       f"{OVERCOMMIT_PATH} cannot be read ({details['error']}): the setting redis relies on is unknown",
+                       host=host, details=details)
+    details["value"] = raw
+    if raw == "1":
+        return finding("middleware.redis_overcommit", target, OK, "vm.overcommit_memory = 1, as redis asks",
+                       host=host, details=details)
+    meaning = {"0": "the kernel's heuristic", "2": "strict accounting"}.get(raw)
+    if meaning is None:
+        return finding("middleware.redis_overcommit", target, UNKNOWN,
+                       f"{OVERCOMMIT_PATH} holds {raw[:40]!r}, not 0, 1 or 2", host=host, details=details)
+    details["fix"] = OVERCOMMIT_FIX
+    return finding("middleware.redis_overcommit", target, WARNING,
+                   f"vm.overcommit_memory = {raw} ({meaning}), redis asks for 1: a background save or a replica's "
+                   f"full resync may fail to fork under memory pressure, and redis then stops accepting writes",
+                   host=host, details=details)
+
+
+def is_local(login_host: str) -> bool:
+    """Whether redis runs on the inspected host itself (the only case where this host's sysctl is redis's)."""
+    return login_host in LOOPBACK or login_host.startswith("127.")

@@ -82,6 +82,16 @@ options:
         description: Patterns for this file instead of O(patterns) (same shape). Only for C(kind=errors).
         type: list
         elements: dict
+      ignore:
+        version_added: 1.2.0
+        description:
+          - Python regexes (case-insensitive) of lines of this file that are known and harmless; added to O(ignore).
+          - A line that matches one of them is counted for no pattern (the finding's C(ignored_lines) says how many
+            were left out). Example, a redis host, whose start-up advice about C(vm.overcommit_memory) the
+            M(kubeops.runbook.redis_info) check reports as a finding of its own -
+            C(Memory overcommit must be enabled).
+        type: list
+        elements: str
       status_regex:
         version_added: 1.1.0
         description:
@@ -104,6 +114,14 @@ options:
     description: Patterns added to O(patterns) (or to the defaults).
     type: list
     elements: dict
+    default: []
+  ignore:
+    version_added: 1.2.0
+    description:
+      - Python regexes (case-insensitive) of lines that are known and harmless, in every file; a line that matches
+        one is counted for no pattern.
+    type: list
+    elements: str
     default: []
   mode:
     description: Read what was appended since the last scan, or the last O(lines) lines.
@@ -243,9 +261,11 @@ ARGUMENT_SPEC = {
         "optional": {"type": "bool", "default": False},
         "kind": {"type": "str", "choices": list(_logscan.KINDS), "default": "errors"},
         "patterns": {"type": "list", "elements": "dict"},
+        "ignore": {"type": "list", "elements": "str"},
         "status_regex": {"type": "str"},
     }},
     "patterns": {"type": "list", "elements": "dict"},
+    "ignore": {"type": "list", "elements": "str", "default": []},
     "extra_patterns": {"type": "list", "elements": "dict", "default": []},
     "mode": {"type": "str", "choices": ["incremental", "tail"], "default": "incremental"},
     "lines": {"type": "int", "default": 1000},
@@ -276,7 +296,8 @@ def file_specs(params: dict) -> list:
             status_regex = _logscan.compile_status_regex(item.get("status_regex"))
         elif item.get("status_regex") is not None:
             raise _logscan.LogScanError(f"files: status_regex of {name!r} needs kind=access")
-        specs.append(_logscan.FileSpec(path, name, item["optional"], item["kind"], patterns, status_regex))
+        ignore = _logscan.compile_ignore(params["ignore"] + (item.get("ignore") or []))
+        specs.append(_logscan.FileSpec(path, name, item["optional"], item["kind"], patterns, status_regex, ignore))
     return specs
 
 

@@ -17,6 +17,12 @@ description:
   - V(unknown) when C(redis-cli) is not installed on the host (the check could not run).
   - The password is passed to C(redis-cli) in the C(REDISCLI_AUTH) environment variable, never on the command line,
     and is never returned.
+  - When redis runs on the inspected host itself (O(login_host) is a loopback address), a second finding,
+    C(middleware.redis_overcommit), reads C(/proc/sys/vm/overcommit_memory): V(warning) unless it is C(1), the
+    value redis asks for (with C(0) or C(2) the fork of a background save or of a replica's full resync can fail
+    under memory pressure, and redis then refuses writes). Its details carry the fix. redis logs the same advice
+    at start-up (C(WARNING Memory overcommit must be enabled!)); the middleware inspection's log scan leaves that
+    line out, so the problem is reported once.
 author:
   - kubeops.runbook maintainers (@kubeops)
 extends_documentation_fragment:
@@ -66,6 +72,13 @@ options:
     description: Seconds each C(redis-cli) call may take (enforced with C(timeout) when the host has it).
     type: int
     default: 30
+  check_overcommit:
+    version_added: 1.2.0
+    description:
+      - Report C(middleware.redis_overcommit) from the host's C(vm.overcommit_memory) when O(login_host) is a
+        loopback address (redis on this host). A redis on another host is not judged by this host's setting.
+    type: bool
+    default: true
 """
 
 EXAMPLES = r"""
@@ -85,7 +98,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 findings:
-  description: One C(middleware.redis) finding; its target is C(redis:<port>).
+  description:
+    - One C(middleware.redis) finding; its target is C(redis:<port>).
+    - And, for a redis on this host, C(middleware.redis_overcommit) with target C(vm.overcommit_memory).
   returned: always
   type: list
   elements: dict
@@ -135,11 +150,13 @@ def main() -> None:
             "clients_critical": {"type": "int"},
             "expected_role": {"type": "str", "choices": ["master", "replica", "slave"]},
             "command_timeout": {"type": "int", "default": 30},
+            "check_overcommit": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
     )
     params = dict(module.params)
     host = params.pop("host") or platform.node()
+    check_overcommit = params.pop("check_overcommit")
     opts = R.RedisOptions(**params)
 
     run = module_runner(module)
@@ -148,7 +165,15 @@ def main() -> None:
         result, facts = R.check(opts, run, module.get_bin_path, host)
     except MiddlewareError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, findings=[result], redis=facts)
+    findings = [result]
+    if check_overcommit and R.is_local(opts.login_host):
+        findings.append(R.overcommit_finding(_read_text, host))
+    module.exit_json(changed=False, findings=findings, redis=facts)
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="ascii", errors="replace") as handle:
+        return handle.read(64)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,18 @@ from lab import api as lab_api  # noqa: E402  (the lab's own Python package)
 from lab.util import lab_lock  # noqa: E402
 
 
+# The controller-side state a run reads as well as writes: the inspection history (pod restart baselines, what is new
+# since the last run) and the audit log (the unit restart limit counts from it). Their defaults are under ./reports
+# of the checkout, where `make demo` and a user's runs keep theirs; a test that does not name them gets its own empty
+# ones, so no test sees what a drill, a demo or an earlier test left there.
+def isolated(extra_vars: dict | None, scratch: Path) -> dict:
+    """extra_vars with a fresh report directory (history) and audit log in ``scratch`` for those the test left out."""
+    out = dict(extra_vars or {})
+    out.setdefault("inspection_report_dir", str(scratch / "reports"))
+    out.setdefault("kubeops_audit_log", str(scratch / "reports" / "audit.log"))
+    return out
+
+
 class Lab:
     def __init__(self, info: lab_api.LabInfo):
         self.info = info
@@ -97,8 +109,7 @@ class Lab:
                 cmd += ["-a", json.dumps(args)]
             if check:
                 cmd.append("--check")
-            if extra_vars:
-                cmd += ["-e", json.dumps(extra_vars)]
+            cmd += ["-e", json.dumps(isolated(extra_vars, Path(tree) / "controller"))]
             environment = self.env()
             for name, value in (env or {}).items():
                 if value is None:
@@ -118,16 +129,16 @@ class Lab:
     def playbook(self, playbook: str, extra_vars: dict | None = None, check: bool = False,
                  limit: str | None = None, extra_args: list[str] | None = None,
                  env: dict | None = None) -> subprocess.CompletedProcess:
-        cmd = [str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(self.inventory), str(ROOT / playbook)]
-        if extra_vars:
-            cmd += ["-e", json.dumps(extra_vars)]
-        if check:
-            cmd.append("--check")
-        if limit:
-            cmd += ["--limit", limit]
-        cmd += extra_args or []
-        return subprocess.run(cmd, capture_output=True, text=True, env={**self.env(), **(env or {})}, cwd=ROOT,
-                              timeout=1800, check=False)
+        with tempfile.TemporaryDirectory(prefix="kubeops-itest-") as scratch:
+            cmd = [str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(self.inventory), str(ROOT / playbook),
+                   "-e", json.dumps(isolated(extra_vars, Path(scratch)))]
+            if check:
+                cmd.append("--check")
+            if limit:
+                cmd += ["--limit", limit]
+            cmd += extra_args or []
+            return subprocess.run(cmd, capture_output=True, text=True, env={**self.env(), **(env or {})}, cwd=ROOT,
+                                  timeout=1800, check=False)
 
     # -- faults -------------------------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -82,12 +82,19 @@ def test_compress_and_usage_threshold(lab, thirty_days):
 
 
 def test_playbook_defaults_and_timer(lab, thirty_days):
-    # the default directory of the playbook (the lab's real logs) in check mode: lists, changes nothing
-    before = listing(lab, "/data/iuap/logs/nginx")
-    proc = lab.playbook("playbooks/log_prune.yml", check=True, extra_args=["--diff"])
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "/data/iuap/logs/nginx/tomcat_access." in proc.stdout
-    assert listing(lab, "/data/iuap/logs/nginx") == before
+    # the default directory of the playbook (the lab's real logs) in check mode: lists, changes nothing. The test
+    # brings its own old log there (the lab's history may have been pruned by an earlier run of the playbook).
+    today = thirty_days[0]
+    own = f"/data/iuap/logs/nginx/tomcat_access.{(today - datetime.timedelta(days=400)).isoformat()}.log"
+    lab.ssh("mw1", f"echo old > {own}")
+    try:
+        before = listing(lab, "/data/iuap/logs/nginx")
+        proc = lab.playbook("playbooks/log_prune.yml", check=True, extra_args=["--diff"])
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert own in proc.stdout
+        assert listing(lab, "/data/iuap/logs/nginx") == before
+    finally:
+        lab.ssh("mw1", f"rm -f {own}", check=False)
     # for real, with a daily timer, on the test directory; then the timer's own run
     extra = {"log_prune_path": D, "log_prune_schedule": "*-*-* 00:05:00", "log_prune_keep_days": 3}
     proc = lab.playbook("playbooks/log_prune.yml", extra_vars=extra)

@@ -80,12 +80,20 @@ def test_real_nginx_access_log_counts_requests_since_the_last_scan(lab, scratch)
     glob = "/data/iuap/logs/nginx/tomcat_access.*.log"
     args = {"files": [{"path": glob, "name": "tomcat_access", "kind": "access"}], "state_file": scratch["state"],
             "access_min_requests": 10}
-    lab.ssh("mw1", "curl -s -o /dev/null http://127.0.0.1/portal/")  # today's file exists
+    lab.ssh("mw1", "curl -s -m 10 -o /dev/null http://127.0.0.1/portal/")  # today's file exists
     baseline = run_module(lab, "mw1", "kubeops.runbook.log_scan", args)
     assert baseline["findings"][0]["id"] == "logs.tomcat_access"
-    lab.ssh("mw1", f"for i in $(seq 1 25); do curl -s -o /dev/null http://127.0.0.1/kubeops-itest-{scratch['tag']}/$i; done")
-    lab.wait(lambda: int(lab.ssh("mw1", f"cat {glob} | grep -c kubeops-itest-{scratch['tag']} || true").stdout) >= 25,
-             "nginx logged the requests", timeout=30, interval=1)
+    # nginx logs a request when it has answered it; these are proxied to the apiserver (the lab's `location /`), so
+    # each is bounded (-m 10) and the statuses curl saw are kept for the message below
+    codes = lab.ssh("mw1", f"for i in $(seq 1 25); do curl -s -m 10 -o /dev/null -w '%{{http_code}} ' "
+                           f"http://127.0.0.1/kubeops-itest-{scratch['tag']}/$i; done", timeout=300).stdout
+    try:
+        lab.wait(lambda: int(lab.ssh("mw1", f"cat {glob} | grep -c kubeops-itest-{scratch['tag']} || true").stdout) >= 25,
+                 "nginx logged the requests", timeout=60, interval=1)
+    except AssertionError as exc:
+        seen = lab.ssh("mw1", f"ls -l /data/iuap/logs/nginx/; tail -n 5 /data/iuap/logs/nginx/developer-center_error.log "
+                              "/var/log/nginx/error.log; systemctl is-active nginx", check=False).stdout
+        raise AssertionError(f"{exc}; curl got: {codes}\n{seen}") from None
     predicted = run_module(lab, "mw1", "kubeops.runbook.log_scan", args, check=True)
     result = run_module(lab, "mw1", "kubeops.runbook.log_scan", args)
     item = result["findings"][0]

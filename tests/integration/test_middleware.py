@@ -14,7 +14,8 @@ import pytest
 # developer-center error log and its dated tomcat access logs
 MW1_IDS = {"middleware.nginx", "middleware.license_server", "logs.nginx_error", "logs.nginx_developer_center_error",
            "logs.nginx_access", "logs.nginx_tomcat_access"}
-MW2_IDS = {"middleware.redis", "middleware.rabbitmq", "middleware.mysql", "logs.redis", "logs.rabbitmq"}
+MW2_IDS = {"middleware.redis", "middleware.redis_overcommit", "middleware.rabbitmq", "middleware.mysql", "logs.redis",
+           "logs.rabbitmq"}
 WRONG_PASSWORD = "Wr0ng-mon1tor-pa55"
 LAB_PASSWORD = "lab-monitor-secret"
 
@@ -66,17 +67,38 @@ def run_module(lab, tmp_path: Path, module: str, args: dict, check: bool = False
     return result
 
 
+# The log offsets of this module's role runs: its own state file on the hosts, so that the log findings judge only
+# what the services wrote since this module's first run, not what a drill or a demo appended before.
+STATE_FILE = "/var/lib/kubeops/itest-middleware-log-scan.json"
+
+
 def run_role(lab, tmp_path: Path, check: bool, extra_vars: dict | None = None, limit: str = "mw1,mw2,spare1",
              extra_args: list[str] | None = None):
     playbook = tmp_path / "middleware.yml"
     playbook.write_text(PLAYBOOK)
     for old in tmp_path.glob("*.json"):
         old.unlink()
-    proc = lab.playbook(str(playbook), extra_vars={"out_dir": str(tmp_path), **(extra_vars or {})}, check=check,
-                        limit=limit, extra_args=extra_args)
+    extra = {"out_dir": str(tmp_path), "kubeops_middleware_log_state_file": STATE_FILE, **(extra_vars or {})}
+    proc = lab.playbook(str(playbook), extra_vars=extra, check=check, limit=limit, extra_args=extra_args)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     findings = {path.stem: json.loads(path.read_text()) for path in tmp_path.glob("*.json")}
     return proc, findings
+
+
+@pytest.fixture(scope="module", autouse=True)
+def log_baseline(lab, tmp_path_factory):
+    """A first run of the role records where each middleware log ends (its own state file); the tests' runs then
+    read what came after. That first run reads the logs' last 4 MiB: whatever the lab's history holds, redis's own
+    start-up advice about vm.overcommit_memory is not counted there (redis_overcommit reports the setting)."""
+    lab.ssh("mw1", f"rm -f {STATE_FILE}", check=False)
+    lab.ssh("mw2", f"rm -f {STATE_FILE}", check=False)
+    _proc, findings = run_role(lab, tmp_path_factory.mktemp("baseline"), False)
+    redis_log = next(f for f in findings["mw2"] if f["id"] == "logs.redis")
+    assert not any("overcommit" in line.lower() for lines in redis_log["details"]["samples"].values() for line in lines), \
+        redis_log
+    yield findings
+    lab.ssh("mw1", f"rm -f {STATE_FILE}", check=False)
+    lab.ssh("mw2", f"rm -f {STATE_FILE}", check=False)
 
 
 @pytest.mark.parametrize("check", [False, True], ids=["run", "check_mode"])
@@ -92,6 +114,8 @@ def test_each_host_checked_for_what_it_runs(lab, tmp_path, check):
     assert mw1["middleware.license_server"]["details"]["banner"] == "LICENSE-SERVER READY"
     assert mw2["middleware.rabbitmq"]["details"]["version"]
     assert mw2["middleware.rabbitmq"]["target"] == "rabbit@mw2"
+    # the lab configures its redis host the way redis asks (lab/nodes.py HOST_SYSCTLS)
+    assert mw2["middleware.redis_overcommit"]["details"]["value"] == "1"
     assert mw2["logs.redis"]["target"] == "/var/log/redis/redis-server.log"
     assert mw2["logs.rabbitmq"]["target"] == "/var/log/rabbitmq/rabbit@mw2.log"
     assert mw1["logs.nginx_developer_center_error"]["target"] == "/data/iuap/logs/nginx/developer-center_error.log"
@@ -104,15 +128,16 @@ def test_each_host_checked_for_what_it_runs(lab, tmp_path, check):
 def test_checks_are_toggleable(lab, tmp_path):
     _proc, findings = run_role(lab, tmp_path, False, {"kubeops_middleware_checks": ["redis", "license_server"]})
     assert sorted(f["id"] for f in findings["mw1"]) == ["middleware.license_server"]
-    assert sorted(f["id"] for f in findings["mw2"]) == ["logs.redis", "middleware.redis"]
+    assert sorted(f["id"] for f in findings["mw2"]) == ["logs.redis", "middleware.redis", "middleware.redis_overcommit"]
 
 
 @pytest.mark.parametrize("check", [False, True], ids=["run", "check_mode"])
 def test_redis_stopped_is_critical(lab, tmp_path, check):
     with lab.unit_stopped("mw2", "redis-server"):
         result = run_module(lab, tmp_path, "kubeops.runbook.redis_info", {"login_port": 6379}, check=check, host="mw2")
-    (finding,) = result["findings"]
+    finding, overcommit = result["findings"]
     assert (finding["id"], finding["target"], finding["status"]) == ("middleware.redis", "redis:6379", "critical")
+    assert (overcommit["id"], overcommit["status"]) == ("middleware.redis_overcommit", "ok")  # the host's setting
     assert "Connection refused" in finding["summary"]
     assert result["changed"] is False
 
@@ -186,7 +211,8 @@ def test_bad_input_is_an_unknown_finding_with_one_line(lab, tmp_path, module, ar
     not run) instead of failing the task, so the host's other checks still run."""
     result = run_module(lab, tmp_path, f"kubeops.runbook.{module}", args)
     assert not result.get("failed")
-    (finding,) = result["findings"]
+    finding = result["findings"][0]   # (redis_info: and its overcommit check, unknown as well)
+    assert len(result["findings"]) == (2 if module == "redis_info" else 1)
     assert finding["status"] == "unknown" and finding["host"] == "mw1"
     assert finding["summary"] == f"check could not run: {result['msg']}"
     assert message in result["msg"] and "\n" not in result["msg"] and "Traceback" not in json.dumps(result)

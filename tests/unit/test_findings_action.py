@@ -64,11 +64,14 @@ def test_module_failure_is_an_unknown_finding_and_the_task_goes_on():
     plugin, task_vars, _calls = action("redis_info", REDIS_BAD_INPUT, {"login_port": 30001, "memory_warning_percent": 150})
     result = plugin.run(task_vars=task_vars)
     assert result["failed"] is False
-    [item] = result["findings"]
+    item, overcommit = result["findings"]
     assert (item["id"], item["target"], item["host"], item["status"]) == ("middleware.redis", "redis:30001", "mw2", "unknown")
     assert item["summary"] == "check could not run: memory_warning_percent: must be a percentage in (0, 100], got 150"
     assert item["details"]["reason"] == "failed"
-    assert result["ansible_facts"]["kubeops_findings"] == [item]
+    # the overcommit check of a redis on this host could not run either
+    assert (overcommit["id"], overcommit["target"], overcommit["status"]) == (
+        "middleware.redis_overcommit", "vm.overcommit_memory", "unknown")
+    assert result["ansible_facts"]["kubeops_findings"] == [item, overcommit]
     assert any("recorded as an unknown finding" in w for w in result["warnings"])
 
 

@@ -663,3 +663,39 @@ def test_fuzz_incremental_reads_every_complete_line_once(tmp_path_factory, chunk
         L.CHUNK = old
     content = path.read_bytes()
     assert seen == content.count(b"\n") and state["offset"] == content.rfind(b"\n") + 1
+
+
+# -- ignore: known, harmless lines -----------------------------------------------------------------------------
+REDIS_ADVICE = L.compile_ignore(["WARNING Memory overcommit must be enabled"])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_ignored_lines_count_for_no_pattern(tmp_path, engine):
+    """redis's start-up log on a host with vm.overcommit_memory = 0 (captured on the lab's mw2): its advice line says
+    'a background save or replication may fail'; the redis_overcommit finding reports it, so the log scan leaves it
+    out, and a real failure after it still counts."""
+    path = tmp_path / "redis-server.log"
+    data = fixture_bytes("redis_server_start.log")
+    assert b"WARNING Memory overcommit must be enabled" in data
+    path.write_bytes(data)
+    plain, _read = scan(path, previous={"inode": 0, "device": 0, "offset": 0}, grep=engine)
+    assert plain["counts"]["fail"] >= 1 and plain["ignored_lines"] == 0
+    specs = L.FileSpec(str(path), "redis", False, "errors", DEFAULTS, None, REDIS_ADVICE)
+    quiet, _read = L.scan_file(specs, previous={"inode": 0, "device": 0, "offset": 0}, grep=engine)
+    assert quiet["counts"]["fail"] == plain["counts"]["fail"] - 1 and quiet["ignored_lines"] == 1
+    assert all("overcommit" not in sample for sample in quiet["samples"].get("fail", []))
+    with path.open("ab") as handle:
+        handle.write(b"4242:M 06 Dec 2026 09:12:01.000 # Background saving error: fork failed: Cannot allocate memory\n")
+    later, _read = L.scan_file(specs, previous={"inode": 0, "device": 0, "offset": 0}, grep=engine)
+    assert later["counts"]["fail"] == quiet["counts"]["fail"] + 1 and later["counts"]["error"] >= 1
+    finding = L.file_finding("redis", str(path), "mw2", quiet, list(DEFAULTS))
+    assert finding["details"]["ignored_lines"] == 1
+
+
+def test_ignore_in_tail_mode_and_bad_regexes():
+    data = fixture_bytes("redis_server_start.log")
+    assert L.scan_lines(data, DEFAULTS, ignore=REDIS_ADVICE)["ignored_lines"] == 1
+    with pytest.raises(L.LogScanError, match=r"ignore: regex '\(' does not compile"):
+        L.compile_ignore(["("])
+    with pytest.raises(L.LogScanError, match="an empty regex would ignore every line"):
+        L.compile_ignore([""])

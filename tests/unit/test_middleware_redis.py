@@ -186,3 +186,37 @@ def test_truncated_info(cut):
 def test_classify_ping_fuzz(rc, out, err, password):
     status, text = R.classify_ping(rc, out, err, password)
     assert status in (W.OK, W.WARNING, W.CRITICAL) and text
+
+
+# -- vm.overcommit_memory (middleware.redis_overcommit) ------------------------------------------------------
+def reads(text: str | None):
+    def read(path):
+        assert path == "/proc/sys/vm/overcommit_memory"
+        if text is None:
+            raise PermissionError(13, "Permission denied")
+        return text
+    return read
+
+
+@pytest.mark.parametrize("value, status, words", [
+    ("1\n", W.OK, "vm.overcommit_memory = 1, as redis asks"),
+    ("0\n", W.WARNING, "vm.overcommit_memory = 0 (the kernel's heuristic), redis asks for 1"),
+    ("2\n", W.WARNING, "vm.overcommit_memory = 2 (strict accounting), redis asks for 1"),
+    ("x\n", W.UNKNOWN, "holds 'x', not 0, 1 or 2"),
+    (None, W.UNKNOWN, "cannot be read (Permission denied)"),
+])
+def test_overcommit_finding(value, status, words):
+    item = R.overcommit_finding(reads(value), "mw2")
+    assert (item["id"], item["target"], item["host"], item["status"]) == (
+        "middleware.redis_overcommit", "vm.overcommit_memory", "mw2", status)
+    assert words in item["summary"]
+    assert ("fix" in item["details"]) == (status == W.WARNING)
+    if status == W.WARNING:
+        assert "sysctl -w vm.overcommit_memory=1" in item["details"]["fix"] and "/etc/sysctl.d/" in item["details"]["fix"]
+
+
+@pytest.mark.parametrize("login_host, local", [
+    ("127.0.0.1", True), ("127.0.1.1", True), ("::1", True), ("localhost", True),
+    ("10.0.0.5", False), ("redis.example.com", False)])
+def test_overcommit_is_judged_only_for_a_redis_on_this_host(login_host, local):
+    assert R.is_local(login_host) is local
