@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import datetime as dt
 import json
 import os
 import shutil
@@ -143,6 +144,15 @@ def repair() -> None:
              timeout=120)
     for node in config.NODES:
         if "kube_node" in node.groups:
+            age = _lease_age(info.bin_dir, node.name)
+            if age is None or age > LEASE_STALE_SECONDS:
+                # after an etcd restore a kubelet keeps its cached lease and fails every renewal with "the object
+                # has been modified" until it restarts (kwok's as a real kubelet's), and the node flaps NotReady
+                log(f"{node.name}: its kubelet has not renewed its node lease for "
+                    f"{'ever' if age is None else f'{age:.0f}s'}: restarting it")
+                ssh(node.ip, "systemctl restart kubelet", timeout=120)
+                wait_for(f"{node.name} renews its node lease", lambda n=node: (_lease_age(info.bin_dir, n.name) or 1e9)
+                         < LEASE_STALE_SECONDS / 2, timeout=120)
             patched = resync_pods(node.name)
             if patched:
                 log(f"{node.name}: {patched} pod(s) given back their Ready condition after a kubelet outage")
@@ -367,6 +377,20 @@ def resync_pods(node: str, timeout: float = 120) -> int:
                     "--subresource=status", "--type=json", "-p", json.dumps(ops))
             patched += 1
     return patched
+
+
+LEASE_STALE_SECONDS = 40   # a node lease's default duration; the lab's kubelets (kwok) renew every few seconds
+
+
+def _lease_age(bin_dir: Path, node: str) -> float | None:
+    """Seconds since the node's lease was last renewed (None: no lease, or no renew time)."""
+    proc = kubectl(bin_dir, "get", "lease", "-n", "kube-node-lease", node, "-o", "jsonpath={.spec.renewTime}",
+                   check=False)
+    text = proc.stdout.strip()
+    if proc.returncode != 0 or not text:
+        return None
+    renewed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (dt.datetime.now(dt.timezone.utc) - renewed).total_seconds()
 
 
 def _kept_ready(pod: dict) -> bool:
