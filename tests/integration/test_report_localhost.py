@@ -201,8 +201,18 @@ def mail_vars(server, **more) -> dict:
 
 
 def test_mail_notification_with_starttls(tmp_path, mail_server):
+    """The password as a user keeps it: an Ansible Vault variable in a vars file."""
     server = mail_server()
-    proc = run(tmp_path, "critical", "-vv", **mail_vars(server, inspection_mail_attach_report=True))
+    (tmp_path / "vault-pass").write_text("kubeops-test-vault\n")
+    encrypted = subprocess.run([str(ROOT / ".venv/bin/ansible-vault"), "encrypt_string", "--vault-password-file",
+                                str(tmp_path / "vault-pass"), "--name", "inspection_mail_password", server.password],
+                               capture_output=True, text=True, check=True).stdout
+    assert server.password not in encrypted
+    (tmp_path / "secrets.yml").write_text(encrypted)
+    settings = mail_vars(server, inspection_mail_attach_report=True)
+    del settings["inspection_mail_password"]
+    proc = run(tmp_path, "critical", "-vv", "-e", f"@{tmp_path / 'secrets.yml'}", "--vault-password-file",
+               str(tmp_path / "vault-pass"), **settings)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert server.logins == [(server.user, True)]
     (envelope,) = server.envelopes
