@@ -219,11 +219,11 @@ class ActionModule(ActionBase):
             for name, data in dict(baselines).items():
                 if isinstance(data, t.Mapping):
                     history.save_baseline(cluster, str(name), str(data.get("taken") or finished), dict(data), run_id)
-        paths.update(self._write_exports(args, report, paths))
 
         if merged is not None:
             for path in merged["paths"]:      # merged into this run's report and history: done with
                 os.unlink(path)
+        paths.update(self._write_exports(args, report, paths))
 
         status = report["summary"]["status"]
         html = os.path.abspath(paths["html"])
