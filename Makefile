@@ -16,8 +16,8 @@ export PYTHONPATH := $(BUILD)
 export ANSIBLE_CONFIG := $(CURDIR)/lab/ansible.cfg
 PYTEST_ARGS ?=
 
-.PHONY: help host-deps venv tools link unit lint sanity sanity-matrix dist galaxy ee project-sync docs-lint package \
-	integration molecule test lab-up lab-down demo bench changelog clean
+.PHONY: help host-deps venv tools promtool link unit lint sanity sanity-matrix dist galaxy ee project-sync docs-lint package \
+	integration molecule test lab-up lab-down demo bench changelog clean readme-install release
 
 help:
 	@echo "make demo          set up .venv, bring the lab up, run the daily inspection, print the report path"
@@ -25,7 +25,8 @@ help:
 	@echo "make lab-up        bring the one-machine lab cluster up (idempotent)"
 	@echo "make lab-down      remove the lab (keeps the binary and rootfs caches)"
 	@echo "make unit | lint | sanity | sanity-matrix | integration | molecule | bench | changelog"
-	@echo "make package       galaxy (build + galaxy-importer) + ee (ansible-builder create) + project-sync + docs-lint"
+	@echo "make release RELEASE=x.y.z   galaxy.yml's version, then antsibull-changelog release (CONTRIBUTING.md)"
+	@echo "make package       galaxy (build + galaxy-importer) + ee (ansible-builder create) + project-sync + readme-install + docs-lint"
 
 # Debian packages of every bindep.txt profile (the runtime entries and dev, lab, test); rpm-only entries are skipped.
 host-deps:
@@ -52,11 +53,27 @@ $(TOOLS_VENV)/.installed:
 	$(TOOLS_VENV)/bin/pip install -q -r $(TOOLS_REQUIREMENTS)
 	touch $@
 
+# promtool, Prometheus' own checker, reads the report's node_exporter textfile and the alert rules of docs/report.md
+# in the unit tests. Built once per version from the Go module proxy (Prometheus 3.x is the Go module v0.3xx.y) into
+# the tools cache; a cold build takes 5-9 min on 2 cores (most of it downloading modules), later runs nothing.
+PROMETHEUS_VERSION ?= 3.16.0
+PROMETHEUS_MODULE_VERSION := v0.$(shell echo $(PROMETHEUS_VERSION) | awk -F. '{printf "%d%02d.%d", $$1, $$2, $$3}')
+PROMTOOL_DIR ?= $(HOME)/.cache/kubeops-tools/promtool-$(PROMETHEUS_VERSION)
+export KUBEOPS_PROMTOOL := $(PROMTOOL_DIR)/promtool
+promtool: $(KUBEOPS_PROMTOOL)
+$(KUBEOPS_PROMTOOL):
+	rm -rf $(PROMTOOL_DIR).tmp && mkdir -p $(PROMTOOL_DIR).tmp
+	GOBIN=$(PROMTOOL_DIR).tmp CGO_ENABLED=0 GOFLAGS=-buildvcs=false go install -trimpath \
+	  -ldflags "-s -w -X github.com/prometheus/common/version.Version=$(PROMETHEUS_VERSION)" \
+	  github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_MODULE_VERSION)
+	$(PROMTOOL_DIR).tmp/promtool --version | grep -q "version $(PROMETHEUS_VERSION)"
+	rm -rf $(PROMTOOL_DIR) && mv $(PROMTOOL_DIR).tmp $(PROMTOOL_DIR)
+
 link:
 	@mkdir -p $(BUILD)/ansible_collections/kubeops
 	@ln -sfn $(CURDIR) $(BUILD)/ansible_collections/kubeops/runbook
 
-unit: venv link
+unit: venv link promtool
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit bench/tests $(PYTEST_ARGS)
 
 # Exactly what `ansible-lint` run by hand in a checkout does (see .ansible-lint): none of the Makefile's ANSIBLE_*
@@ -171,6 +188,11 @@ ee: dist tools
 	  -p $(EE_DIR)/collections $(TARBALL) >/dev/null
 	$(TOOLS_VENV)/bin/python $(EE_DIR)/context/_build/scripts/introspect.py introspect $(EE_DIR)/collections \
 	  --write-pip $(EE_DIR)/requirements.txt --write-bindep $(EE_DIR)/bindep.txt >/dev/null
+	@# kubectl from the Kubernetes package repository of one minor (no binary fetched from a fixed-architecture URL),
+	@# the base image at a fixed tag.
+	grep -q 'baseurl=https://pkgs.k8s.io/core:/stable:/%s/rpm/' $(EE_DIR)/context/Containerfile
+	grep -q 'dnf install .*kubectl' $(EE_DIR)/context/Containerfile && ! grep -qE 'curl|dl\.k8s\.io|amd64' $(EE_DIR)/context/Containerfile
+	grep -qE '^ARG EE_BASE_IMAGE="?[^":]+:[0-9][^":]*"?$$' $(EE_DIR)/context/Containerfile
 	grep -q '^kubernetes>=.*# from collection kubeops.runbook' $(EE_DIR)/requirements.txt
 	grep -q '^openssh-clients \[platform:rpm\]  # from collection kubeops.runbook' $(EE_DIR)/bindep.txt
 	@# The image build runs bindep without a profile: of bindep.txt only the runtime entries remain (here: dpkg's).
@@ -193,12 +215,34 @@ project-sync: venv
 	  env -u ANSIBLE_CONFIG -u PYTHONPATH ANSIBLE_COLLECTIONS_PATH=$(PROJECT_DIR)/.collections \
 	    $(BIN)/ansible-playbook --syntax-check -i inventories/example/hosts.yml $$playbook || exit 1; done
 
+# The README's install block as a Galaxy user runs it, in an empty home directory: a venv, ansible-core, the
+# collection, its Python requirements. No Galaxy server is reachable from here, so the built tarball stands in for
+# `ansible-galaxy collection install kubeops.runbook` (the only line changed). Then the quick start's first steps: the
+# example inventory copied out of the installed collection, the daily inspection by its FQCN (syntax check), the
+# module docs, and the kubernetes client importable by the venv's Python.
+README_DIR ?= /tmp/kubeops-readme-$(WT_ID)
+readme-install: dist
+	@rm -rf $(README_DIR) && mkdir -p $(README_DIR)/home
+	@awk '/^## Install/ {s=1} s && /^```sh/ {b=1; next} b && /^```/ {exit} b' README.md > $(README_DIR)/install.sh
+	@grep -qx 'ansible-galaxy collection install kubeops.runbook' $(README_DIR)/install.sh
+	@sed -i 's|^ansible-galaxy collection install kubeops.runbook$$|ansible-galaxy collection install $(TARBALL)|' $(README_DIR)/install.sh
+	cd $(README_DIR)/home && env -i HOME=$(README_DIR)/home PATH=/usr/local/bin:/usr/bin:/bin \
+	  PIP_CACHE_DIR=$(HOME)/.cache/pip PIP_DISABLE_PIP_VERSION_CHECK=1 bash -eu $(README_DIR)/install.sh > ../install.log 2>&1 || \
+	  { cat $(README_DIR)/install.log; exit 1; }
+	cd $(README_DIR)/home && env -i HOME=$(README_DIR)/home PATH=$(README_DIR)/home/.venvs/kubeops/bin:/usr/bin:/bin bash -euc ' \
+	  cp -r ~/.ansible/collections/ansible_collections/kubeops/runbook/inventories/example inventories-cluster && \
+	  ansible-playbook --syntax-check -i inventories-cluster/hosts.yml kubeops.runbook.daily_inspection >/dev/null && \
+	  ansible-doc kubeops.runbook.notify_mail | grep -q STARTTLS && \
+	  python -c "import kubernetes, jmespath" && \
+	  test -f ~/.ansible/collections/ansible_collections/kubeops/runbook/docs/report.md'
+	@echo "readme-install: the README's install block works as written (with $(notdir $(TARBALL)) for the Galaxy server)"
+
 # antsibull-docs: the module, plugin and role documentation renders (what docs.ansible.com-style sites build from).
 docs-lint: tools link
 	PATH=$(TOOLS_VENV)/bin:$$PATH $(TOOLS_VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs \
 	  $(BUILD)/ansible_collections/kubeops/runbook
 
-package: galaxy ee project-sync docs-lint
+package: galaxy ee project-sync readme-install docs-lint
 
 lab-up: venv host-deps
 	$(PY) -m lab up
@@ -237,6 +281,20 @@ bench: venv link
 
 changelog: venv
 	$(BIN)/antsibull-changelog lint
+
+# A release (CONTRIBUTING.md, "Releasing"): galaxy.yml's version first, then antsibull-changelog release, which reads
+# it, moves every fragment into changelogs/changelog.yaml under that version (new modules found by version_added)
+# and writes CHANGELOG.rst; the image tag in the EE examples follows. Commit, tag and build after.
+release: venv link
+	@echo "$(RELEASE)" | grep -qE '^[0-9]+\.[0-9]+\.[0-9]+$$' || { echo "usage: make release RELEASE=x.y.z (galaxy.yml has $(VERSION))"; exit 1; }
+	@test "$$(printf '%s\n' $(VERSION) $(RELEASE) | sort -V | tail -n 1)" = "$(RELEASE)" -a "$(RELEASE)" != "$(VERSION)" || \
+	  { echo "release $(RELEASE) must be newer than $(VERSION)"; exit 1; }
+	@ls changelogs/fragments/*.yml >/dev/null 2>&1 || { echo "no changelog fragments: nothing to release"; exit 1; }
+	$(BIN)/antsibull-changelog lint
+	sed -i 's/^version: .*/version: $(RELEASE)/' galaxy.yml
+	PATH=$(BIN):$$PATH $(BIN)/antsibull-changelog release
+	sed -i 's/kubeops-runbook-ee:$(VERSION)/kubeops-runbook-ee:$(RELEASE)/' execution-environment.yml docs/awx.md
+	@echo "released $(RELEASE) in the files: review git diff, run make test, commit 'Release $(RELEASE)', tag $(RELEASE), make dist"
 
 clean:
 	rm -rf $(BUILD) $(DIST) tests/output

@@ -16,7 +16,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.kubeops.runbook.plugins.module_utils import _findings
-from ansible_collections.kubeops.runbook.plugins.plugin_utils import _history, _report, _rules, _slices
+from ansible_collections.kubeops.runbook.plugins.plugin_utils import _exports, _history, _report, _rules, _slices
 from ansible_collections.kubeops.runbook.plugins.plugin_utils._findings_action import FACT, LOST_FACT
 
 LEVELS = list(_report.FAIL_LEVELS)
@@ -43,6 +43,9 @@ ARGUMENT_SPEC: dict[str, t.Any] = {
     "slice_dir": {"type": "path"},
     "merge": {"type": "bool", "default": False},
     "expected_hosts": {"type": "list", "elements": "str"},
+    "prometheus_textfile": {"type": "path"},
+    "junit_file": {"type": "path"},
+    "junit_fail_on": {"type": "str", "default": "critical", "choices": LEVELS},
 }
 # How many finding keys the job artifacts (set_stats) list as new and resolved; the counts are always complete.
 STATS_KEYS = 100
@@ -80,6 +83,8 @@ class ActionModule(ActionBase):
         if args["merge"] and not args["slice_dir"]:
             raise AnsibleActionFail("merge needs slice_dir, the directory the slices wrote their partials into")
         try:
+            if args["prometheus_textfile"] and (args["merge"] or not args["slice_dir"]):   # a slice writes neither
+                _exports.check_prometheus_path(args["prometheus_textfile"])
             args["rules"] = _rules.load(self._rules_document(args))
             result.update(self._report(args, task_vars))
         except (_report.ReportError, _history.HistoryError, _rules.RulesError, _slices.SliceError) as exc:
@@ -218,6 +223,7 @@ class ActionModule(ActionBase):
         if merged is not None:
             for path in merged["paths"]:      # merged into this run's report and history: done with
                 os.unlink(path)
+        paths.update(self._write_exports(args, report, paths))
 
         status = report["summary"]["status"]
         html = os.path.abspath(paths["html"])
@@ -253,6 +259,22 @@ class ActionModule(ActionBase):
                 "slices": merged["slices"] - 1 if merged is not None else 0,
             },
         }
+
+    @staticmethod
+    def _write_exports(args: dict, report: dict, paths: dict[str, str]) -> dict[str, str]:
+        """The report for machines, after the report and the history are written: the Prometheus textfile and the
+        JUnit file, where asked for."""
+        written = {}
+        html = os.path.abspath(paths["html"])
+        try:
+            if args["prometheus_textfile"]:
+                written["prometheus"] = _exports.write_prometheus(report, args["prometheus_textfile"])
+            if args["junit_file"]:
+                written["junit"] = _exports.write_junit(report, args["junit_file"], args["junit_fail_on"],
+                                                        args["report_mode"], {"report": html})
+        except _report.ReportError as exc:
+            raise _report.ReportError(f"{exc} (the report itself is written: {html})") from exc
+        return written
 
     def _write_partial(self, args: dict, cluster: str, started: str, finished: str,
                        states: dict[str, tuple[str, str]], collected: list[dict], baselines: dict) -> dict:

@@ -33,6 +33,8 @@ description:
   - Silences (O(rules)) mark the findings they select; a silenced finding stays in the report and the history but
     does not count towards the status in RV(summary) and is not notified. Routes select problems for other webhooks
     (RV(routes)), as C(docs/silences.md) explains.
+  - Writes the report for machines too, where asked. O(prometheus_textfile) is a node_exporter textfile-collector
+    file, and O(junit_file) a JUnit XML file for CI gates (C(docs/report.md)).
   - Sliced runs (AWX job slicing). With O(slice_dir), a slice writes its partial findings there instead of a report.
     With O(merge), the report step of the run merges every partial of O(slice_dir) (and its own findings) into one
     report and one history entry, then removes the partials (C(docs/awx.md)).
@@ -171,6 +173,33 @@ options:
     type: list
     elements: str
     version_added: 1.1.0
+  prometheus_textfile:
+    description:
+      - Also write the findings in the Prometheus text format for node_exporter's textfile collector. The path must
+        end in C(.prom) and its directory (node_exporter's C(--collector.textfile.directory)) must exist.
+      - "One series C(kubeops_inspection_finding{cluster,host,check,target,status,silenced}) per finding (C(host)
+        empty for the cluster-wide checks), C(kubeops_inspection_findings{cluster,status}) per status,
+        C(kubeops_inspection_silenced_findings), C(kubeops_inspection_last_run_timestamp_seconds) and
+        C(kubeops_inspection_last_run_duration_seconds)."
+      - Written atomically after the report, mode V(0644), since node_exporter runs as its own user and the file holds
+        no summaries or log lines. A slice writes none; the merge step does.
+    type: path
+    version_added: 1.2.0
+  junit_file:
+    description:
+      - Also write the findings as JUnit XML, for CI systems. It holds one test suite and one test case per
+        finding, the C(classname) being the check and the C(name) the target (with C(@host) when the host adds to
+        it).
+      - A finding at or above O(junit_fail_on) is a C(failure) (its summary as the message, its details as the text),
+        a silenced finding is C(skipped), and the others pass. Its directory is created; it gets O(report_mode).
+    type: path
+    version_added: 1.2.0
+  junit_fail_on:
+    description: Status at or above which a finding is a failure in O(junit_file) (V(never) makes none).
+    type: str
+    default: critical
+    choices: [never, warning, unknown, critical]
+    version_added: 1.2.0
 """
 
 EXAMPLES = r"""
@@ -248,6 +277,16 @@ paths:
       description: C(latest.json), a copy of the report document.
       type: str
       returned: success
+    prometheus:
+      description: The Prometheus textfile (O(prometheus_textfile)).
+      type: str
+      returned: when O(prometheus_textfile) is set
+      version_added: 1.2.0
+    junit:
+      description: The JUnit XML file (O(junit_file)).
+      type: str
+      returned: when O(junit_file) is set
+      version_added: 1.2.0
   sample: {"json": "/srv/reports/inspection-20250101T090102Z.json", "latest": "/srv/reports/latest.json"}
 history_db:
   description: Absolute path of the SQLite history.

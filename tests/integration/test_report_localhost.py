@@ -12,8 +12,11 @@ import subprocess
 import threading
 from pathlib import Path
 
+import junitparser
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,11 +69,11 @@ def inventory(tmp: Path, status: str) -> Path:
     return path
 
 
-def run(tmp: Path, status: str = "critical", **extra) -> subprocess.CompletedProcess:
+def run(tmp: Path, status: str = "critical", *options: str, **extra) -> subprocess.CompletedProcess:
     (tmp / "pb.yml").write_text(PLAYBOOK)
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "lab" / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".build"))
     cmd = [str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(inventory(tmp, status)), str(tmp / "pb.yml"),
-           "-e", json.dumps(extra)]
+           "-e", json.dumps(extra), *options]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300, check=False)
 
 
@@ -128,10 +131,14 @@ def test_second_run_has_nothing_new(tmp_path):
 
 
 def test_fail_on_fails_after_writing(tmp_path):
-    proc = run(tmp_path, inspection_fail_on="critical")
+    proc = run(tmp_path, "warning", inspection_fail_on="warning", inspection_junit_file=str(tmp_path / "junit.xml"))
     assert proc.returncode == 2
-    assert "inspection_fail_on=critical" in proc.stdout
+    assert "inspection_fail_on=warning" in proc.stdout
     assert (tmp_path / "reports" / "latest.json").is_file()
+    # the JUnit file is written before the play fails, with failures at inspection_fail_on
+    suite = next(iter(junitparser.JUnitXml.fromfile(str(tmp_path / "junit.xml"))))
+    props = {p.name: p.value for p in suite.properties()}
+    assert props["fail_on"] == "warning" and suite.failures == 2      # the warning disk and the unreachable ghost
 
 
 @pytest.mark.parametrize("kind", ["dingtalk", "wecom", "generic"])
@@ -156,3 +163,86 @@ def test_no_notification_below_threshold(tmp_path, webhook):
     url, received = webhook
     proc = run(tmp_path, status="warning", inspection_notify_url=url, inspection_notify_on="never")
     assert proc.returncode == 0 and received == []
+
+
+def test_prometheus_textfile_and_junit_file(tmp_path):
+    textfile_dir = tmp_path / "node-exporter"
+    textfile_dir.mkdir()
+    proc = run(tmp_path, inspection_prometheus_textfile=str(textfile_dir / "kubeops_inspection.prom"),
+               inspection_junit_file=str(tmp_path / "ci" / "junit.xml"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families((textfile_dir / "kubeops_inspection.prom").read_text())
+               for s in family.samples}
+    assert samples[("kubeops_inspection_finding", (("check", "host.reachable"), ("cluster", "localtest"), ("host", "ghost"),
+                                                   ("silenced", "false"), ("status", "critical"), ("target", "ghost")))] == 1
+    assert samples[("kubeops_inspection_findings", (("cluster", "localtest"), ("status", "critical")))] == 2
+    suite = next(iter(junitparser.JUnitXml.fromfile(str(tmp_path / "ci" / "junit.xml"))))
+    # inspection_fail_on is never (the default): the JUnit file fails the criticals
+    assert (suite.tests, suite.failures) == (3, 2)
+    assert sorted(p.name for p in textfile_dir.iterdir()) == ["kubeops_inspection.prom"]
+    # the outcome names both files (AWX artifacts)
+    latest = json.loads((tmp_path / "reports" / "latest.json").read_text())
+    assert latest["summary"]["critical"] == 2
+
+
+def test_prometheus_textfile_in_a_missing_directory_fails_in_one_line(tmp_path):
+    proc = run(tmp_path, inspection_prometheus_textfile=str(tmp_path / "nowhere" / "kubeops.prom"))
+    assert proc.returncode == 2
+    assert f"the Prometheus textfile's directory {tmp_path}/nowhere does not exist" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def mail_vars(server, **more) -> dict:
+    return {"inspection_notify_kind": "email", "inspection_mail_host": server.host, "inspection_mail_port": server.port,
+            "inspection_mail_username": server.user, "inspection_mail_password": server.password,
+            "inspection_mail_from": server.user, "inspection_mail_to": ["ops@example.com"],
+            "inspection_mail_ca_path": server.ca_path, **more}
+
+
+def test_mail_notification_with_starttls(tmp_path, mail_server):
+    """The password as a user keeps it: an Ansible Vault variable in a vars file."""
+    server = mail_server()
+    (tmp_path / "vault-pass").write_text("kubeops-test-vault\n")
+    encrypted = subprocess.run([str(ROOT / ".venv/bin/ansible-vault"), "encrypt_string", "--vault-password-file",
+                                str(tmp_path / "vault-pass"), "--name", "inspection_mail_password", server.password],
+                               capture_output=True, text=True, check=True).stdout
+    assert server.password not in encrypted
+    (tmp_path / "secrets.yml").write_text(encrypted)
+    settings = mail_vars(server, inspection_mail_attach_report=True)
+    del settings["inspection_mail_password"]
+    proc = run(tmp_path, "critical", "-vv", "-e", f"@{tmp_path / 'secrets.yml'}", "--vault-password-file",
+               str(tmp_path / "vault-pass"), **settings)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert server.logins == [(server.user, True)]
+    (envelope,) = server.envelopes
+    assert envelope["tls"] and envelope["to"] == ["ops@example.com"]
+    (mail,) = server.messages
+    assert mail["Subject"] == "Inspection localtest: CRITICAL"
+    assert mail.get_body(("plain",)).get_content().startswith("### Inspection localtest: CRITICAL")
+    (report,) = list(mail.iter_attachments())
+    assert report.get_filename().startswith("inspection-") and "磁盘 97% used" in report.get_content()
+    assert "main notification (email): sent to ops@example.com" in proc.stdout
+    assert server.password not in proc.stdout + proc.stderr
+
+
+def test_mail_that_fails_is_reported_not_fatal_and_hides_the_password(tmp_path, mail_server):
+    server = mail_server()
+    proc = run(tmp_path, "critical", "-vv", **mail_vars(server, inspection_mail_password="wrong-" + server.password))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert server.messages == [] and set(server.logins) == {(server.user, False)}     # smtplib tries PLAIN, then LOGIN
+    shown = " ".join(proc.stdout.split())                           # the callback folds long lines
+    assert f"NOT sent: mail server 127.0.0.1:{server.port} refused the login of {server.user}: 535" in shown
+    assert server.password not in proc.stdout + proc.stderr
+
+
+def test_mail_route(tmp_path, mail_server):
+    server = mail_server()
+    rules = {"routes": [{"name": "storage", "match": "[?category=='disk']"}]}
+    proc = run(tmp_path, **mail_vars(server, inspection_notify_kind="generic", inspection_rules=rules,
+                                     inspection_notify_routes={"storage": {"kind": "email", "to": ["storage@example.com"]}}))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (mail,) = server.messages
+    assert mail["To"] == "storage@example.com"
+    text = mail.get_body(("plain",)).get_content()
+    assert "disk.space" in text and "host.reachable" not in text

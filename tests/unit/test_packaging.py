@@ -6,7 +6,10 @@ from __future__ import annotations
 import ast
 import fnmatch
 import json
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -89,12 +92,33 @@ def test_shipped_markdown_links_to_shipped_files(document):
         assert shipped(relative), f"{document} links to {target}, which the tarball leaves out"
 
 
+def test_readme_links_work_where_galaxy_shows_it():
+    """Galaxy renders README.md on a page of its own, where a link relative to the collection leads nowhere: every
+    link of the README is absolute, and the files it refers to are named as paths of the installed collection."""
+    text = re.sub(r"```.*?```", "", (ROOT / "README.md").read_text(encoding="utf-8"), flags=re.S)
+    links = re.findall(r"\]\(([^)\s]+)\)", text)
+    assert links and all(re.match(r"https://", target) for target in links), links
+    assert "ansible-galaxy collection install kubeops.runbook" in (ROOT / "README.md").read_text()
+
+
 def test_runtime_requirements_are_ranges_and_separate_from_the_tools():
     runtime = [line for line in (ROOT / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
     assert [re.split(r"[<>=!~ ]", line)[0] for line in runtime] == ["kubernetes", "jmespath"]
     assert not any("==" in line for line in runtime)
     tools = (ROOT / "test-requirements.txt").read_text()
     assert "ansible-core==" in tools and "molecule==" in tools
+
+
+# -- the execution environment ---------------------------------------------------------------------------------
+def test_execution_environment_pins_its_base_and_takes_kubectl_of_the_labs_minor_from_its_package_repository():
+    ee = yaml.safe_load((ROOT / "execution-environment.yml").read_text())
+    image = ee["images"]["base_image"]["name"]
+    assert re.fullmatch(r"[\w./-]+:\d+(\.\d+)+", image), f"base image {image} is not at a fixed version tag"
+    steps = "\n".join(ee["additional_build_steps"]["append_final"])
+    lab_minor = re.search(r'K8S_VERSION = "(v\d+\.\d+)\.\d+"', (ROOT / "lab" / "config.py").read_text()).group(1)
+    assert f"ARG KUBECTL_MINOR={lab_minor}" in steps           # the minor the integration tests run against
+    assert "https://pkgs.k8s.io/core:/stable:/%s/rpm/" in steps and "gpgcheck=1" in steps
+    assert "dnf install" in steps and not re.search(r"curl|wget|dl\.k8s\.io|amd64", steps)
 
 
 # -- AWX --------------------------------------------------------------------------------------------------------
@@ -130,6 +154,18 @@ def test_awx_credential_type_is_valid_and_injects_known_variables(ctype):
     assert secrets and not any(f"{{{{ {s} }}}}" in value for s in secrets for value in injectors.get("env", {}).values())
 
 
+def test_awx_import_commands_say_the_files_are_yaml():
+    """`awx import` reads JSON from stdin unless given -f yaml (awxkit's Import command): every command the docs
+    give for the YAML files under docs/awx/ must say so."""
+    commands = []
+    for path in [ROOT / "README.md", *(ROOT / "docs").rglob("*.md"), *AWX.glob("*.yml")]:
+        commands += [(path.name, line) for line in path.read_text(encoding="utf-8").splitlines()
+                     if re.search(r"awx import[^<`]*<", line)]
+    assert len(commands) >= 4
+    for name, line in commands:
+        assert re.search(r"awx import -f yaml < \S+", line), f"{name}: {line.strip()}"
+
+
 def test_awx_job_template_runs_the_daily_inspection_at_nine():
     data = yaml.safe_load((AWX / "daily_inspection.yml").read_text())
     (template,) = data["job_templates"]
@@ -137,7 +173,9 @@ def test_awx_job_template_runs_the_daily_inspection_at_nine():
     assert template["natural_key"] == {"organization": template["project"]["organization"], "name": template["name"],
                                        "type": "job_template"}
     known_types = {c["name"] for c in credential_types()} | {"Machine"}
-    assert {c["credential_type"]["name"] for c in template["related"]["credentials"]} == known_types
+    used = {c["credential_type"]["name"] for c in template["related"]["credentials"]}
+    # the SMTP server is the alternative to the webhook, for jobs that mail the summary
+    assert used == known_types - {"kubeops.runbook SMTP server"}
     (schedule,) = template["related"]["schedules"]
     assert re.search(r"DTSTART;TZID=[\w/]+:\d{8}T090000 RRULE:FREQ=DAILY;INTERVAL=1$", schedule["rrule"])
     assert schedule["natural_key"]["unified_job_template"] == template["natural_key"]
@@ -220,3 +258,43 @@ def test_version_added_is_honest(kind, name):
 
 def test_changelog_cache_is_not_shipped():
     assert not shipped("changelogs/.plugin-cache.yaml") and shipped("changelogs/changelog.yaml")
+
+
+# -- releases ---------------------------------------------------------------------------------------------------
+def released_versions() -> list[str]:
+    releases = yaml.safe_load((ROOT / "changelogs" / "changelog.yaml").read_text())["releases"]
+    return sorted(releases, key=lambda v: tuple(int(p) for p in v.split(".")))
+
+
+def test_galaxy_version_is_the_newest_release_of_the_changelog():
+    assert GALAXY["version"] == released_versions()[-1]
+
+
+def next_minor(version: str) -> str:
+    major, minor, _patch = (int(p) for p in version.split("."))
+    return f"{major}.{minor + 1}.0"
+
+
+@pytest.mark.skipif(not list((ROOT / "changelogs" / "fragments").glob("*.yml")), reason="no fragments to release")
+def test_make_release_consumes_the_fragments_and_galaxy_follows(tmp_path):
+    """The release process of CONTRIBUTING.md, on a copy of this checkout: `make release RELEASE=<next minor>`."""
+    copy = tmp_path / "checkout"
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout
+    subprocess.run(["rsync", "-a", "--files-from=-", f"{ROOT}/", f"{copy}/"], input=files, text=True, check=True)
+    os.symlink(ROOT / ".venv", copy / ".venv")
+    fragments = sorted(p.name for p in (copy / "changelogs" / "fragments").glob("*.yml"))
+    version = next_minor(GALAXY["version"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "MAKE"))}
+    done = subprocess.run([shutil.which("make") or "make", "-s", "-o", "venv", "release", f"RELEASE={version}"],
+                          cwd=copy, capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert yaml.safe_load((copy / "galaxy.yml").read_text())["version"] == version
+    assert not list((copy / "changelogs" / "fragments").glob("*.yml")), "fragments left after the release"
+    release = yaml.safe_load((copy / "changelogs" / "changelog.yaml").read_text())["releases"][version]
+    assert sorted(release["fragments"]) == fragments
+    assert f"v{version}\n" in (copy / "CHANGELOG.rst").read_text()
+    assert f"kubeops-runbook-ee:{version}" in (copy / "docs" / "awx.md").read_text()
+    again = subprocess.run(["make", "-s", "-o", "venv", "release", f"RELEASE={version}"], cwd=copy, capture_output=True,
+                           text=True, env=env, timeout=120, check=False)
+    assert again.returncode != 0 and f"release {version} must be newer than {version}" in again.stdout
