@@ -54,19 +54,20 @@ $(TOOLS_VENV)/.installed:
 	touch $@
 
 # promtool, Prometheus' own checker, reads the report's node_exporter textfile and the alert rules of docs/report.md
-# in the unit tests. Built once per version from the Go module proxy (Prometheus 3.x is the Go module v0.3xx.y) into
-# the tools cache; a cold build takes 5-9 min on 2 cores (most of it downloading modules), later runs nothing.
-PROMETHEUS_VERSION ?= 3.16.0
-PROMETHEUS_MODULE_VERSION := v0.$(shell echo $(PROMETHEUS_VERSION) | awk -F. '{printf "%d%02d.%d", $$1, $$2, $$3}')
-PROMTOOL_DIR ?= $(HOME)/.cache/kubeops-tools/promtool-$(PROMETHEUS_VERSION)
+# in the unit tests. It comes from Debian's prometheus package: downloaded (not installed: no server, no service) and
+# unpacked into the tools cache, keyed by the package version; seconds on a fresh machine (a Go build of promtool took
+# 5-9 min on 2 cores), nothing on later runs.
+PROMETHEUS_DEB_VERSION := $(shell apt-cache policy prometheus 2>/dev/null | awk '/Candidate:/ {print $$2}')
+PROMTOOL_DIR ?= $(HOME)/.cache/kubeops-tools/promtool-deb-$(subst :,_,$(subst +,_,$(PROMETHEUS_DEB_VERSION)))
 export KUBEOPS_PROMTOOL := $(PROMTOOL_DIR)/promtool
 promtool: $(KUBEOPS_PROMTOOL)
 $(KUBEOPS_PROMTOOL):
+	@test -n "$(PROMETHEUS_DEB_VERSION)" -a "$(PROMETHEUS_DEB_VERSION)" != "(none)" || \
+	  { echo "promtool: apt knows no prometheus package (run apt-get update)"; exit 1; }
 	rm -rf $(PROMTOOL_DIR).tmp && mkdir -p $(PROMTOOL_DIR).tmp
-	GOBIN=$(PROMTOOL_DIR).tmp CGO_ENABLED=0 GOFLAGS=-buildvcs=false go install -trimpath \
-	  -ldflags "-s -w -X github.com/prometheus/common/version.Version=$(PROMETHEUS_VERSION)" \
-	  github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_MODULE_VERSION)
-	$(PROMTOOL_DIR).tmp/promtool --version | grep -q "version $(PROMETHEUS_VERSION)"
+	cd $(PROMTOOL_DIR).tmp && apt-get download -qq -o APT::Sandbox::User=root prometheus=$(PROMETHEUS_DEB_VERSION) && \
+	  dpkg-deb -x prometheus_*.deb root && install -m 0755 root/usr/bin/promtool promtool && rm -rf root prometheus_*.deb
+	$(PROMTOOL_DIR).tmp/promtool --version | grep -q "version $(firstword $(subst +, ,$(PROMETHEUS_DEB_VERSION)))"
 	rm -rf $(PROMTOOL_DIR) && mv $(PROMTOOL_DIR).tmp $(PROMTOOL_DIR)
 
 link:
