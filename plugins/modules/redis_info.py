@@ -18,7 +18,7 @@ description:
   - The password is passed to C(redis-cli) in the C(REDISCLI_AUTH) environment variable, never on the command line,
     and is never returned.
   - When redis runs on the inspected host itself (O(login_host) is a loopback address), a second finding,
-    C(middleware.redis_overcommit), reads C(/proc/sys/vm/overcommit_memory): V(warning) unless it is C(1), the
+    C(middleware.redis_overcommit), reads C(/proc/sys/vm/overcommit_memory) and is V(warning) unless it is C(1), the
     value redis asks for (with C(0) or C(2) the fork of a background save or of a replica's full resync can fail
     under memory pressure, and redis then refuses writes). Its details carry the fix. redis logs the same advice
     at start-up (C(WARNING Memory overcommit must be enabled!)); the middleware inspection's log scan leaves that
