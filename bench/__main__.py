@@ -83,6 +83,10 @@ def run_cases(selected: list[ModuleType], args: argparse.Namespace) -> dict[str,
                    "ran_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
             if scale_info and "scale" in mod.NEEDS:
                 res["scale"] = scale_info
+                # the quiet scale nodes stay Ready through the window (lab/scale.py): counted after every case
+                res["scale_nodes_ready_after"] = scale.ready_nodes()
+                _measure.log(f"{mod.CASE}: {res['scale_nodes_ready_after']} of {scale_info['spec']['nodes']} scale "
+                             "nodes Ready after the case")
             out[mod.CASE] = res
             save(out, dev=args.dev, final=False)
     return out
