@@ -3,7 +3,8 @@ ansible-playbook process, against kubectl's -o json of the same kinds (the floor
 operator types, Ansible's fixed cost, Popeye, and the naive one-kubernetes.core.k8s_info-task-per-kind playbook.
 
 Options (--set): popeye=0 skips Popeye (its build takes minutes once), naive=0 skips the kubernetes.core
-playbook, page_size=N passes another page size to the module (default: the module's, 500).
+playbook, page_size=N passes another page size to the module (default: the module's, 500), profile=0 skips the
+untimed cProfile run of the module's logic.
 """
 from __future__ import annotations
 
@@ -76,6 +77,34 @@ def _verify(ctx: _case.Context) -> dict:
             "not_ok": counts}
 
 
+PROFILE = """
+import cProfile, io, json, pstats, resource, sys, time
+from ansible_collections.kubeops.runbook.plugins.module_utils import _k8s, _k8s_checks
+params = {"kubeconfig": sys.argv[1], "request_timeout": 120}
+prof = cProfile.Profile()
+start = time.perf_counter()
+prof.enable()
+result = _k8s_checks.inspect_cluster(_k8s.build_client(params), {"checks": list(_k8s_checks.DEFAULT_CHECKS)})
+prof.disable()
+wall = time.perf_counter() - start
+text = json.dumps(result)
+out = io.StringIO()
+pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(25)
+print(json.dumps({"wall_s": round(wall, 3), "result_bytes": len(text), "maxrss_mb": round(resource.getrusage(
+    resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "objects": result["objects"], "top": out.getvalue()[-6000:]}))
+"""
+
+
+def profile(ctx: _case.Context) -> dict:
+    """Where the module's own time goes (untimed, once): its logic under cProfile in a plain python process against
+    the same API (what Ansible adds is the module run minus this)."""
+    proc = subprocess.run([ctx.python, "-c", PROFILE, str(ctx.lab.kubeconfig)], env={**os.environ, **ctx.env},
+                          capture_output=True, text=True, check=False, timeout=900)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip()[-500:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def run(ctx: _case.Context) -> dict:
     lab = ctx.lab
     kubectl = [str(lab.kubectl), "--kubeconfig", str(lab.kubeconfig)]
@@ -132,7 +161,13 @@ def run(ctx: _case.Context) -> dict:
     if "k8s_info_per_kind" in stats:
         peers["k8s_info per kind"] = stats["k8s_info_per_kind"]
     counts = dict(verified["objects"], findings=verified["findings"])
-    return _case.result(module, floor, peers=peers, counts=counts, goals=goals, measured=stats,
+    prof = profile(ctx) if ctx.options.get("profile", "1") != "0" else {}
+    if prof:
+        notes.append(f"inspect_cluster in a plain python process (cProfile): {prof.get('wall_s')} s, result "
+                     f"{prof.get('result_bytes')} bytes, peak RSS {prof.get('maxrss_mb')} MB")
+    res = _case.result(module, floor, peers=peers, counts=counts, goals=goals, measured=stats,
                         notes=notes + [f"module's own time (minus a one-task ping playbook) {own_s:.2f} s; raw LISTs "
                                        f"{raw_s:.2f} s; pages {verified['api_requests']}",
                                        f"findings not ok: {verified['not_ok']}"])
+    res["profile"] = prof
+    return res
