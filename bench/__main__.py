@@ -83,6 +83,10 @@ def run_cases(selected: list[ModuleType], args: argparse.Namespace) -> dict[str,
                    "ran_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
             if scale_info and "scale" in mod.NEEDS:
                 res["scale"] = scale_info
+                # the quiet scale nodes stay Ready through the window (lab/scale.py): counted after every case
+                res["scale_nodes_ready_after"] = scale.ready_nodes()
+                _measure.log(f"{mod.CASE}: {res['scale_nodes_ready_after']} of {scale_info['spec']['nodes']} scale "
+                             "nodes Ready after the case")
             out[mod.CASE] = res
             save(out, dev=args.dev, final=False)
     return out
@@ -144,12 +148,33 @@ def save(cases: dict[str, dict], dev: bool, final: bool = True) -> Path:
     return path
 
 
+def latest_per_case(results: Path = RESULTS) -> tuple[dict[str, dict], dict[str, dict]]:
+    """The newest saved (not development) result of every case across bench/results/<date>.json, and the runs
+    (date -> machine) they come from: a run of some cases keeps the other cases' last figures in the README."""
+    cases: dict[str, dict] = {}
+    runs: dict[str, dict] = {}
+    for path in sorted(results.glob("[0-9]*.json")):
+        data = json.loads(path.read_text())
+        for key, res in data.get("cases", {}).items():
+            cases[key] = res
+            cases[key]["_date"] = data["date"]
+    for res in cases.values():
+        runs.setdefault(res["_date"], json.loads((results / f"{res['_date']}.json").read_text())["machine"])
+    return cases, runs
+
+
 def _update_readme(data: dict) -> None:
     text = README.read_text()
     if MARK_START not in text or MARK_END not in text:
         return
-    block = (f"{MARK_START}\nLatest run: {data['date']} (`bench/results/{data['date']}.json`), on "
-             f"{machine_line(data['machine'])}.\n\n{table(data['cases'])}{MARK_END}")
+    cases, runs = latest_per_case()
+    cases = cases or data["cases"]
+    runs = runs or {data["date"]: data["machine"]}
+    origin = "\n".join(f"* {date} (`bench/results/{date}.json`): "
+                        f"{', '.join(sorted((k for k, r in cases.items() if r.get('_date', date) == date), key=lambda k: int(re.sub(r'[^0-9]', '', k) or 0)))}"
+                        f" on {machine_line(machine)}" for date, machine in sorted(runs.items(), reverse=True))
+    block = (f"{MARK_START}\nThe latest saved run of each case:\n\n{origin}\n\n"
+             f"{table({k: {x: y for x, y in r.items() if x != '_date'} for k, r in cases.items()})}{MARK_END}")
     README.write_text(re.sub(re.escape(MARK_START) + r".*?" + re.escape(MARK_END), lambda _: block, text, flags=re.S))
 
 

@@ -3,7 +3,9 @@ ansible-playbook process, against kubectl's -o json of the same kinds (the floor
 operator types, Ansible's fixed cost, Popeye, and the naive one-kubernetes.core.k8s_info-task-per-kind playbook.
 
 Options (--set): popeye=0 skips Popeye (its build takes minutes once), naive=0 skips the kubernetes.core
-playbook, page_size=N passes another page size to the module (default: the module's, 500).
+playbook, page_size=N passes another page size to the module (default: the module's, 500), profile=0 skips the
+untimed cProfile runs of the module's logic (cached and consistent reads), before=COLLECTIONS_PATH adds the
+module of another checkout (its ansible_collections parent, e.g. main's .build) to the interleaved runs.
 """
 from __future__ import annotations
 
@@ -76,6 +78,49 @@ def _verify(ctx: _case.Context) -> dict:
             "not_ok": counts}
 
 
+PROFILE = """
+import cProfile, io, json, pstats, resource, sys, time
+from ansible_collections.kubeops.runbook.plugins.module_utils import _k8s, _k8s_checks
+params = {"kubeconfig": sys.argv[1], "request_timeout": 120}
+options = {"checks": list(_k8s_checks.DEFAULT_CHECKS), "consistent_read": sys.argv[2] == "consistent"}
+prof = cProfile.Profile()
+start = time.perf_counter()
+prof.enable()
+result = _k8s_checks.inspect_cluster(_k8s.build_client(params), options)
+prof.disable()
+wall = time.perf_counter() - start
+text = json.dumps(result)
+out = io.StringIO()
+pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(25)
+print(json.dumps({"wall_s": round(wall, 3), "result_bytes": len(text), "maxrss_mb": round(resource.getrusage(
+    resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "objects": result["objects"], "top": out.getvalue()[-6000:]}))
+"""
+
+
+def profile(ctx: _case.Context) -> dict:
+    """Where the module's own time goes (untimed, once): its logic under cProfile in a plain python process against
+    the same API (what Ansible adds is the module run minus this)."""
+    out = {}
+    for mode in ("cache", "consistent"):
+        proc = subprocess.run([ctx.python, "-c", PROFILE, str(ctx.lab.kubeconfig), mode], env={**os.environ, **ctx.env},
+                              capture_output=True, text=True, check=False, timeout=900)
+        out[mode] = (json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0
+                     else {"error": proc.stderr.strip()[-500:]})
+    return out
+
+
+def _try_once(ctx: _case.Context, name: str, argv: list[str], env: dict) -> str | None:
+    """Run a peer once, untimed; None when it works, else why it failed (so one peer cannot sink the case)."""
+    proc = subprocess.run(argv, env={**os.environ, **env}, capture_output=True, text=True, check=False, timeout=1800)
+    if proc.returncode == 0:
+        return None
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if "fatal" in line or "FAILED" in line or "msg" in line]
+    tail = (proc.stdout + proc.stderr).strip().splitlines()
+    why = lines[-1] if lines else (tail[-1] if tail else "?")
+    ctx.log(f"P1 {name} failed (exit {proc.returncode}), left out of the measurement: {why[:500]}")
+    return f"exit {proc.returncode}: {why[:500]}"
+
+
 def run(ctx: _case.Context) -> dict:
     lab = ctx.lab
     kubectl = [str(lab.kubectl), "--kubeconfig", str(lab.kubeconfig)]
@@ -109,10 +154,22 @@ def run(ctx: _case.Context) -> dict:
                                              for n, (v, k) in NAIVE_KINDS.items())
             (ctx.work / "naive.yml").write_text(play)
             env = dict(ctx.env, ANSIBLE_COLLECTIONS_PATH=f"{ctx.env['ANSIBLE_COLLECTIONS_PATH']}:{collections}")
-            commands.append(Command("k8s_info_per_kind", [playbook, "-i", "localhost,", str(ctx.work / "naive.yml")], env=env))
+            argv = [playbook, "-i", "localhost,", str(ctx.work / "naive.yml")]
+            failed = _try_once(ctx, "k8s_info per kind", argv, env)
+            if failed:
+                notes.append(f"kubernetes.core.k8s_info per kind not measured: it failed at this scale ({failed})")
+            else:
+                commands.append(Command("k8s_info_per_kind", argv, env=env))
         except _peers.PeerUnavailable as exc:
             notes.append(f"kubernetes.core not measured: {exc}")
 
+    if ctx.options.get("before"):
+        # The module of another checkout (e.g. main before a change), interleaved with this one: before/after in one run.
+        before_env = dict(ctx.env, ANSIBLE_COLLECTIONS_PATH=ctx.options["before"], PYTHONPATH=ctx.options["before"])
+        (ctx.work / "module_before.yml").write_text(MODULE_PLAY.format(args=json.dumps(
+            {k: v for k, v in args.items() if k != "consistent_read"})))
+        commands.append(Command("module_before", [playbook, "-i", "localhost,", str(ctx.work / "module_before.yml")],
+                                env=before_env))
     verified = _verify(ctx)
     ctx.log(f"P1 module sees {verified['objects']}, {verified['findings']} findings, not ok: {verified['not_ok']}")
     stats = ctx.measure(commands)
@@ -131,8 +188,16 @@ def run(ctx: _case.Context) -> dict:
                                 higher_is_better=True))
     if "k8s_info_per_kind" in stats:
         peers["k8s_info per kind"] = stats["k8s_info_per_kind"]
+    if "module_before" in stats:
+        peers["module before (--set before)"] = stats["module_before"]
     counts = dict(verified["objects"], findings=verified["findings"])
-    return _case.result(module, floor, peers=peers, counts=counts, goals=goals, measured=stats,
+    prof = profile(ctx) if ctx.options.get("profile", "1") != "0" else {}
+    for mode, one in prof.items():
+        notes.append(f"inspect_cluster ({mode} read) in a plain python process (cProfile): {one.get('wall_s')} s, "
+                     f"result {one.get('result_bytes')} bytes, peak RSS {one.get('maxrss_mb')} MB {one.get('error', '')}")
+    res = _case.result(module, floor, peers=peers, counts=counts, goals=goals, measured=stats,
                         notes=notes + [f"module's own time (minus a one-task ping playbook) {own_s:.2f} s; raw LISTs "
                                        f"{raw_s:.2f} s; pages {verified['api_requests']}",
                                        f"findings not ok: {verified['not_ok']}"])
+    res["profile"] = prof
+    return res

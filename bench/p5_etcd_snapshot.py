@@ -59,7 +59,7 @@ def run(ctx: _case.Context) -> dict:
     try:
         db = json.loads(remote(f"{etcdctl} endpoint status -w json"))[0]["Status"]
         stats = ctx.measure(commands)
-        sizes = remote(f"ls -l {DEST}/module/ | awk '/etcd-snapshot/ {{print $5}}'").split()
+        sizes = remote(f"ls -l {DEST}/module/ | awk '/etcd-snapshot.*[.]db$/ {{print $5}}'").split()
         kept = len(sizes)
     finally:
         remote(f"rm -rf {shlex.quote(DEST)}")
@@ -69,7 +69,10 @@ def run(ctx: _case.Context) -> dict:
         peers={"etcdctl save + status": stats["etcdctl_save_status"], "ansible -m command etcdctl": stats["ansible_command"]},
         counts={"etcd_db_mb": round(db["dbSize"] / 1e6, 1), "snapshot_mb": round(int(sizes[-1]) / 1e6, 1) if sizes else 0,
                 "snapshots_kept": kept},
-        goals=[_case.goal("≤ 1.3× etcdctl snapshot save", module.median_s / floor.median_s, 1.3)],
+        goals=[_case.goal("≤ 1.3× etcdctl snapshot save", module.median_s / floor.median_s, 1.3),
+               # What the module adds to running the same etcdctl through Ansible (Ansible's own cost taken out).
+               _case.goal("≤ 1.3× the same etcdctl save through ansible -m command",
+                          module.median_s / stats["ansible_command"].median_s, 1.3)],
         measured=stats,
         notes=[f"every command runs from the controller over SSH to {host}, all with a persistent SSH connection",
                "the module also verifies (snapshot status), fsyncs, renames and applies retention (keep_count 2)"])

@@ -87,3 +87,18 @@ def test_result_shape_and_goals():
     assert res["peers"] == {"popeye": 12.0} and res["counts"] == {"pods": 10000}
     assert res["goals"][0]["met"] is False
     assert _case.goal("≥ 50 % of grep", 0.6, 0.5, higher_is_better=True)["met"] is True
+
+
+def test_the_readme_keeps_the_newest_saved_result_of_every_case(tmp_path):
+    import json  # pylint: disable=import-outside-toplevel
+    from bench import __main__ as runner  # pylint: disable=import-outside-toplevel
+    machine = {"cpu": "x", "cores": 2, "memory_gib": 1, "kernel": "k", "python": "3", "ansible_core": "2"}
+    (tmp_path / "2026-11-30.json").write_text(json.dumps({"date": "2026-11-30", "machine": machine, "cases": {
+        "P2": {"ours_s": 2.0}, "P3": {"ours_s": 3.0}}}))
+    (tmp_path / "2026-12-06.json").write_text(json.dumps({"date": "2026-12-06", "machine": machine, "cases": {
+        "P3": {"ours_s": 1.0}}}))
+    (tmp_path / "dev-2026-12-07.json").write_text(json.dumps({"date": "2026-12-07", "machine": machine, "cases": {
+        "P2": {"ours_s": 9.0}}}))
+    cases, runs = runner.latest_per_case(tmp_path)
+    assert {k: (r["ours_s"], r["_date"]) for k, r in cases.items()} == {"P2": (2.0, "2026-11-30"), "P3": (1.0, "2026-12-06")}
+    assert set(runs) == {"2026-11-30", "2026-12-06"}

@@ -54,3 +54,44 @@ def test_faulted_pod_statuses():
     unready = scale._unready(pod)["status"]  # pylint: disable=protected-access
     assert "running" in unready["containerStatuses"][0]["state"] and not unready["containerStatuses"][0]["ready"]
     assert pod["status"]["containerStatuses"][0]["ready"] is True   # the input is not changed
+
+
+def test_the_scale_kwok_is_quiet():
+    """No node leases, node Stages of our own (kwok then adds no default node Stage; its pod Stages stay), a heartbeat
+    every 5-10 minutes, and a node-monitor grace period longer than that."""
+    import yaml  # pylint: disable=import-outside-toplevel
+    spec = scale.Spec()
+    assert spec.lease_seconds == 0
+    docs = list(yaml.safe_load_all(scale.kwok_config(spec)))
+    assert docs[0]["kind"] == "KwokConfiguration" and "nodeLeaseParallelism" not in docs[0]["options"]
+    stages = {d["metadata"]["name"]: d["spec"] for d in docs[1:]}
+    assert set(stages) == {"node-initialize", "node-heartbeat-quiet"}
+    assert all(s["resourceRef"] == {"apiGroup": "v1", "kind": "Node"} for s in stages.values())
+    assert stages["node-heartbeat-quiet"]["delay"] == {"durationMilliseconds": 300_000, "jitterDurationMilliseconds": 600_000}
+    assert "lastHeartbeatTime" in stages["node-heartbeat-quiet"]["next"]["statusTemplate"]
+    assert "phase: Running" in stages["node-initialize"]["next"]["statusTemplate"]
+    assert spec.grace_seconds > spec.heartbeat_jitter_seconds
+    # 2,000 nodes: a status write every 7.5 minutes on average is ~4.4 writes/s (leases and kwok's default: ~230)
+    assert spec.nodes / ((spec.heartbeat_seconds + spec.heartbeat_jitter_seconds) / 2) < 5
+
+
+def test_a_grace_period_shorter_than_the_heartbeat_is_refused():
+    import dataclasses  # pylint: disable=import-outside-toplevel
+    import pytest  # pylint: disable=import-outside-toplevel
+    with pytest.raises(scale.LabError, match="grace_seconds 600 must exceed"):
+        scale.kwok_config(dataclasses.replace(scale.Spec(), grace_seconds=600))
+
+
+def test_grace_period_read_from_exec_start():
+    assert scale._grace("/app/kube-controller-manager --v=2 \\\n  --node-monitor-grace-period=20s --x=1") == "20s"  # pylint: disable=protected-access
+    assert scale._grace("a --node-monitor-grace-period=20s --node-monitor-grace-period=3600s") == "3600s"  # pylint: disable=protected-access
+    assert scale._grace("/app/kube-controller-manager") == "40s (default)"  # pylint: disable=protected-access
+
+
+def test_cpu_and_rss_from_two_snapshots():
+    text = ("100.0\nkube-apiserver 1000 500 300000\netcd 200 100 51200\netcd 10 10 1024\n--\n"
+            "160.0\nkube-apiserver 2500 1000 310000\netcd 500 200 52224\netcd 10 10 1024\n--\n")
+    got = scale.parse_usage(text)
+    assert got["kube-apiserver"] == {"cores": 0.333, "rss_mib": 302.7}     # 20 s of CPU in 60 s
+    assert got["etcd"] == {"cores": 0.067, "rss_mib": 52.0}                # two processes of that name, summed
+    assert scale.parse_usage("100.0\n--\n") == {}

@@ -242,8 +242,16 @@ class ListResult(t.NamedTuple):
 
 
 def list_all(api_client: t.Any, kind: str, page_size: int = DEFAULT_PAGE_SIZE, timeout: float = 30,
-             label_selector: str | None = None, field_selector: str | None = None) -> ListResult:
+             label_selector: str | None = None, field_selector: str | None = None,
+             from_cache: bool = False) -> ListResult:
     """ONE paginated LIST of ``kind`` for the whole cluster; returns the items as plain dicts.
+
+    By default the read is consistent (a quorum read from etcd, page by page): what a remediation that decides on
+    the result needs. ``from_cache`` asks for ``resourceVersion=0`` on the first page, the read client-go's informers
+    start with: the API server answers from its watch cache (which may lag the newest write by a moment) instead of
+    reading and decoding every object from etcd again, page by page; servers before 1.31 answer it in one page
+    (``limit`` ignored), later ones may page it. At 12,000 pods that is most of an inspection's time on a busy
+    control plane (bench/README.md, P1).
 
     Raises K8sError when the API cannot be reached or refuses.
     """
@@ -264,6 +272,8 @@ def list_all(api_client: t.Any, kind: str, page_size: int = DEFAULT_PAGE_SIZE, t
         kwargs: dict[str, t.Any] = {"limit": page_size, "_preload_content": False, "_request_timeout": request_timeout(timeout)}
         if token:
             kwargs["_continue"] = token
+        elif from_cache:
+            kwargs["resource_version"] = "0"   # the first page only: a continue token carries its own version
         if label_selector:
             kwargs["label_selector"] = label_selector
         if field_selector:

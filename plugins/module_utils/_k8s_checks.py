@@ -551,7 +551,8 @@ def inspect_cluster(api_client: t.Any, options: dict, lister: t.Callable | None 
 
     Returns {findings, pod_restarts, restart_snapshot, objects, api_requests, server_version}; restart_snapshot is
     None when the pods could not be listed (the caller keeps its last good baseline then). ``lister(api_client, kind,
-    page_size, timeout)`` defaults to ``_k8s.list_all``.
+    page_size, timeout, from_cache=...)`` defaults to ``_k8s.list_all``; the LISTs are read from the API server's
+    watch cache unless ``options["consistent_read"]`` (see ``_k8s.list_all``).
     """
     from ansible_collections.kubeops.runbook.plugins.module_utils import _k8s  # pylint: disable=import-outside-toplevel
     lister = lister or _k8s.list_all
@@ -570,7 +571,8 @@ def inspect_cluster(api_client: t.Any, options: dict, lister: t.Callable | None 
         for check in checks:
             for kind in KINDS_FOR[check]:
                 if kind not in objects:
-                    result = lister(api_client, kind, page_size, timeout)
+                    result = lister(api_client, kind, page_size, timeout,
+                                    from_cache=not options.get("consistent_read", False))
                     objects[kind], requests[kind] = result.items, result.requests
     except _k8s.K8sConfigError:
         raise

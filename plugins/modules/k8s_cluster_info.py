@@ -43,6 +43,15 @@ options:
     description: Objects per page of each paginated LIST.
     type: int
     default: 500
+  consistent_read:
+    description:
+      - V(false) reads each kind from the API server's watch cache (C(resourceVersion=0), as informers and
+        controllers do), which may lag the newest write by a moment; at thousands of pods it is several times
+        cheaper for the API server and etcd than reading every object from etcd page by page.
+      - V(true) makes every LIST a quorum read from etcd, page by page (what C(kubectl get) does), for a check right
+        after a change.
+    type: bool
+    default: false
   restart_baseline:
     description:
       - Container restart counts of the previous inspection, the RV(restart_snapshot) of an earlier run (or the
@@ -183,6 +192,7 @@ def main() -> None:
         checks={"type": "list", "elements": "str", "choices": list(CHECKS), "default": list(DEFAULT_CHECKS)},
         namespaces={"type": "list", "elements": "str", "default": []},
         page_size={"type": "int", "default": 500},
+        consistent_read={"type": "bool", "default": False},
         restart_baseline={"type": "dict"},
         restart_delta_warning={"type": "int", "default": 1},
         restart_delta_critical={"type": "int", "default": 5},

@@ -3,8 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Inspection history on the controller (SQLite). PRIVATE to the collection: controller-only (sqlite3).
 
-One row per inspection run and one row per finding key of that run, so that the next run of the same
-cluster can say what is new and what was resolved since the last one, and the report can show trends. It is also
+One row per inspection run, with its count of findings per status, and one row per finding key of that run that
+was not ok, so that the next run of the same cluster can say what is new and what was resolved since the last one,
+and the report can show trends. Only the keys that were wrong are kept: new and resolved are about wrong keys only,
+and a fleet's run has tens of thousands of ok keys (8 MB a run at 2,000 hosts, when every key was kept). It is also
 the one store of previous-run state on the controller: the baselines later runs compare with (the pod restart
 counts), one per cluster and name, replaced only by a good one.
 """
@@ -15,7 +17,8 @@ import os
 import sqlite3
 import typing as t
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+COUNTED = ("ok", "warning", "unknown", "critical")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -25,7 +28,8 @@ CREATE TABLE IF NOT EXISTS runs (
     started TEXT NOT NULL,
     finished TEXT NOT NULL,
     status TEXT NOT NULL,
-    report TEXT
+    report TEXT,
+    ok INTEGER, warning INTEGER, unknown INTEGER, critical INTEGER
 );
 CREATE INDEX IF NOT EXISTS runs_cluster ON runs (cluster, id);
 CREATE TABLE IF NOT EXISTS findings (
@@ -81,6 +85,11 @@ class History:
                 columns = {row[1] for row in self._db.execute("PRAGMA table_info(findings)")}
                 if "host" not in columns:
                     self._db.execute("ALTER TABLE findings ADD COLUMN host TEXT")
+                # Schema 3: the counts per status on the run (older runs are counted from their rows).
+                columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+                for status in COUNTED:
+                    if status not in columns:
+                        self._db.execute(f"ALTER TABLE runs ADD COLUMN {status} INTEGER")
         except (OSError, sqlite3.Error) as exc:
             raise HistoryError(f"cannot open inspection history {path}: {exc}") from exc
 
@@ -94,15 +103,16 @@ class History:
         self.close()
 
     def last_run(self, cluster: str) -> dict | None:
-        """The previous run of the cluster: id, started, finished, status, report, its findings {key: status} and
-        the host of each key ({key: host or None})."""
+        """The previous run of the cluster: id, started, finished, status, report, its findings that were not ok
+        {key: status} and the host of each ({key: host or None})."""
         try:
             row = self._db.execute(
                 "SELECT id, started, finished, status, report FROM runs WHERE cluster = ? ORDER BY id DESC LIMIT 1",
                 (cluster,)).fetchone()
             if row is None:
                 return None
-            rows = self._db.execute("SELECT key, status, host FROM findings WHERE run_id = ?", (row[0],)).fetchall()
+            rows = self._db.execute("SELECT key, status, host FROM findings WHERE run_id = ? AND status != 'ok'",
+                                    (row[0],)).fetchall()
         except sqlite3.Error as exc:
             raise HistoryError(f"cannot read inspection history {self.path}: {exc}") from exc
         return {"id": row[0], "started": row[1], "finished": row[2], "status": row[3], "report": row[4],
@@ -110,15 +120,22 @@ class History:
 
     def record(self, cluster: str, started: str, finished: str, status: str, findings: t.Mapping[str, str],
                report: str | None = None, hosts: t.Mapping[str, str | None] | None = None) -> int:
-        """Store one run with its {finding key: status} (and {finding key: host}); returns the run id."""
+        """Store one run with its {finding key: status} (and {finding key: host}); returns the run id.
+
+        The run keeps its count of findings per status and the keys that were not ok (see the module docstring)."""
+        counts = dict.fromkeys(COUNTED, 0)
+        for value in findings.values():
+            if value in counts:
+                counts[value] += 1
         try:
             with self._db:
                 cur = self._db.execute(
-                    "INSERT INTO runs (cluster, started, finished, status, report) VALUES (?, ?, ?, ?, ?)",
-                    (cluster, started, finished, status, report))
+                    "INSERT INTO runs (cluster, started, finished, status, report, ok, warning, unknown, critical) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (cluster, started, finished, status, report, *counts.values()))
                 run_id = int(cur.lastrowid or 0)
                 self._db.executemany("INSERT OR REPLACE INTO findings (run_id, key, status, host) VALUES (?, ?, ?, ?)",
-                                     [(run_id, key, status, (hosts or {}).get(key)) for key, status in findings.items()])
+                                     [(run_id, key, value, (hosts or {}).get(key)) for key, value in findings.items()
+                                      if value != "ok"])
         except sqlite3.Error as exc:
             raise HistoryError(f"cannot write inspection history {self.path}: {exc}") from exc
         return run_id
@@ -157,19 +174,22 @@ class History:
         """
         older = max(0, int(limit) - (1 if current else 0))
         try:
-            rows = self._db.execute(
-                "SELECT id, started, finished, status FROM runs WHERE cluster = ? ORDER BY id DESC LIMIT ?",
-                (cluster, older)).fetchall()[::-1]
+            stored = self._db.execute(
+                "SELECT id, started, finished, status, ok, warning, unknown, critical FROM runs WHERE cluster = ? "
+                "ORDER BY id DESC LIMIT ?", (cluster, older)).fetchall()[::-1]
+            rows = [r[:4] for r in stored]
             ids = [r[0] for r in rows]
-            marks = ",".join("?" * len(ids)) or "NULL"
+            per_run: dict[t.Any, dict[str, int]] = {r[0]: dict(zip(COUNTED, r[4:])) for r in stored if r[4] is not None}
+            # Runs recorded before schema 3 kept every key and no counts: count their rows.
+            uncounted = [r[0] for r in stored if r[4] is None]
             counts = self._db.execute(
-                f"SELECT run_id, status, COUNT(*) FROM findings WHERE run_id IN ({marks}) GROUP BY run_id, status",
-                ids).fetchall()
+                f"SELECT run_id, status, COUNT(*) FROM findings WHERE run_id IN ({','.join('?' * len(uncounted)) or 'NULL'}) "
+                "GROUP BY run_id, status", uncounted).fetchall()
             wrong = self._db.execute(
-                f"SELECT run_id, key, status FROM findings WHERE run_id IN ({marks}) AND status != 'ok'", ids).fetchall()
+                f"SELECT run_id, key, status FROM findings WHERE run_id IN ({','.join('?' * len(ids)) or 'NULL'}) "
+                "AND status != 'ok'", ids).fetchall()
         except sqlite3.Error as exc:
             raise HistoryError(f"cannot read inspection history {self.path}: {exc}") from exc
-        per_run: dict[t.Any, dict[str, int]] = {}
         for run_id, status, count in counts:
             per_run.setdefault(run_id, {})[status] = count
         statuses: dict[t.Any, dict[str, str]] = {}

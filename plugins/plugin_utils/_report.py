@@ -24,9 +24,10 @@ from ansible_collections.kubeops.runbook.plugins.plugin_utils._history import co
 
 try:
     import jinja2
+    from markupsafe import Markup
     HAS_JINJA2 = True
 except ImportError:  # pragma: no cover - jinja2 ships with ansible-core on the controller
-    jinja2 = None
+    jinja2 = Markup = None
     HAS_JINJA2 = False
 
 SCHEMA = "kubeops.runbook/inspection/v1"
@@ -320,24 +321,68 @@ def trend_chart(trends: t.Mapping | None) -> dict | None:
             "axis_y": 22 + 4 * _ROW + 12}
 
 
+# The HTML report lists every ok check row by row up to this many; above it (a fleet: 2,000 hosts have ~55,000 ok
+# checks, 32 MB of rows) it shows how many ok checks of each kind ran on how many hosts, and the JSON has every one.
+OK_ROWS_LIMIT = 2000
+
+
+class Entry:
+    """One finding as the templates show it. ``details`` (the finding's details as indented JSON) is made only when a
+    template shows it: a fleet report has tens of thousands of ok findings whose details no template renders."""
+
+    __slots__ = ("f", "key", "new", "_details")
+
+    def __init__(self, item: dict, new: t.Collection[str]):
+        self.f = item
+        self.key = finding_key(item)
+        self.new = self.key in new
+        self._details: str | None = None
+
+    def __getitem__(self, name: str) -> t.Any:   # entry["f"], as the view model's dicts were read before
+        if name not in ("f", "key", "new", "details"):
+            raise KeyError(name)
+        return getattr(self, name)
+
+    @property
+    def details(self) -> str:
+        if self._details is None:
+            self._details = (json.dumps(self.f["details"], indent=2, ensure_ascii=False, sort_keys=True, default=str)
+                             if self.f.get("details") else "")
+        return self._details
+
+    @property
+    def details_html(self) -> t.Any:
+        """The details as the content of a <pre> element: only ``& < >`` escaped. Autoescape would also write every
+        quote of the JSON as ``&#34;`` (5 bytes for 1; a tenth of a fleet report), which element content needs not."""
+        return markup_text(self.details)
+
+
+def markup_text(text: str) -> t.Any:
+    """Text for the content of an HTML element (never an attribute): ``&``, ``<`` and ``>`` escaped, as Markup."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return Markup(escaped) if HAS_JINJA2 else escaped
+
+
 def view_model(report: dict) -> dict:
     """What the templates need: findings grouped by category then host, NEW marked, details as JSON text."""
     new = set(report.get("new_since_last") or ())
 
-    def entry(item: dict) -> dict:
-        key = finding_key(item)
-        details = json.dumps(item.get("details") or {}, indent=2, ensure_ascii=False, sort_keys=True, default=str)
-        return {"f": item, "key": key, "new": key in new, "details": details if item.get("details") else ""}
-
     def grouped(items: list[dict]) -> list[dict]:
-        groups: dict[str, dict[str, list[dict]]] = {}
+        groups: dict[str, dict[str, list[Entry]]] = {}
         for item in items:
-            groups.setdefault(item["category"], {}).setdefault(item.get("host") or "cluster", []).append(entry(item))
+            groups.setdefault(item["category"], {}).setdefault(item.get("host") or "cluster", []).append(Entry(item, new))
         result = []
         for category, hosts in groups.items():
-            flat = [e["f"]["status"] for entries in hosts.values() for e in entries]
+            flat = [e.f["status"] for entries in hosts.values() for e in entries]
+            checks: dict[str, dict[str, t.Any]] = {}
+            for host, entries in hosts.items():
+                for e in entries:
+                    check = checks.setdefault(e.f["id"], {"id": e.f["id"], "count": 0, "hosts": set()})
+                    check["count"] += 1
+                    check["hosts"].add(host)
             result.append({"category": category, "status": max(flat, key=rank), "count": len(flat),
-                           "hosts": [{"host": h, "entries": es} for h, es in sorted(hosts.items())]})
+                           "hosts": [{"host": h, "entries": es} for h, es in sorted(hosts.items())],
+                           "checks": [dict(c, hosts=len(c["hosts"])) for _id, c in sorted(checks.items())]})
         result.sort(key=lambda g: (-rank(g["status"]), g["category"]))
         return result
 
@@ -350,8 +395,9 @@ def view_model(report: dict) -> dict:
         "attention": grouped(attention),
         "ok_groups": grouped(fine),
         # on the first recorded run everything wrong is new: the "needs attention" section says it all
-        "new_entries": ([entry(f) for f in sort_findings(by_key[k] for k in report.get("new_since_last") or () if k in by_key)]
+        "new_entries": ([Entry(f, new) for f in sort_findings(by_key[k] for k in report.get("new_since_last") or () if k in by_key)]
                         if report.get("previous") else []),
+        "ok_listed": len(fine) <= OK_ROWS_LIMIT,
         "resolved": list(report.get("resolved_since_last") or ()),
         "hosts": sorted({f["target"] for f in report["findings"] if f["id"] == "host.reachable"}
                         or {f["host"] for f in report["findings"] if f.get("host")}),

@@ -79,6 +79,41 @@ def test_trends_with_the_run_not_recorded_yet(tmp_path):
     assert trends["recurring"] == [{"key": "a.b:x", "runs": 2, "of": 2, "now": "critical"}]
 
 
+def test_a_run_keeps_its_wrong_keys_and_its_counts(tmp_path):
+    """A fleet's ok keys are counted, not stored; what is new and resolved since the last run does not change."""
+    with H.History(str(tmp_path / "h.sqlite")) as history:
+        history.record("lab", "2026-11-01T01:00:00Z", "2026-11-01T01:05:00Z", "warning",
+                       {"a.b:x": "warning", "c.d:y": "ok", "e.f:z": "ok"}, hosts={"a.b:x": "node1"})
+        last = history.last_run("lab")
+        trends = history.trends("lab")
+    assert last["findings"] == {"a.b:x": "warning"} and last["hosts"] == {"a.b:x": "node1"}
+    assert [(r["ok"], r["warning"]) for r in trends["runs"]] == [(2, 1)]
+    assert H.compare(last["findings"], {"a.b:x": "ok", "c.d:y": "critical"}) == (["c.d:y"], ["a.b:x"])
+    with sqlite3.connect(str(tmp_path / "h.sqlite")) as raw:
+        assert raw.execute("SELECT key FROM findings").fetchall() == [("a.b:x",)]
+
+
+def test_schema_2_runs_are_counted_from_their_rows(tmp_path):
+    """Runs recorded before the counts (every key a row, no counts on the run) still draw their trend bars."""
+    db = str(tmp_path / "h.sqlite")
+    with sqlite3.connect(db) as raw:
+        raw.executescript("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                          "INSERT INTO meta VALUES ('schema', '2');"
+                          "CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, cluster TEXT NOT NULL, started TEXT "
+                          "NOT NULL, finished TEXT NOT NULL, status TEXT NOT NULL, report TEXT);"
+                          "CREATE TABLE findings (run_id INTEGER NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL, "
+                          "host TEXT, PRIMARY KEY (run_id, key));"
+                          "INSERT INTO runs VALUES (1, 'lab', '2026-11-01T01:00:00Z', '2026-11-01T01:05:00Z', 'warning', NULL);"
+                          "INSERT INTO findings VALUES (1, 'a.b:x', 'warning', 'node1'), (1, 'c.d:y', 'ok', NULL),"
+                          " (1, 'e.f:z', 'ok', NULL);")
+    with H.History(db) as history:
+        assert history.last_run("lab")["findings"] == {"a.b:x": "warning"}
+        history.record("lab", "2026-11-02T01:00:00Z", "2026-11-02T01:05:00Z", "warning", {"a.b:x": "warning", "c.d:y": "ok"})
+        trends = history.trends("lab")
+    assert [(r["ok"], r["warning"]) for r in trends["runs"]] == [(2, 1), (1, 1)]
+    assert trends["recurring"] == [{"key": "a.b:x", "runs": 2, "of": 2, "now": "warning"}]
+
+
 def test_trends_of_a_new_cluster_are_empty(tmp_path):
     with H.History(str(tmp_path / "h.sqlite")) as history:
         assert history.trends("lab") == {"runs": [], "recurring": []}

@@ -99,6 +99,31 @@ def test_inspect_cluster_lists_each_kind_once_for_a_big_cluster():
     assert sum(1 for f in result["findings"] if f["id"] == "nodes.ready") == 2000
 
 
+def test_list_from_the_watch_cache_asks_resource_version_0_on_the_first_page_only():
+    """resourceVersion=0 (the watch cache) on the first request; a continue token carries its own version (the API
+    refuses both at once); the default read is consistent: no resourceVersion at all."""
+    pods = json.loads((FIX / "healthy_pods.json").read_text())["items"]
+    calls, request = paged([pods[i % len(pods)] for i in range(12)], 5)
+    with mock.patch.object(rest.RESTClientObject, "request", request):
+        cached = K.list_all(client(), "pods", page_size=5, from_cache=True)
+        first = len(calls)
+        K.list_all(client(), "pods", page_size=5)
+    assert len(cached.items) == 12 and first == 3
+    assert [c[2].get("resourceVersion") for c in calls[:first]] == ["0", None, None]
+    assert all("continue" not in c[2] for c in calls[:1]) and all("continue" in c[2] for c in calls[1:first])
+    assert all("resourceVersion" not in c[2] for c in calls[first:])
+
+
+@pytest.mark.parametrize("options, version", [({}, "0"), ({"consistent_read": False}, "0"), ({"consistent_read": True}, None)])
+def test_inspect_cluster_reads_the_cache_unless_asked_for_a_consistent_read(options, version):
+    pods = json.loads((FIX / "healthy_pods.json").read_text())["items"]
+    calls, request = paged(pods, 500)
+    with mock.patch.object(rest.RESTClientObject, "request", request):
+        C.inspect_cluster(client(), dict(options, checks=["pods"]))
+    lists = [c for c in calls if c[1].endswith("/api/v1/pods")]
+    assert len(lists) == 1 and lists[0][2].get("resourceVersion") == version
+
+
 def test_unreachable_api_is_a_critical_finding_not_a_crash():
     api = K.build_client({"host": "https://127.0.0.1:1", "validate_certs": False, "request_timeout": 3})
     result = C.inspect_cluster(api, {"request_timeout": 3})

@@ -168,7 +168,10 @@ def test_history_schema_on_disk(tmp_path):
     one_run(db, load("run1.json"))
     con = sqlite3.connect(db)
     assert con.execute("SELECT count(*) FROM runs").fetchone() == (1,)
-    assert con.execute("SELECT count(*) FROM findings").fetchone() == (14,)
+    # the run's 14 findings are counted on the run; only the 2 that were not ok are kept as rows
+    assert con.execute("SELECT ok, warning, unknown, critical FROM runs").fetchone() == (12, 2, 0, 0)
+    assert con.execute("SELECT count(*) FROM findings").fetchone() == (2,)
+    assert con.execute("SELECT count(*) FROM findings WHERE status = 'ok'").fetchone() == (0,)
 
 
 @pytest.mark.parametrize("previous, current, new, resolved", [
@@ -281,6 +284,34 @@ def test_html_escapes_everything(tmp_path):
     # self-contained: nothing is fetched from anywhere
     for needle in ("<link", "src=\"http", "@import", "url(", "<iframe"):
         assert needle not in html
+
+
+def test_html_details_are_escaped_element_content(tmp_path):
+    """The details <pre> escapes & < > (nothing can close it or open a tag); quotes stay quotes (no &#34;)."""
+    data = load("run2.json")
+    data["findings_by_host"]["node1"].append({
+        "id": "logs.messages", "target": "/var/log/x", "host": "node1", "status": "critical", "summary": "x",
+        "details": {"line": "</pre><script>alert(\"2\")</script> & more"}})
+    html = R.render(one_run(str(tmp_path / "h.sqlite"), data), TEMPLATES, "html")
+    assert '"line": "&lt;/pre&gt;&lt;script&gt;alert(\\"2\\")&lt;/script&gt; &amp; more"' in html
+    assert "&#34;" not in html[html.index("<pre>"):]
+
+
+def test_html_counts_ok_checks_of_a_fleet_instead_of_listing_them(tmp_path, monkeypatch):
+    """Above OK_ROWS_LIMIT ok findings the HTML shows per check how many were ok on how many hosts, not each row."""
+    data = load("run1.json")
+    report = one_run(str(tmp_path / "h.sqlite"), data)
+    ok = [f for f in report["findings"] if f["status"] == "ok"]
+    listed = R.render(report, TEMPLATES, "html")
+    monkeypatch.setattr(R, "OK_ROWS_LIMIT", len(ok) - 1)
+    counted = R.render(report, TEMPLATES, "html")
+    section = counted[counted.index("All ok checks"):]
+    assert "Too many to list one by one" in section and "<details><summary>details" not in section
+    first = ok[0]
+    same = [f for f in ok if f["id"] == first["id"]]
+    hosts = {f.get("host") or "cluster" for f in same if f["category"] == first["category"]}
+    assert f'<td class="id">{first["id"]}</td><td class="n">{len(same)}</td><td class="n">{len(hosts)}</td>' in section
+    assert "Too many to list" not in listed and len(counted) < len(listed)
 
 
 def test_html_marks_new_and_lists_resolved(tmp_path):
