@@ -157,6 +157,18 @@ def test_kubeconfig_and_context(tmp_path):
         K.build_client({"kubeconfig": str(path), "context": "missing"})
 
 
+def test_empty_context_means_the_current_context(tmp_path):
+    """AWX's kubeconfig credential renders an unset Context as "": that is the current context, not a context named ""."""
+    cfg = {"apiVersion": "v1", "kind": "Config", "current-context": "a",
+           "clusters": [{"name": "c", "cluster": {"server": "https://198.18.0.11:6443", "insecure-skip-tls-verify": True}}],
+           "users": [{"name": "u", "user": {"token": "abc"}}],
+           "contexts": [{"name": "a", "context": {"cluster": "c", "user": "u"}}]}
+    path = tmp_path / "kubeconfig"
+    path.write_text(json.dumps(cfg))
+    api = K.build_client({"kubeconfig": str(path), "context": ""})
+    assert api.configuration.host == "https://198.18.0.11:6443"
+
+
 def test_bad_kind_and_page_size():
     with pytest.raises(K.K8sConfigError, match="unknown kind"):
         K.list_all(client(), "secrets")
