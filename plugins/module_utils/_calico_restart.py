@@ -218,29 +218,40 @@ def _restart_node(api: P.PodApi, opts: Options, node: str, check_mode: bool, res
         restarted.append(entry)
         audit.append(record("restart_calico_node", node, before, {"pod": "replaced by its DaemonSet"}, pod=P.key(old)))
         return
+
+    def replacement() -> dict | None:
+        pod = pod_on_node(_in_namespace(api, opts.namespace, opts.label_selector), node)
+        return pod if pod is not None and P.uid(pod) != P.uid(old) and P.ready(pod) else None
+
+    _replace(api, opts, old, entry, audit, record("restart_calico_node", node, before, {}, pod=P.key(old)), replacement,
+             f"no Ready calico-node pod replaced {P.key(old)} on {node}", sleep, clock, interval, restarted)
+
+
+def _replace(api: P.PodApi, opts: Options, old: dict, entry: dict, audit: list[dict], audit_record: dict,
+             replacement: t.Callable[[], dict | None], missing: str, sleep: t.Callable[[float], None],
+             clock: t.Callable[[], float], interval: float, done: list[dict] | None = None) -> None:
+    """Delete ``old`` (its controller starts a new pod) - audited (and ``entry`` put in ``done``) as soon as it is
+    deleted - and, with ``opts.wait``, wait until ``replacement()`` finds the Ready new pod; ``entry`` and the audit
+    record say what happened."""
     meta = old.get("metadata") or {}
     outcome = api.delete_pod(meta.get("namespace"), meta.get("name"), P.uid(old))
     entry["outcome"] = {"deleted": "restarted", "gone": "already gone", "replaced": "already replaced"}[outcome]
-    restarted.append(entry)
-    # audited as soon as the pod is deleted; completed with the replacement below
-    audit.append(record("restart_calico_node", node, before, {"pod": None, "ready": None}, pod=P.key(old)))
+    if done is not None:
+        done.append(entry)
+    audit_record["after"] = {"pod": None, "ready": None}
+    audit.append(audit_record)
     started = clock()
     new: dict | None = None
     if opts.wait:
-        def replacement() -> dict | None:
-            pod = pod_on_node(_in_namespace(api, opts.namespace, opts.label_selector), node)
-            return pod if pod is not None and P.uid(pod) != P.uid(old) and P.ready(pod) else None
-
         try:
-            new = wait_until(replacement, opts.wait_timeout, interval,
-                             f"no Ready calico-node pod replaced {P.key(old)} on {node}", clock=clock, sleep=sleep)
+            new = wait_until(replacement, opts.wait_timeout, interval, missing, clock=clock, sleep=sleep)
         except WaitTimeout as exc:
             entry.update(ready=False, seconds=round(clock() - started, 1))
-            audit[-1]["after"] = {"pod": None, "ready": False}
-            raise CalicoRestartWaitFailed(f"deleted {P.key(old)} on {node} but {exc}", restarted, audit) from exc
+            audit_record["after"] = {"pod": None, "ready": False}
+            raise CalicoRestartWaitFailed(f"deleted {P.key(old)} but {exc}", [], audit) from exc
     entry.update(new_pod=P.key(new) if new else None, new_uid=P.uid(new) if new else None,
                  ready=bool(new) if opts.wait else None, seconds=round(clock() - started, 1))
-    audit[-1]["after"] = {"pod": entry["new_pod"], "uid": entry["new_uid"], "ready": entry["ready"]}
+    audit_record["after"] = {"pod": entry["new_pod"], "uid": entry["new_uid"], "ready": entry["ready"]}
 
 
 def _restart_kube_controllers(api: P.PodApi, opts: Options, check_mode: bool, audit: list[dict], result: dict,
@@ -271,26 +282,13 @@ def _restart_kube_controllers(api: P.PodApi, opts: Options, check_mode: bool, au
         audit.append(record("restart_calico_kube_controllers", P.key(old), before,
                             {"pod": "replaced by its Deployment"}, why=why))
         return
-    meta = old.get("metadata") or {}
-    outcome = api.delete_pod(meta.get("namespace"), meta.get("name"), P.uid(old))
-    entry["outcome"] = {"deleted": "restarted", "gone": "already gone", "replaced": "already replaced"}[outcome]
-    audit.append(record("restart_calico_kube_controllers", P.key(old), before, {"pod": None, "ready": None}, why=why))
-    started = clock()
-    if opts.wait and outcome == "deleted":
-        def replacement() -> dict | None:
-            pods = _in_namespace(api, opts.namespace, opts.kube_controllers_label_selector)
-            ready = [p for p in pods if P.uid(p) != P.uid(old) and P.ready(p)]
-            return _newest(ready)
 
-        try:
-            new = wait_until(replacement, opts.wait_timeout, interval,
-                             f"no Ready calico-kube-controllers pod replaced {P.key(old)}", clock=clock, sleep=sleep)
-        except WaitTimeout as exc:
-            entry.update(ready=False, seconds=round(clock() - started, 1))
-            audit[-1]["after"] = {"pod": None, "ready": False}
-            raise CalicoRestartWaitFailed(f"deleted {P.key(old)} but {exc}", [], audit) from exc
-        entry.update(new_pod=P.key(new), new_uid=P.uid(new), ready=True, seconds=round(clock() - started, 1))
-    audit[-1]["after"] = {"pod": entry["new_pod"], "uid": entry["new_uid"], "ready": entry["ready"]}
+    def replacement() -> dict | None:
+        pods = _in_namespace(api, opts.namespace, opts.kube_controllers_label_selector)
+        return _newest([p for p in pods if P.uid(p) != P.uid(old) and P.ready(p)])
+
+    _replace(api, opts, old, entry, audit, record("restart_calico_kube_controllers", P.key(old), before, {}, why=why),
+             replacement, f"no Ready calico-kube-controllers pod replaced {P.key(old)}", sleep, clock, interval)
 
 
 class CalicoRestartFailed(Exception):

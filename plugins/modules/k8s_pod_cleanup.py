@@ -104,7 +104,7 @@ options:
       - Wait until the deleted pods are gone and their controllers have as many Running, Ready pods as they had
         plus the deleted ones (at most the desired count).
       - Only pods whose node is Ready are waited for; a delete on a node that does not answer completes only when
-        it answers again, so those pods are listed in RV(replacements.pending) instead.
+        it answers again, so those pods are listed in RV(replacements) (C(pending)) instead.
     type: bool
     default: false
   wait_timeout:

@@ -12,31 +12,6 @@ from ansible_collections.kubeops.runbook.plugins.action import incident_record
 from ansible_collections.kubeops.runbook.plugins.module_utils import _findings as F
 
 
-def test_record_of_hosts_reached_and_not(tmp_path):
-    hostvars = {
-        "localhost": {"kubeops_findings": [F.finding("nodes.ready", "node1", "critical", "NotReady", host="node1")]},
-        "node1": {"kubeops_incident_reach": {"unreachable": False},
-                  "kubeops_incident_timeline": [{"step": 1, "title": "Nodes Ready", "outcome": "looked",
-                                                 "time": "2026-01-01T09:00:00Z", "message": "node1 NotReady",
-                                                 "actions": []}]},
-        "node2": {"kubeops_incident_reach": {"unreachable": True, "msg": "ssh: connect to host node2 port 22: No route"}},
-    }
-    task_vars = {"hostvars": hostvars, "groups": {"all": ["node1", "node2"]}, "inventory_hostname": "localhost"}
-    task = types.SimpleNamespace(args={"cluster": "lab", "report_dir": str(tmp_path)}, async_val=0, check_mode=False,
-                                 delegate_to=None, delegate_facts=False, run_once=False,
-                                 action="kubeops.runbook.incident_record")
-    connection = types.SimpleNamespace(_shell=types.SimpleNamespace(tmpdir="/tmp/x"))
-    plugin = incident_record.ActionModule(task, connection, None, DataLoader(),
-                                          Templar(loader=DataLoader(), variables=task_vars))
-    result = plugin.run(task_vars=task_vars)
-    assert not result.get("failed"), result
-    record = json.loads(open(result["paths"]["json"], encoding="utf-8").read())
-    reach = {f["target"]: (f["status"], f["details"].get("reason")) for f in record["findings"]
-             if f["id"] == "host.reachable"}
-    assert reach == {"node1": ("ok", None), "node2": ("critical", "unreachable")}
-    assert any(f["id"] == "nodes.ready" and f["status"] == "critical" for f in record["findings"])
-
-
 def run_record(tmp_path, hostvars: dict) -> dict:
     task_vars = {"hostvars": hostvars, "groups": {"all": [h for h in hostvars if h != "localhost"]},
                  "inventory_hostname": "localhost"}
@@ -49,6 +24,22 @@ def run_record(tmp_path, hostvars: dict) -> dict:
     result = plugin.run(task_vars=task_vars)
     assert not result.get("failed"), result
     return json.loads(open(result["paths"]["json"], encoding="utf-8").read())
+
+
+def test_record_of_hosts_reached_and_not(tmp_path):
+    hostvars = {
+        "localhost": {"kubeops_findings": [F.finding("nodes.ready", "node1", "critical", "NotReady", host="node1")]},
+        "node1": {"kubeops_incident_reach": {"unreachable": False},
+                  "kubeops_incident_timeline": [{"step": 1, "title": "Nodes Ready", "outcome": "looked",
+                                                 "time": "2026-01-01T09:00:00Z", "message": "node1 NotReady",
+                                                 "actions": []}]},
+        "node2": {"kubeops_incident_reach": {"unreachable": True, "msg": "ssh: connect to host node2 port 22: No route"}},
+    }
+    record = run_record(tmp_path, hostvars)
+    reach = {f["target"]: (f["status"], f["details"].get("reason")) for f in record["findings"]
+             if f["id"] == "host.reachable"}
+    assert reach == {"node1": ("ok", None), "node2": ("critical", "unreachable")}
+    assert any(f["id"] == "nodes.ready" and f["status"] == "critical" for f in record["findings"])
 
 
 def test_record_collects_findings_as_the_report_does_fact_and_variable(tmp_path):
