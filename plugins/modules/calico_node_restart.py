@@ -118,9 +118,9 @@ kube_controllers:
   version_added: 1.2.0
   contains:
     old_pod: {description: C(namespace/name) of its pod (null when there is none)., type: str}
-    new_pod: {description: C(namespace/name) of the Ready replacement, when restarted., type: str}
+    new_pod: {description: "C(namespace/name) of the Ready replacement, when restarted.", type: str}
     outcome: {description: "V(restarted), V(would restart) or V(left alone).", type: str}
-    why: {description: Why it was (or was not) restarted - not Ready, the datastore error line, or healthy., type: str}
+    why: {description: "Why it was (or was not) restarted - not Ready, the datastore error line, or healthy.", type: str}
     ready: {description: Whether the replacement was Ready in time., type: bool}
     seconds: {description: Seconds from the delete to the Ready replacement., type: float}
 audit:

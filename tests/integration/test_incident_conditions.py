@@ -3,7 +3,6 @@ yesterday's Evicted pods, a cleanup aimed at kube-system, the API failing half-w
 from __future__ import annotations
 
 import base64
-import contextlib
 import http.client
 import http.server
 import json
@@ -68,8 +67,8 @@ def partitioned(lab):
         faults.partition_undo()
 
 
-def test_partition_leaves_the_statefulset_pod_waiting_for_its_node_and_completes_the_other_steps(lab, partitioned,
-                                                                                                tmp_path):
+def test_partition_leaves_the_statefulset_pod_waiting_for_its_node_and_completes_the_other_steps(
+        lab, partitioned, tmp_path):
     """1.1.0 force-deleted app-db-0 (grace period 0) while node2 may still run it, then waited 180 s for a replacement
     that cannot start anywhere else, and step 3 failed."""
     uid = partitioned["metadata"]["uid"]
@@ -137,8 +136,8 @@ def test_eight_evicted_leftovers_do_not_stop_the_scale_and_calico_steps(lab, lef
 def crashing_controllers(lab):
     """calico-kube-controllers in CrashLoopBackOff (the lab's crash loop Stage); its replacement is healthy."""
     faults.ensure()
-    pod = next(p for p in pods(lab, "kube-system", "k8s-app=calico-kube-controllers")
-               if not p["metadata"].get("deletionTimestamp"))
+    pod = [p for p in pods(lab, "kube-system", "k8s-app=calico-kube-controllers")
+           if not p["metadata"].get("deletionTimestamp")][0]
     name = pod["metadata"]["name"]
     lab.kubectl("annotate", "pod", "-n", "kube-system", name, f"{faults.ANNOTATION}=crashloop")
     try:

@@ -193,10 +193,10 @@ def not_ready(pod: dict) -> dict:
 
 
 @pytest.mark.parametrize("pod,log,restart,why", [
-    (lambda: kube_controllers(), "kube_controllers_healthy.log", False, "Ready and its last log lines show no datastore error"),
-    (lambda: kube_controllers(), "kube_controllers_datastore_errors.log", True,
+    (kube_controllers, "kube_controllers_healthy.log", False, "Ready and its last log lines show no datastore error"),
+    (kube_controllers, "kube_controllers_datastore_errors.log", True,
      "Ready but its log shows datastore errors: 2026-12-06 10:03:06.120 [ERROR][1] client.go 272: Error getting cluster"),
-    (lambda: kube_controllers(), None, False, "Ready and its log could not be read"),
+    (kube_controllers, None, False, "Ready and its log could not be read"),
     (lambda: not_ready(kube_controllers()), None, True, "is not Ready (phase Running, 6 restarts)"),
     (lambda: None, None, False, "no calico-kube-controllers pod"),
 ])

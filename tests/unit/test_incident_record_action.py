@@ -51,5 +51,5 @@ def test_record_collects_findings_as_the_report_does_fact_and_variable(tmp_path)
     hostvars = {"localhost": {"ansible_facts": {"kubeops_findings": [node, deploy]}, "kubeops_findings": [node]}}
     assert recorded_findings(hostvars["localhost"]) == [node, deploy, node]
     record = run_record(tmp_path, hostvars)
-    assert {(f["id"], f["target"]) for f in record["findings"]} == {("nodes.ready", "node2"),
-                                                                   ("deployments.replicas", "developer-center/app-base")}
+    assert {(f["id"], f["target"]) for f in record["findings"]} == {
+        ("nodes.ready", "node2"), ("deployments.replicas", "developer-center/app-base")}

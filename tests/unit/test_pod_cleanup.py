@@ -409,7 +409,7 @@ def test_yesterdays_evicted_pods_have_their_own_budget():
     assert len(api.deletes) == 9 and result["changed"] and len(result["audit"]) == 9
     with pytest.raises(C.CleanupRefused, match="51 dead pods \\(Evicted, Failed\\) match, more than max_dead_pods=50"):
         C.cleanup(FakeApi(evicted_leftovers(51)), opts(), check_mode=False, now=NOW)
-    live = [crashloop(pod("developer-center-web")) for _ in range(6)]
+    live = [crashloop(pod("developer-center-web")) for _i in range(6)]
     for i, p in enumerate(live):
         p["metadata"].update(name=f"developer-center-web-6b55b58b47-c{i}", uid=f"uid-c{i}")
     with pytest.raises(C.CleanupRefused, match="6 abnormal pods match, more than max_pods=5: .*8 dead pods .* counted "
