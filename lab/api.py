@@ -132,16 +132,21 @@ def healthy(quiet: bool = True) -> bool:
 
 
 def repair() -> None:
-    """Start the lab's units that are not active (after a fault drill that did not clean up)."""
+    """Start the lab's units that are not active and lift a partition (after a fault drill that did not clean up);
+    create the lab's objects a running lab of an earlier version lacks (the StatefulSet)."""
+    from . import faults  # pylint: disable=import-outside-toplevel  # faults uses this module
     for node in config.NODES:
         ok, bad = units_active(node)
         if not ok:
             log(f"{node.name}: starting units that are not active: {bad}")
             ssh(node.ip, "systemctl start " + " ".join(node.units), timeout=120)
             wait_for(f"units on {node.name}", lambda n=node: units_active(n)[0], timeout=180)
+        if faults.unpartition(node):
+            log(f"{node.name}: a partition drill left it cut off from the apiserver: lifted")
     info = _info()
     wait_for("kube-apiserver /readyz", lambda: kubectl(info.bin_dir, "get", "--raw", "/readyz", check=False).returncode == 0,
              timeout=120)
+    ensure_statefulset(info.bin_dir)
     for node in config.NODES:
         if "kube_node" in node.groups:
             age = _lease_age(info.bin_dir, node.name)
@@ -157,7 +162,7 @@ def repair() -> None:
             if patched:
                 log(f"{node.name}: {patched} pod(s) given back their Ready condition after a kubelet outage")
     wait_for("every Running pod Ready", lambda: not _pods_not_ready(info.bin_dir), timeout=120)
-    from . import faults  # pylint: disable=import-outside-toplevel  # faults uses this module
+    wait_for(f"StatefulSet developer-center/{cluster.STATEFUL[0]} Ready", lambda: _statefulset_ready(info.bin_dir), timeout=120)
     faults.ensure()
     retry_cgroup_failures()
     _host_settings()
@@ -173,6 +178,20 @@ def _host_settings() -> None:
     for key, before in changed.items():
         log(f"{key} set to {nodes.HOST_SYSCTLS[key]} on this machine (was {before}; the lab's nodes share its "
             "kernel; `lab down` puts it back)")
+
+
+def ensure_statefulset(bin_dir: Path) -> None:
+    """developer-center/app-db and its volume (``cluster.statefulset()``), applied when the StatefulSet is missing."""
+    name = cluster.STATEFUL[0]
+    if kubectl(bin_dir, "get", "statefulset", "-n", "developer-center", name, check=False).returncode == 0:
+        return
+    log(f"creating StatefulSet developer-center/{name} (one replica, its data on a local volume of {cluster.STATEFUL[1]})")
+    kubectl(bin_dir, "apply", "-f", "-", input=cluster.statefulset_manifests())
+
+
+def _statefulset_ready(bin_dir: Path) -> bool:
+    sts = json.loads(kubectl(bin_dir, "get", "statefulset", "-n", "developer-center", cluster.STATEFUL[0], "-o", "json").stdout)
+    return int(sts.get("status", {}).get("readyReplicas") or 0) >= int(sts["spec"].get("replicas") or 1)
 
 
 # -- up / down -------------------------------------------------------------------------------------------
@@ -345,6 +364,7 @@ def _up(fresh: bool = False) -> LabInfo:
         wait_for(f"kubelet and kube-proxy on {node.name}", lambda n=node: units_active(n)[0], timeout=120)
     wait_for("nodes node1, node2 Ready", lambda: _nodes_ready(bin_dir), timeout=180)
     wait_for("all pods Running", lambda: _pods_running(bin_dir), timeout=240)
+    wait_for(f"StatefulSet developer-center/{cluster.STATEFUL[0]} Ready", lambda: _statefulset_ready(bin_dir), timeout=120)
     faults.ensure()
     retry_cgroup_failures()
     log(f"lab is up in {time.monotonic() - started:.0f}s; inventory {HOSTS}; memory used by the lab: "

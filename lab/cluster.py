@@ -13,6 +13,14 @@ PRODUCT = [  # (name, replicas, containers)
     ("wcs-webui-1-3-0", 1, 1),
 ]
 DEVELOPER_CENTER = [("app-base", 1, 1), ("developer-center-web", 1, 1)]
+# The lab's one StatefulSet: developer-center/app-db, one replica whose data is a local PersistentVolume on node2 (so
+# it runs on node2 and nowhere else, as a database pinned to its disk does). Its pods tolerate an unreachable or
+# NotReady node for STATEFUL_TOLERATION seconds instead of the DefaultTolerationSeconds admission's 300, so that a
+# partition drill (`python -m lab fault inject partition`) sees the taint evict it within the minute; the other pods
+# keep the default and stay put during a short drill.
+STATEFUL = ("app-db", "node2", 30600)   # name, node, port
+STATEFUL_TOLERATION = 10
+STATEFUL_GRACE = 10
 
 
 def _container(name: str, image: str, port: int) -> dict:
@@ -35,6 +43,41 @@ def deployment(ns: str, name: str, replicas: int, containers: int, base_port: in
            "spec": {"selector": labels, "ports": [{"name": f"p{base_port + i}", "port": base_port + i,
                                                    "targetPort": base_port + i} for i in range(containers)]}}
     return [dep, svc]
+
+
+def statefulset() -> list[dict]:
+    """developer-center/app-db: a headless Service, the StatefulSet, and the local PersistentVolume of its one pod,
+    bound in advance to the claim its volumeClaimTemplate makes (data-app-db-0; no provisioner is involved)."""
+    name, node_name, port = STATEFUL
+    ns, labels = "developer-center", {"app": name}
+    hostname = [{"key": "kubernetes.io/hostname", "operator": "In", "values": [node_name]}]
+    pv = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": f"{name}-data-{node_name}", "labels": labels},
+          "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "",
+                   "persistentVolumeReclaimPolicy": "Retain", "volumeMode": "Filesystem",
+                   "local": {"path": f"/var/lib/{name}"},
+                   "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": ns,
+                                "name": f"data-{name}-0"},
+                   "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": hostname}]}}}}
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
+           "spec": {"clusterIP": "None", "selector": labels, "ports": [{"name": f"p{port}", "port": port, "targetPort": port}]}}
+    container = _container(name, f"harbor.lab/{ns}/{name}:1.3.0", port)
+    container["volumeMounts"] = [{"name": "data", "mountPath": "/var/lib/app-db"}]
+    tolerations = [{"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": STATEFUL_TOLERATION}
+                   for key in ("node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready")]
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name, "namespace": ns, "labels": labels},
+           "spec": {"serviceName": name, "replicas": 1, "selector": {"matchLabels": labels},
+                    "template": {"metadata": {"labels": labels},
+                                 "spec": {"nodeSelector": {"kubernetes.io/hostname": node_name},
+                                          "terminationGracePeriodSeconds": STATEFUL_GRACE, "tolerations": tolerations,
+                                          "containers": [container]}},
+                    "volumeClaimTemplates": [{"metadata": {"name": "data"},
+                                              "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "",
+                                                       "resources": {"requests": {"storage": "1Gi"}}}}]}}
+    return [pv, svc, sts]
+
+
+def statefulset_manifests() -> str:
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": statefulset()})
 
 
 def node(name: str, ip: str, pod_cidr: str) -> dict:
@@ -80,9 +123,10 @@ def manifests() -> str:
     for name, replicas, containers in DEVELOPER_CENTER:
         items += deployment("developer-center", name, replicas, containers, port)
         port += 10
+    items += statefulset()
     items += calico()
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
 
 
 def expected_pods() -> dict[str, int]:
-    return {"product": sum(r for _, r, _ in PRODUCT), "developer-center": sum(r for _, r, _ in DEVELOPER_CENTER)}
+    return {"product": sum(r for _, r, _ in PRODUCT), "developer-center": sum(r for _, r, _ in DEVELOPER_CENTER) + 1}

@@ -13,6 +13,13 @@ The lab breaks the way the handbook's clusters break, as far as kwok allows:
                        pod-delete Stage leaves them alone). A delete with grace period 0 removes it.
 - `bgp-down`           BIRD stopped on node1: every BGP session with node1 leaves Established.
 - `app-base-1`         developer-center/app-base scaled to 1 replica (the handbook wants 2; the lab's own count is 1).
+- `partition`          node2 cut off from the apiserver, as a network partition does: its kubelet (kwok) keeps running
+                       but no packet reaches kube-apiserver (an iptables DROP in node2's own network namespace), so the
+                       node's lease expires, the Node turns NotReady (Unknown) after the controller-manager's 20 s grace,
+                       the node.kubernetes.io/unreachable taint is added and evicts the StatefulSet pod app-db-0 after
+                       its 10 s toleration; the pod stays Terminating, since no kubelet confirms it. SSH, etcd and BGP of
+                       node2 keep working, as when only the apiserver is out of reach. Undo lifts the DROP: kwok reports
+                       again, finishes the deletion, app-db-0 is recreated on node2 and the node's pods Ready again.
 
 In a real cluster BIRD runs inside the calico-node container; in the lab it is a systemd unit beside a kwok pod.
 `lab-calico-node-watch.service` on each worker ties them together: when the node's calico-node pod is deleted it
@@ -36,6 +43,8 @@ KUBELET_DROPIN = "/etc/systemd/system/kubelet.service.d/20-lab-stages.conf"
 WATCH_SCRIPT = "/usr/local/lib/kubeops-lab/calico_node_watch.py"
 WATCH_UNIT = "lab-calico-node-watch"
 CRASHLOOP_SECONDS = 15
+PARTITION_NODE = "node2"
+PARTITION_COMMENT = "kubeops-lab-partition"
 
 # kwok replaces its default pod Stages when any pod Stage is configured: pod-ready, pod-complete and pod-delete
 # are kwok v0.6's defaults (pod-delete leaves pods of the stuck-terminating fault alone), then the lab's own.
@@ -397,7 +406,13 @@ def crashloop_undo() -> str:
     return f"deleted {len(pods)} crash-looping pod(s); their controllers replace them"
 
 
-def evicted_inject() -> str:
+def evicted_inject(count: int = 1) -> str:
+    """``count`` app-base pods Evicted, one after the other (each time its ReplicaSet starts a replacement)."""
+    done = [_evict_one() for _ in range(count)]
+    return "; ".join(done)
+
+
+def _evict_one() -> str:
     pod = _healthy_pod("developer-center", "app-base")
     name = pod["metadata"]["name"]
     _kubectl("annotate", "pod", "-n", "developer-center", name, f"{ANNOTATION}=evicted")
@@ -463,21 +478,76 @@ def app_base_undo() -> str:
     return f"developer-center/app-base scaled back to the lab's {replicas}"
 
 
+def _partition_rule() -> str:
+    master = config.NODES_BY_NAME["master1"]
+    return f"OUTPUT -p tcp -d {master.ip} --dport 6443 -m comment --comment {PARTITION_COMMENT} -j DROP"
+
+
+def unpartition(node: config.Node) -> bool:
+    """Remove the partition drill's DROP rule from a node (every copy); True when there was one."""
+    if "kube_node" not in node.groups:
+        return False
+    rule = _partition_rule()
+    out = api.ssh(node.ip, f"n=0; while iptables -D {rule} 2>/dev/null; do n=$((n+1)); done; echo $n", check=True)
+    return out.stdout.strip() not in ("", "0")
+
+
+def _node_ready(name: str) -> bool:
+    nodes = json.loads(_kubectl("get", "nodes", "-o", "json").stdout)["items"]
+    return any(n["metadata"]["name"] == name and c["type"] == "Ready" and c["status"] == "True"
+               for n in nodes for c in n["status"].get("conditions", []))
+
+
+def _stateful_pod() -> dict | None:
+    name = cluster.STATEFUL[0]
+    found = _kubectl("get", "pod", "-n", "developer-center", f"{name}-0", "-o", "json", check=False)
+    return json.loads(found.stdout) if found.returncode == 0 else None
+
+
+def partition_inject() -> str:
+    node = config.NODES_BY_NAME[PARTITION_NODE]
+    api.ensure_statefulset(api._info().bin_dir)  # pylint: disable=protected-access
+    api.wait_for(f"{cluster.STATEFUL[0]}-0 Running on {PARTITION_NODE}", lambda: bool(
+        (_stateful_pod() or {}).get("status", {}).get("phase") == "Running"), 120)
+    rule = _partition_rule()
+    api.ssh(node.ip, f"iptables -C {rule} 2>/dev/null || iptables -I {rule}", check=True)
+    started = time.monotonic()
+    api.wait_for(f"{PARTITION_NODE} NotReady", lambda: not _node_ready(PARTITION_NODE), 120)
+    not_ready = time.monotonic() - started
+    api.wait_for(f"{cluster.STATEFUL[0]}-0 evicted by the unreachable taint", lambda: bool(
+        ((_stateful_pod() or {}).get("metadata") or {}).get("deletionTimestamp")), 120)
+    return (f"{PARTITION_NODE} cut off from the apiserver: NotReady after {not_ready:.0f}s, developer-center/"
+            f"{cluster.STATEFUL[0]}-0 evicted and Terminating after {time.monotonic() - started:.0f}s")
+
+
+def partition_undo() -> str:
+    node = config.NODES_BY_NAME[PARTITION_NODE]
+    lifted = unpartition(node)
+    api.resync_pods(PARTITION_NODE)      # node Ready again; its pods Ready again (kwok marks them Ready only once)
+    api.wait_for(f"StatefulSet developer-center/{cluster.STATEFUL[0]} Ready",
+                 lambda: api._statefulset_ready(api._info().bin_dir), 180)  # pylint: disable=protected-access
+    return f"{PARTITION_NODE} {'reconnected' if lifted else 'was not partitioned'}; {cluster.STATEFUL[0]}-0 Ready"
+
+
 FAULTS = {
     "app-base-1": (app_base_inject, app_base_undo, "developer-center/app-base scaled to 1 replica"),
     "crashloop": (crashloop_inject, crashloop_undo, "a developer-center pod in CrashLoopBackOff, restarts growing"),
     "evicted": (evicted_inject, evicted_undo, "an app-base pod Evicted"),
     "stuck-terminating": (stuck_inject, stuck_undo, "an app-base pod stuck Terminating"),
     "bgp-down": (bgp_inject, bgp_undo, "BIRD stopped on node1, its BGP sessions down"),
+    "partition": (partition_inject, partition_undo,
+                  "node2 cut off from the apiserver: NotReady, its StatefulSet pod evicted and stuck Terminating"),
 }
+# `all` is what the incident runbook repairs; a partition is a drill the runbook must survive, not repair: by name only.
+DRILLS = ("partition",)
 
 
 def run(action: str, names: list[str]) -> int:
     if action == "list":
         for name, (_i, _u, what) in FAULTS.items():
-            print(f"{name:18} {what}")
+            print(f"{name:18} {what}{' (by name only, not in all)' if name in DRILLS else ''}")
         return 0
-    chosen = list(FAULTS) if names in ([], ["all"]) else names
+    chosen = [n for n in FAULTS if n not in DRILLS] if names in ([], ["all"]) else names
     unknown = [n for n in chosen if n not in FAULTS]
     if unknown:
         raise LabError(f"unknown fault {unknown[0]!r}; one of: {', '.join(FAULTS)}, all")

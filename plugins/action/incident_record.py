@@ -13,6 +13,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.kubeops.runbook.plugins.plugin_utils import _report
 from ansible_collections.kubeops.runbook.plugins.plugin_utils import _incident_record
+from ansible_collections.kubeops.runbook.plugins.plugin_utils._findings_action import recorded_findings
 
 ARGUMENT_SPEC: dict[str, t.Any] = {
     "cluster": {"type": "str", "required": True},
@@ -58,8 +59,9 @@ class ActionModule(ActionBase):
                 continue
             if not hasattr(hv, "get"):
                 continue
-            if hv.get("kubeops_findings"):
-                findings[host] = list(hv.get("kubeops_findings"))
+            recorded = recorded_findings(hv)
+            if recorded:
+                findings[host] = recorded
             if hv.get("kubeops_incident_after"):
                 after[host] = list(hv.get("kubeops_incident_after"))
             if hv.get("kubeops_incident_timeline"):

@@ -17,7 +17,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.kubeops.runbook.plugins.module_utils import _findings
 from ansible_collections.kubeops.runbook.plugins.plugin_utils import _exports, _history, _report, _rules, _slices
-from ansible_collections.kubeops.runbook.plugins.plugin_utils._findings_action import FACT, LOST_FACT
+from ansible_collections.kubeops.runbook.plugins.plugin_utils._findings_action import LOST_FACT, recorded_findings
 
 LEVELS = list(_report.FAIL_LEVELS)
 BASELINES_FACT = "kubeops_baselines"
@@ -115,14 +115,6 @@ class ActionModule(ActionBase):
         except (KeyError, TypeError):
             return {}
 
-    def _findings_of(self, hvars: t.Mapping) -> list:
-        """The host's kubeops_findings fact, plus a kubeops_findings variable set by other means (set_fact)."""
-        recorded = list(_mapping(hvars.get("ansible_facts")).get(FACT) or [])
-        other = hvars.get(FACT)
-        if isinstance(other, (list, tuple)) and list(other) != recorded:
-            recorded += list(other)
-        return recorded
-
     def _reachability(self, targeted: list[str], task_vars: dict, findings_by_host: dict) -> dict[str, tuple[str, str]]:
         """host -> (state, reason): state is reachable | unreachable | failed | lost, from what the run left on it."""
         states: dict[str, tuple[str, str]] = {}
@@ -159,7 +151,7 @@ class ActionModule(ActionBase):
         if args["collect_hostvars"]:
             names = list(_mapping(task_vars.get("groups")).get("all") or []) + ["localhost"]
             for host in dict.fromkeys(names + list(args["targeted_hosts"] or [])):
-                items = self._findings_of(self._hostvars(task_vars, host))
+                items = recorded_findings(self._hostvars(task_vars, host))
                 if items:
                     findings_by_host[host] = items
         if args["findings"]:

@@ -145,7 +145,9 @@ class K8sConfigError(K8sError):
 
 def _configuration(params: dict) -> "k8s_client.Configuration":
     kubeconfig = params.get("kubeconfig")
-    context = params.get("context")
+    # An empty context means the kubeconfig's current-context (AWX's kubeconfig credential renders an unset Context as
+    # ""; the client would look for a context named "").
+    context = params.get("context") or None
     host = params.get("host")
     cfg = k8s_client.Configuration()
     if kubeconfig or (not host and (os.environ.get("KUBECONFIG") or os.path.exists(os.path.expanduser("~/.kube/config")))):

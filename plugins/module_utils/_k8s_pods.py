@@ -7,7 +7,8 @@ owners. PRIVATE to the collection: not a public API.
 Pods are plain dicts, as ``kubectl get pod -o json`` prints them. ``PodApi`` is the one place that talks to the
 API for the pod remediations; every call carries a timeout, lists are ONE paginated LIST for the whole cluster
 (``_k8s.list_all``), and every delete carries a UID precondition, so a remediation only ever deletes the very
-pod it looked at (a StatefulSet pod recreated under the same name is a different pod).
+pod it looked at (a StatefulSet pod recreated under the same name is a different pod); with the resourceVersion
+it read just before, also only the pod in the very state it judged.
 """
 from __future__ import annotations
 
@@ -55,6 +56,41 @@ def uid(pod: dict) -> str:
 
 def node_of(pod: dict) -> str | None:
     return (pod.get("spec") or {}).get("nodeName")
+
+
+def claims(pod: dict) -> list[str]:
+    """Names of the PersistentVolumeClaims the pod mounts (its own data, which must never have two writers)."""
+    out = []
+    for volume in (pod.get("spec") or {}).get("volumes") or []:
+        claim = (volume or {}).get("persistentVolumeClaim") or {}
+        if claim.get("claimName"):
+            out.append(str(claim["claimName"]))
+    return out
+
+
+def stateful(pod: dict) -> str | None:
+    """Why the pod must not run twice (owned by a StatefulSet, or mounting a PVC), or None."""
+    owner = controller_of(pod) or {}
+    parts = []
+    if owner.get("kind") == "StatefulSet":
+        parts.append(f"a pod of StatefulSet {owner.get('name')}")
+    pvcs = claims(pod)
+    if pvcs:
+        parts.append(f"mounts PersistentVolumeClaim{'s' if len(pvcs) > 1 else ''} {', '.join(pvcs)}")
+    return "; ".join(parts) or None
+
+
+def node_states(nodes: list[dict]) -> dict[str, bool]:
+    """Node name -> whether its Ready condition is True (False for False, Unknown or missing)."""
+    out = {}
+    for node in nodes:
+        name = (node.get("metadata") or {}).get("name")
+        if not name:
+            continue
+        conditions = {c.get("type"): c.get("status") for c in (node.get("status") or {}).get("conditions") or []
+                      if isinstance(c, dict)}
+        out[str(name)] = conditions.get("Ready") == "True"
+    return out
 
 
 def controller_of(pod: dict) -> dict | None:
@@ -134,11 +170,38 @@ class PodApi:
         self.requests += result.requests
         return result.items
 
-    def delete_pod(self, namespace: str, name: str, pod_uid: str, grace_period_seconds: int | None = None) -> str:
-        """Delete one pod if it is still the pod with ``pod_uid``: 'deleted', 'gone' (404) or 'replaced' (409)."""
+    def list_nodes(self) -> list[dict]:
+        """ONE paginated LIST of the nodes."""
+        try:
+            result = _k8s.list_all(self.api_client, "nodes", self.page_size, self.timeout)
+        except _k8s.K8sError as exc:
+            raise PodError(f"cannot list the nodes: {exc}") from exc
+        self.requests += result.requests
+        return result.items
+
+    def read_pod(self, namespace: str, name: str) -> dict | None:
+        """The pod as it is now (a plain dict), None when it is gone."""
+        self.requests += 1
+        try:
+            response = self._client("CoreV1Api").read_namespaced_pod(name, namespace, _preload_content=False,
+                                                                     _request_timeout=self._timeouts())
+            return json.loads(response.data)
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # ApiException, urllib3 and socket errors
+            if getattr(exc, "status", None) == 404:
+                return None
+            raise PodError(f"cannot read pod {namespace}/{name}: {_k8s.describe_error(exc, self._host())}") from exc
+
+    def delete_pod(self, namespace: str, name: str, pod_uid: str, grace_period_seconds: int | None = None,
+                   resource_version: str | None = None) -> str:
+        """Delete one pod if it is still the pod with ``pod_uid`` (and, given, still at ``resource_version``).
+
+        Returns 'deleted', 'gone' (404), 'replaced' (409 on the UID alone: another pod has the name) or 'changed'
+        (409 with a resourceVersion: the pod changed since it was read).
+        """
         from kubernetes import client as k8s_client  # pylint: disable=import-outside-toplevel
-        body = k8s_client.V1DeleteOptions(preconditions=k8s_client.V1Preconditions(uid=pod_uid),
-                                          grace_period_seconds=grace_period_seconds)
+        body = k8s_client.V1DeleteOptions(
+            preconditions=k8s_client.V1Preconditions(uid=pod_uid, resource_version=resource_version or None),
+            grace_period_seconds=grace_period_seconds)
         self.requests += 1
         try:
             self._client("CoreV1Api").delete_namespaced_pod(name, namespace, body=body,
@@ -148,9 +211,20 @@ class PodApi:
             if status == 404:
                 return "gone"
             if status == 409:
-                return "replaced"
+                return "changed" if resource_version else "replaced"
             raise PodError(f"cannot delete pod {namespace}/{name}: {_k8s.describe_error(exc, self._host())}") from exc
         return "deleted"
+
+    def read_log(self, namespace: str, name: str, tail_lines: int = 200) -> str:
+        """The last lines of the pod's (first) container log; PodError when the API cannot give them."""
+        self.requests += 1
+        try:
+            response = self._client("CoreV1Api").read_namespaced_pod_log(
+                name, namespace, tail_lines=tail_lines, _preload_content=False, _request_timeout=self._timeouts())
+            return response.data.decode("utf-8", errors="replace")
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # ApiException, urllib3 and socket errors
+            raise PodError(f"cannot read the log of pod {namespace}/{name}: "
+                           f"{_k8s.describe_error(exc, self._host())}") from exc
 
     def read_owner(self, kind: str, namespace: str, name: str) -> dict | None:
         """The owner object as a dict; None when the kind is unknown to us or the owner is gone."""

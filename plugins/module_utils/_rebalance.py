@@ -18,8 +18,8 @@ import math
 import time
 import typing as t
 
+from ansible_collections.kubeops.runbook.plugins.module_utils import _protected
 from ansible_collections.kubeops.runbook.plugins.module_utils._audit import record
-from ansible_collections.kubeops.runbook.plugins.module_utils._k8s import K8sError
 from ansible_collections.kubeops.runbook.plugins.module_utils._quantity import QuantityError, parse_quantity
 from ansible_collections.kubeops.runbook.plugins.module_utils._waiter import WaitTimeout, wait_until
 
@@ -301,10 +301,18 @@ LOAD_SOURCES = ("auto", "metrics", "given")
 
 
 def rebalance(scaler: t.Any, specs: list[dict], budget: int | None, target: float, load_source: str, check_mode: bool,
-              applier: Applier | None = None) -> dict:
-    """Read the workloads, find their loads, plan, and (unless check mode) apply. Returns the module result."""
+              applier: Applier | None = None, protected_namespaces: t.Collection[str] = _protected.PROTECTED_NAMESPACES,
+              allow_protected_namespace: bool = False) -> dict:
+    """Read the workloads, find their loads, plan, and (unless check mode) apply. Returns the module result.
+
+    A workload in a protected namespace (kube-system...) is refused before anything is read, unless allowed.
+    """
     if load_source not in LOAD_SOURCES:
         raise RebalanceError(f"load_source {load_source!r} must be one of {', '.join(LOAD_SOURCES)}")
+    for spec in specs:
+        protected = _protected.hits([spec.get("namespace")], protected_namespaces, allow_protected_namespace)
+        if protected:
+            raise RebalanceRefused(_protected.refusal(f"workload {spec.get('namespace')}/{spec.get('name')}", protected))
     objects = {}
     for spec in specs:
         kind = spec.get("kind") or "Deployment"
@@ -357,8 +365,11 @@ def rebalance(scaler: t.Any, specs: list[dict], budget: int | None, target: floa
     applier = applier or Applier(scaler)
     try:
         out["applied"], out["audit"] = applier.apply(result)
-    except (RebalanceError, WaitTimeout, K8sError) as exc:
+    except Exception as exc:  # pylint: disable=broad-exception-caught  # what was applied keeps its record, whatever failed
         out["applied"], out["audit"] = list(getattr(applier, "done", [])), list(getattr(applier, "audit", []))
+        out["changed"] = bool(out["applied"])
+        if not out["applied"] and not isinstance(exc, (RebalanceError, WaitTimeout)):
+            raise
         raise RebalanceApplyFailed(str(exc), out) from exc
     return out
 

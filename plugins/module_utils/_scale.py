@@ -7,10 +7,11 @@ from __future__ import annotations
 import time
 import typing as t
 
+from ansible_collections.kubeops.runbook.plugins.module_utils import _protected
+from ansible_collections.kubeops.runbook.plugins.module_utils._protected import PROTECTED_NAMESPACES
 from ansible_collections.kubeops.runbook.plugins.module_utils._waiter import WaitTimeout, wait_until
 
 KINDS = ("Deployment", "StatefulSet")
-PROTECTED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 
 
 class ScaleError(Exception):
@@ -39,9 +40,9 @@ def plan_scale(kind: str, name: str, current: int, replicas: int, min_replicas: 
             raise ScaleError(f"{option} {value} must be 0 or more")
     if min_replicas is not None and max_replicas is not None and min_replicas > max_replicas:
         raise ScaleError(f"min_replicas {min_replicas} is greater than max_replicas {max_replicas}")
-    if namespace in protected_namespaces and not allow_protected_namespace:
-        raise ScaleRefused(f"{kind} {name} is in the protected namespace {namespace}; refusing to scale it "
-                           f"(set allow_protected_namespace=true if that is really meant)")
+    protected = _protected.hits([namespace] if namespace else [], protected_namespaces, allow_protected_namespace)
+    if protected:
+        raise ScaleRefused(_protected.refusal(f"{kind} {name}", protected))
     if min_replicas is not None and replicas < min_replicas:
         raise ScaleRefused(f"replicas {replicas} for {kind} {name} is below min_replicas {min_replicas}; refusing")
     if max_replicas is not None and replicas > max_replicas:

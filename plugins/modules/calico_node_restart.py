@@ -16,17 +16,25 @@ description:
   - Refuses (changes nothing for that node) when the pod is not managed by a DaemonSet, or when more than
     O(max_unavailable) calico-node pods on other nodes are not Ready - restarting one more would widen the outage.
   - Fails with one line when a node has no calico-node pod.
+  - With O(kube_controllers=true), then restarts calico-kube-controllers (deletes its pod, its Deployment starts a
+    new one, waits until that is Ready) - only when it is not Ready, or when the last O(log_lines) lines of its log
+    show datastore errors (error lines about the API it stores its data in - unreachable, refused, timing out, not
+    authorised). A Ready pod whose log cannot be read is left alone. RV(kube_controllers) says what was done and why.
   - Waiting for the node's BGP sessions to be Established again is the caller's next step
     (M(kubeops.runbook.calico_bgp_info) on that node); the C(incident_k8s_unreachable) role does both.
-  - The controller-side action plugin appends one line per restarted node to the audit log C(kubeops_audit_log).
+  - The controller-side action plugin appends one line per restarted pod to the audit log C(kubeops_audit_log). Each
+    restart is recorded as it is made - when a later node fails (no calico-node pod there, the API answering an
+    error), the module fails with V(changed=true) and the records of the restarts already made.
 author:
   - kubeops.runbook maintainers (@kubeops)
 options:
   nodes:
-    description: Kubernetes node names whose calico-node pod is restarted, in this order.
+    description:
+      - Kubernetes node names whose calico-node pod is restarted, in this order.
+      - May be empty only with O(kube_controllers=true).
     type: list
     elements: str
-    required: true
+    default: []
   namespace:
     description: Namespace of the calico-node DaemonSet.
     type: str
@@ -47,6 +55,23 @@ options:
     description: Seconds to wait per node; the module fails (after the delete, which is audited) when no Ready pod came.
     type: int
     default: 180
+  kube_controllers:
+    description:
+      - After the nodes, restart calico-kube-controllers too when it is not Ready or its log shows datastore errors
+        (the handbook's step 9 restarts it with calico-node).
+    type: bool
+    default: false
+    version_added: 1.2.0
+  kube_controllers_label_selector:
+    description: Label (C(key=value)) of the calico-kube-controllers pod, in O(namespace).
+    type: str
+    default: k8s-app=calico-kube-controllers
+    version_added: 1.2.0
+  log_lines:
+    description: How many of the last lines of calico-kube-controllers' log are searched for datastore errors.
+    type: int
+    default: 200
+    version_added: 1.2.0
 extends_documentation_fragment:
   - kubeops.runbook.k8s_auth
   - kubeops.runbook.attributes
@@ -86,8 +111,20 @@ restarted:
     ready: {description: Whether the replacement was Ready in time (null when not waited for)., type: bool}
     seconds: {description: Seconds from the delete to the Ready replacement., type: float}
     outcome: {description: "V(restarted), V(would restart), V(already gone) or V(already replaced).", type: str}
+kube_controllers:
+  description: With O(kube_controllers=true), what was done to calico-kube-controllers and why.
+  returned: when O(kube_controllers=true)
+  type: dict
+  version_added: 1.2.0
+  contains:
+    old_pod: {description: C(namespace/name) of its pod (null when there is none)., type: str}
+    new_pod: {description: "C(namespace/name) of the Ready replacement, when restarted.", type: str}
+    outcome: {description: "V(restarted), V(would restart) or V(left alone).", type: str}
+    why: {description: "Why it was (or was not) restarted - not Ready, the datastore error line, or healthy.", type: str}
+    ready: {description: Whether the replacement was Ready in time., type: bool}
+    seconds: {description: Seconds from the delete to the Ready replacement., type: float}
 audit:
-  description: One audit record per node; the action plugin writes them to the audit log.
+  description: One audit record per restarted pod; the action plugin writes them to the audit log.
   returned: always
   type: list
   elements: dict
@@ -96,7 +133,7 @@ audit:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.kubeops.runbook.plugins.module_utils._calico_restart import (
-    CalicoRestartError, CalicoRestartWaitFailed, Options, restart,
+    KUBE_CONTROLLERS_LABEL, CalicoRestartError, CalicoRestartFailed, Options, restart,
 )
 from ansible_collections.kubeops.runbook.plugins.module_utils._k8s import (
     HAS_KUBERNETES, K8S_AUTH_SPEC, KUBERNETES_IMPORT_ERROR, K8sError, build_client,
@@ -105,12 +142,15 @@ from ansible_collections.kubeops.runbook.plugins.module_utils._k8s_pods import P
 
 ARGUMENT_SPEC = {
     **K8S_AUTH_SPEC,
-    "nodes": {"type": "list", "elements": "str", "required": True},
+    "nodes": {"type": "list", "elements": "str", "default": []},
     "namespace": {"type": "str", "default": "kube-system"},
     "label_selector": {"type": "str", "default": "k8s-app=calico-node"},
     "max_unavailable": {"type": "int", "default": 0},
     "wait": {"type": "bool", "default": True},
     "wait_timeout": {"type": "int", "default": 180},
+    "kube_controllers": {"type": "bool", "default": False},
+    "kube_controllers_label_selector": {"type": "str", "default": KUBE_CONTROLLERS_LABEL},
+    "log_lines": {"type": "int", "default": 200},
 }
 
 
@@ -119,10 +159,10 @@ def main() -> None:
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
     p = module.params
-    opts = Options(tuple(p["nodes"]), p["namespace"], p["label_selector"], p["max_unavailable"], p["wait"], p["wait_timeout"])
+    opts = Options(**{name: tuple(p[name]) if isinstance(p[name], list) else p[name] for name in Options._fields})
     try:
         result = restart(PodApi(build_client(p), p["request_timeout"]), opts, module.check_mode)
-    except CalicoRestartWaitFailed as exc:
+    except CalicoRestartFailed as exc:
         module.fail_json(msg=str(exc), **exc.result)
     except (CalicoRestartError, PodError, K8sError) as exc:
         module.fail_json(msg=str(exc))

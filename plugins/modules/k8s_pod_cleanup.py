@@ -17,11 +17,21 @@ description:
     V(Pending) - Pending longer than O(pending_seconds).
   - A healthy pod (Running, Ready, not being deleted) is never selected. Pods without a controller are left alone
     unless O(allow_bare_pods=true), mirrors of static pods always (the kubelet would recreate them).
-  - When more pods match than O(max_pods), the module refuses and deletes nothing.
-  - Each delete carries the pod's UID as a precondition, so only the pod that was looked at is deleted. Stuck
-    Terminating pods are deleted with grace period 0 (what C(kubectl delete --force --grace-period=0) does).
-  - Reads the pods with one paginated LIST for the whole cluster.
-  - The controller-side action plugin appends one line per deleted pod to the audit log C(kubeops_audit_log).
+  - When more pods that are or may be running match than O(max_pods), the module refuses and deletes nothing. Pods
+    already dead (phase Failed or Succeeded, Evicted among them) disturb nothing when removed; they are counted
+    against their own budget O(max_dead_pods) instead.
+  - Refuses namespaces of O(protected_namespaces) (C(kube-system) and the like) unless O(allow_protected_namespace=true).
+  - Right before each delete the pod is read again; it is deleted only if it is still the same pod, still abnormal,
+    and unchanged since (UID and resourceVersion preconditions). Stuck Terminating pods are deleted with grace
+    period 0 (what C(kubectl delete --force --grace-period=0) does) - except a pod owned by a StatefulSet or
+    mounting a PersistentVolumeClaim, whose node may still run it. Such a pod is force-deleted only when its node is
+    gone (no Node object) or listed in O(confirmed_dead_nodes); otherwise it is left alone and reported in
+    RV(waiting_for_node), and the module does not fail.
+  - Reads the pods and the nodes with one paginated LIST each for the whole cluster (the account needs C(list) on
+    nodes, and C(get) and C(delete) on pods).
+  - The controller-side action plugin appends one line per deleted pod to the audit log C(kubeops_audit_log). When
+    something fails after a delete (the API answers 503 to the next one, the replacements do not come), the module
+    fails with V(changed=true) and the audit records of the deletes already made.
 author:
   - kubeops.runbook maintainers (@kubeops)
 options:
@@ -41,10 +51,38 @@ options:
     type: str
   max_pods:
     description:
-      - Refuse (delete nothing) when more pods match than this. Many failing pods at once point at a node, the
-        network or a dependency; deleting them hides the evidence and adds load.
+      - Refuse (delete nothing) when more pods that are or may be running match than this. Many failing pods at
+        once point at a node, the network or a dependency; deleting them hides the evidence and adds load.
+      - Pods already dead (phase Failed or Succeeded) do not count here; see O(max_dead_pods).
     type: int
     default: 5
+  max_dead_pods:
+    description:
+      - Refuse (delete nothing) when more dead pods (phase Failed or Succeeded, Evicted among them) match than this.
+        Yesterday's evicted pods run nothing; removing them disturbs nothing, so their budget is larger.
+    type: int
+    default: 50
+    version_added: 1.2.0
+  confirmed_dead_nodes:
+    description:
+      - Nodes the operator confirms are off (powered down, or cut off for good). A stuck Terminating pod of a
+        StatefulSet, or with a PersistentVolumeClaim, on one of them is force-deleted so that its replacement can
+        start elsewhere. Without it such a pod waits until its Node object is deleted.
+    type: list
+    elements: str
+    default: []
+    version_added: 1.2.0
+  protected_namespaces:
+    description: Namespaces whose pods are refused unless O(allow_protected_namespace=true).
+    type: list
+    elements: str
+    default: [kube-system, kube-public, kube-node-lease]
+    version_added: 1.2.0
+  allow_protected_namespace:
+    description: Allow a cleanup in one of O(protected_namespaces).
+    type: bool
+    default: false
+    version_added: 1.2.0
   pending_seconds:
     description: A pod Pending longer than this (since it was created) is abnormal.
     type: int
@@ -65,6 +103,8 @@ options:
     description:
       - Wait until the deleted pods are gone and their controllers have as many Running, Ready pods as they had
         plus the deleted ones (at most the desired count).
+      - Only pods whose node is Ready are waited for; a delete on a node that does not answer completes only when
+        it answers again, so those pods are listed in RV(replacements) (C(pending)) instead.
     type: bool
     default: false
   wait_timeout:
@@ -108,7 +148,8 @@ RETURN = r"""
 deleted:
   description:
     - The pods deleted (in check mode, that would be), with why. C(outcome) is V(deleted), V(would delete),
-      V(gone) (already deleted by someone else) or V(replaced) (a new pod took the name; left alone).
+      V(gone) (already deleted by someone else), V(replaced) (a new pod took the name), V(recovered) (no longer
+      abnormal when read again), V(already being deleted) or V(changed since read) - the last four left alone.
   returned: always
   type: list
   elements: dict
@@ -125,17 +166,29 @@ deleted:
       force: false
       outcome: deleted
 left_alone:
-  description: Abnormal pods not deleted, with the reason (C(left_alone)) - no controller, static pod mirror, too young.
+  description:
+    - Abnormal pods not deleted, with the reason (C(left_alone)) - no controller, static pod mirror, too young,
+      waiting for its node (then also C(waiting_for_node), the node's name).
   returned: always
   type: list
   elements: dict
+waiting_for_node:
+  description: Stuck pods of a StatefulSet or with a PersistentVolumeClaim left alone until their node is gone.
+  returned: always
+  type: list
+  elements: dict
+  version_added: 1.2.0
+  sample:
+    - {pod: developer-center/app-db-0, node: node2}
 matched:
-  description: Number of pods selected for deletion (the number O(max_pods) is compared with).
+  description: Number of pods selected for deletion (live and dead; O(max_pods) and O(max_dead_pods) count them apart).
   returned: always
   type: int
   sample: 3
 replacements:
-  description: With O(wait), per owner how many Ready pods were awaited and found, and how long it took.
+  description:
+    - With O(wait), per owner how many Ready pods were awaited and found, and how long it took; C(pending) lists the
+      deleted pods on nodes that are not Ready, which were not waited for.
   returned: always
   type: dict
 audit:
@@ -152,8 +205,9 @@ from ansible_collections.kubeops.runbook.plugins.module_utils._k8s import (
 )
 from ansible_collections.kubeops.runbook.plugins.module_utils._k8s_pods import PodApi, PodError
 from ansible_collections.kubeops.runbook.plugins.module_utils._pod_cleanup import (
-    DEFAULT_REASONS, REASONS, CleanupError, CleanupWaitFailed, Options, cleanup,
+    DEFAULT_REASONS, REASONS, CleanupError, CleanupFailed, Options, cleanup,
 )
+from ansible_collections.kubeops.runbook.plugins.module_utils._protected import PROTECTED_NAMESPACES
 
 ARGUMENT_SPEC = {
     **K8S_AUTH_SPEC,
@@ -167,6 +221,10 @@ ARGUMENT_SPEC = {
     "allow_bare_pods": {"type": "bool", "default": False},
     "wait": {"type": "bool", "default": False},
     "wait_timeout": {"type": "int", "default": 180},
+    "max_dead_pods": {"type": "int", "default": 50},
+    "confirmed_dead_nodes": {"type": "list", "elements": "str", "default": []},
+    "protected_namespaces": {"type": "list", "elements": "str", "default": list(PROTECTED_NAMESPACES)},
+    "allow_protected_namespace": {"type": "bool", "default": False},
 }
 
 
@@ -175,11 +233,10 @@ def main() -> None:
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
     p = module.params
-    opts = Options(tuple(p["namespaces"]), tuple(p["reasons"]), p["label_selector"], p["max_pods"], p["pending_seconds"],
-                   p["terminating_seconds"], p["min_age_seconds"], p["allow_bare_pods"], p["wait"], p["wait_timeout"])
+    opts = Options(**{name: tuple(p[name]) if isinstance(p[name], list) else p[name] for name in Options._fields})
     try:
         result = cleanup(PodApi(build_client(p), p["request_timeout"]), opts, module.check_mode)
-    except CleanupWaitFailed as exc:
+    except CleanupFailed as exc:
         module.fail_json(msg=str(exc), **_shown(module, exc.result))
     except (CleanupError, PodError, K8sError) as exc:
         module.fail_json(msg=str(exc))

@@ -23,7 +23,11 @@ description:
     count only goes down). Each patch carries the workload's C(resourceVersion) - if someone else scaled it since it
     was read, the module stops there.
   - In check mode it returns the plan (RV(plan_lines) is what to read) and changes nothing.
-  - The controller-side action plugin appends one audit line per scaled workload to C(kubeops_audit_log).
+  - Refuses (reads and changes nothing) when a workload is in one of O(protected_namespaces) (C(kube-system) and the
+    like), unless O(allow_protected_namespace=true).
+  - The controller-side action plugin appends one audit line per scaled workload to C(kubeops_audit_log). When a step
+    fails half-way, the module fails with V(changed=true) (if a step was applied) and the records of the steps
+    already applied.
 author:
   - kubeops.runbook maintainers (@kubeops)
 options:
@@ -76,6 +80,17 @@ options:
     description: Seconds to wait for each step (pods gone after a decrease, Ready after an increase).
     type: int
     default: 300
+  protected_namespaces:
+    description: Namespaces whose workloads are refused unless O(allow_protected_namespace=true).
+    type: list
+    elements: str
+    default: [kube-system, kube-public, kube-node-lease]
+    version_added: 1.2.0
+  allow_protected_namespace:
+    description: Allow workloads in one of O(protected_namespaces).
+    type: bool
+    default: false
+    version_added: 1.2.0
 extends_documentation_fragment:
   - kubeops.runbook.k8s_auth
   - kubeops.runbook.attributes
@@ -146,6 +161,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.kubeops.runbook.plugins.module_utils._k8s import (
     HAS_KUBERNETES, K8S_AUTH_SPEC, KUBERNETES_IMPORT_ERROR, K8sError, build_client,
 )
+from ansible_collections.kubeops.runbook.plugins.module_utils._protected import PROTECTED_NAMESPACES
 from ansible_collections.kubeops.runbook.plugins.module_utils._rebalance import (
     KINDS, LOAD_SOURCES, Applier, KubeScaler, RebalanceApplyFailed, RebalanceError, rebalance,
 )
@@ -164,6 +180,8 @@ ARGUMENT_SPEC = {
     "target_load": {"type": "float", "default": 0.7},
     "load_source": {"type": "str", "choices": list(LOAD_SOURCES), "default": "auto"},
     "wait_timeout": {"type": "int", "default": 300},
+    "protected_namespaces": {"type": "list", "elements": "str", "default": list(PROTECTED_NAMESPACES)},
+    "allow_protected_namespace": {"type": "bool", "default": False},
 }
 
 
@@ -177,7 +195,8 @@ def main() -> None:
     try:
         scaler = KubeScaler(build_client(p), p["request_timeout"])
         result = rebalance(scaler, p["workloads"], p["budget"], p["target_load"], p["load_source"], module.check_mode,
-                           Applier(scaler, wait_timeout=p["wait_timeout"]))
+                           Applier(scaler, wait_timeout=p["wait_timeout"]), p["protected_namespaces"],
+                           p["allow_protected_namespace"])
     except RebalanceApplyFailed as exc:
         module.fail_json(msg=str(exc), **exc.result)
     except (RebalanceError, K8sError) as exc:

@@ -42,6 +42,19 @@ LOST_FACT = "kubeops_inspection_lost"
 _MAX_ERROR = 300
 
 
+def recorded_findings(hostvars: t.Any) -> list:
+    """Every finding recorded on a host (its ``hostvars``): the ``kubeops_findings`` fact these actions keep, plus a
+    ``kubeops_findings`` variable set by other means (``set_fact`` in a caller's play shadows the fact as a variable;
+    its findings count too). The one way the report and the incident record collect a host's findings."""
+    hvars = hostvars if hasattr(hostvars, "get") else {}
+    facts = hvars.get("ansible_facts")
+    recorded = list((facts.get(FACT) if hasattr(facts, "get") else None) or [])
+    other = hvars.get(FACT)
+    if isinstance(other, (list, tuple)) and list(other) != recorded:
+        recorded += list(other)
+    return recorded
+
+
 def one_line(text: t.Any, limit: int = _MAX_ERROR) -> str:
     """An error message as one line of at most ``limit`` characters."""
     line = " ".join(to_text(text or "", errors="surrogate_or_replace").split())

@@ -148,3 +148,98 @@ def test_wait_timeout_keeps_the_audit_of_the_delete():
     with pytest.raises(R.CalicoRestartWaitFailed) as info:
         R.restart(api, R.Options(("node1",), wait_timeout=10), check_mode=False, sleep=lambda s: None, clock=ticking())
     assert len(api.deletes) == 1 and len(info.value.result["audit"]) == 1
+
+
+# -- partial failures and calico-kube-controllers (issue 16) -----------------------------------------------------
+class FailingApi(FakeApi):
+    def __init__(self, pods, fail_delete=None, **kw):
+        super().__init__(pods, **kw)
+        self.fail_delete, self.calls = fail_delete, 0
+
+    def delete_pod(self, namespace, name, pod_uid, grace_period_seconds=None):
+        self.calls += 1
+        if self.calls == self.fail_delete:
+            raise P.PodError(f"cannot delete pod {namespace}/{name}: Kubernetes API at https://198.18.0.11:6443 "
+                             "answered HTTP 503 Service Unavailable")
+        return super().delete_pod(namespace, name, pod_uid, grace_period_seconds)
+
+
+@pytest.mark.parametrize("nodes,fail_delete,why", [
+    (("node1", "master1"), None, "no calico-node pod on node master1"),   # a node without a calico pod after a restart
+    (("node1", "node2"), 2, "HTTP 503"),                                  # the API refusing the second delete
+])
+def test_a_failure_after_a_restart_keeps_it_changed_and_audited(nodes, fail_delete, why):
+    api = FailingApi(calico_pods(), fail_delete=fail_delete)
+    with pytest.raises(Exception, match=why) as info:     # 1.1.0: a bare error, node1's restart not reported
+        R.restart(api, R.Options(nodes), check_mode=False, sleep=lambda s: None, clock=ticking())
+    result = getattr(info.value, "result", {})
+    assert result.get("changed") is True, info.value
+    assert [a["target"] for a in result["audit"]] == ["node1"] and result["audit"][0]["after"]["ready"] is True
+    assert [e["node"] for e in result["restarted"]] == ["node1"]
+    assert str(info.value).startswith("restarted node1 (audited), then calico-node on ")
+
+
+def kube_controllers() -> dict:
+    pods = json.loads((FIX / "k8s" / "healthy_pods.json").read_text())["items"]
+    return next(p for p in pods if p["metadata"]["name"].startswith("calico-kube-controllers"))
+
+
+def not_ready(pod: dict) -> dict:
+    for cond in pod["status"]["conditions"]:
+        if cond["type"] in ("Ready", "ContainersReady"):
+            cond["status"] = "False"
+    pod["status"]["containerStatuses"][0].update(ready=False, restartCount=6)
+    return pod
+
+
+@pytest.mark.parametrize("pod,log,restart,why", [
+    (kube_controllers, "kube_controllers_healthy.log", False, "Ready and its last log lines show no datastore error"),
+    (kube_controllers, "kube_controllers_datastore_errors.log", True,
+     "Ready but its log shows datastore errors: 2026-12-06 10:03:06.120 [ERROR][1] client.go 272: Error getting cluster"),
+    (kube_controllers, None, False, "Ready and its log could not be read"),
+    (lambda: not_ready(kube_controllers()), None, True, "is not Ready (phase Running, 6 restarts)"),
+    (lambda: None, None, False, "no calico-kube-controllers pod"),
+])
+def test_kube_controllers_restarted_only_when_not_ready_or_its_datastore_fails(pod, log, restart, why):
+    text = (FIX / "calico" / log).read_text() if log else None
+    needed, reason = R.kube_controllers_verdict(pod(), text, "HTTP 502" if log is None else None)
+    assert needed is restart and why in reason, reason
+
+
+def test_a_warning_or_info_line_about_the_datastore_is_not_an_error():
+    text = (FIX / "calico" / "kube_controllers_datastore_errors.log").read_text()
+    errors = R.datastore_errors(text)
+    assert len(errors) == 3 and all("[ERROR]" in e for e in errors)
+    assert R.datastore_errors((FIX / "calico" / "kube_controllers_healthy.log").read_text()) == []
+
+
+class ControllersApi(FakeApi):
+    def __init__(self, pods, log=None, **kw):
+        super().__init__(pods, **kw)
+        self.log = log
+
+    def read_log(self, namespace, name, tail_lines=200):
+        if self.log is None:
+            raise P.PodError(f"cannot read the log of pod {namespace}/{name}: Kubernetes API answered HTTP 502")
+        return self.log
+
+
+def test_restart_kube_controllers_when_its_log_shows_datastore_errors():
+    kc = kube_controllers()
+    api = ControllersApi([kc], log=(FIX / "calico" / "kube_controllers_datastore_errors.log").read_text(), ready_after=2)
+    result = R.restart(api, R.Options((), kube_controllers=True), check_mode=False, sleep=lambda s: None, clock=ticking())
+    assert api.deletes == [("kube-system", kc["metadata"]["name"], P.uid(kc))]
+    entry = result["kube_controllers"]
+    assert entry["outcome"] == "restarted" and entry["ready"] is True and entry["new_uid"] == P.uid(kc) + "-new"
+    assert result["changed"] and [a["action"] for a in result["audit"]] == ["restart_calico_kube_controllers"]
+    # a healthy one, or one whose log cannot be read, is left alone
+    for log in ((FIX / "calico" / "kube_controllers_healthy.log").read_text(), None):
+        api = ControllersApi([kube_controllers()], log=log)
+        result = R.restart(api, R.Options((), kube_controllers=True), check_mode=False)
+        assert not api.deletes and result["changed"] is False and result["kube_controllers"]["outcome"] == "left alone"
+
+
+def test_kube_controllers_check_mode_names_it_and_deletes_nothing():
+    api = ControllersApi([not_ready(kube_controllers())])
+    result = R.restart(api, R.Options((), kube_controllers=True), check_mode=True)
+    assert not api.deletes and result["kube_controllers"]["outcome"] == "would restart" and result["changed"]

@@ -168,18 +168,29 @@ def test_bad_connection_options(params, message):
         K.build_client(params)
 
 
-def test_kubeconfig_and_context(tmp_path):
+def kubeconfig_file(tmp_path):
     cfg = {"apiVersion": "v1", "kind": "Config", "current-context": "a",
            "clusters": [{"name": "c", "cluster": {"server": "https://198.18.0.11:6443", "insecure-skip-tls-verify": True}}],
            "users": [{"name": "u", "user": {"token": "abc"}}],
            "contexts": [{"name": "a", "context": {"cluster": "c", "user": "u"}}]}
     path = tmp_path / "kubeconfig"
     path.write_text(json.dumps(cfg))
+    return path
+
+
+def test_kubeconfig_and_context(tmp_path):
+    path = kubeconfig_file(tmp_path)
     api = K.build_client({"kubeconfig": str(path)})
     assert api.configuration.host == "https://198.18.0.11:6443"
     assert api.configuration.api_key["authorization"] == "Bearer abc"
     with pytest.raises(K.K8sConfigError, match="context missing"):
         K.build_client({"kubeconfig": str(path), "context": "missing"})
+
+
+def test_empty_context_means_the_current_context(tmp_path):
+    """AWX's kubeconfig credential renders an unset Context as "": that is the current context, not a context named ""."""
+    api = K.build_client({"kubeconfig": str(kubeconfig_file(tmp_path)), "context": ""})
+    assert api.configuration.host == "https://198.18.0.11:6443"
 
 
 def test_bad_kind_and_page_size():

@@ -150,16 +150,30 @@ def test_validate(kw, match):
 
 
 # -- cleanup against a fake API ------------------------------------------------------------------------------
+def nodes() -> list[dict]:
+    return json.loads((FIX / "healthy_nodes.json").read_text())["items"]
+
+
 class FakeApi:
     """Deletes remove the pod; after `replace_after` list calls, the controller's replacement is Ready."""
 
-    def __init__(self, pods: list[dict], replace_after: int = 1, owners: dict | None = None):
+    def __init__(self, pods: list[dict], replace_after: int = 1, owners: dict | None = None,
+                 node_list: list[dict] | None = None):
         self.pods = pods
         self.deletes: list[tuple[str, str, str, int | None]] = []
+        self.versions: list[str | None] = []
         self.lists = 0
         self.replace_after = replace_after
         self.pending: list[dict] = []
         self.owners = owners or {}
+        self.node_list = nodes() if node_list is None else node_list
+
+    def list_nodes(self):
+        return copy.deepcopy(self.node_list)
+
+    def read_pod(self, namespace, name):
+        found = [p for p in self.pods if p["metadata"]["namespace"] == namespace and p["metadata"]["name"] == name]
+        return copy.deepcopy(found[0]) if found else None
 
     def list_pods(self, label_selector=None, field_selector=None):
         self.lists += 1
@@ -168,8 +182,9 @@ class FakeApi:
             self.pending = []
         return copy.deepcopy(self.pods)
 
-    def delete_pod(self, namespace, name, pod_uid, grace_period_seconds=None):
+    def delete_pod(self, namespace, name, pod_uid, grace_period_seconds=None, resource_version=None):
         self.deletes.append((namespace, name, pod_uid, grace_period_seconds))
+        self.versions.append(resource_version)
         victim = next(p for p in self.pods if P.uid(p) == pod_uid)
         self.pods.remove(victim)
         fresh = pod("app-base") if name.startswith("app-base") else pod("developer-center-web")
@@ -218,3 +233,217 @@ def test_wait_timeout_reports_what_is_missing():
                   clock=lambda: next(ticks))
     assert "replacements are not all Running and Ready" in str(info.value)
     assert len(info.value.result["audit"]) == 3    # the deletes happened and stay audited
+
+
+# -- incident conditions: a partitioned node, system namespaces, partial failures, leftovers (issue 16) ---------
+PART = Path(__file__).parent / "fixtures" / "incident"
+PART_NOW = dt.datetime(2026, 12, 6, 9, 50, 30, tzinfo=dt.timezone.utc)   # ~65 s after app-db-0's grace period ended
+
+
+def partitioned() -> tuple[list[dict], list[dict]]:
+    """The lab during `python -m lab fault inject partition`: node2 unreachable, app-db-0 evicted and Terminating."""
+    return (json.loads((PART / "node2_partitioned_pods.json").read_text())["items"],
+            json.loads((PART / "node2_partitioned_nodes.json").read_text())["items"])
+
+
+def ticks(step: int = 2):
+    clock = iter(range(0, 10 ** 6, step))
+    return lambda: next(clock)
+
+
+class PartitionApi(FakeApi):
+    """As the API behaves while nodes do not answer: a graceful delete of a pod there only marks it Terminating
+    (no kubelet confirms it); its ReplicaSet still starts a replacement elsewhere. Grace period 0 removes it."""
+
+    def __init__(self, pods, silent_nodes=("node2",), **kw):
+        super().__init__(pods, **kw)
+        self.silent = set(silent_nodes)
+
+    def delete_pod(self, namespace, name, pod_uid, grace_period_seconds=None, resource_version=None):
+        victim = next(p for p in self.pods if P.uid(p) == pod_uid)
+        if P.node_of(victim) in self.silent and grace_period_seconds != 0:
+            self.deletes.append((namespace, name, pod_uid, grace_period_seconds))
+            self.versions.append(resource_version)
+            victim["metadata"]["deletionTimestamp"] = PART_NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
+            fresh = pod("app-base")
+            fresh["metadata"].update(name=name + "-new", uid=pod_uid + "-new")
+            self.pending.append(fresh)
+            return "deleted"
+        return super().delete_pod(namespace, name, pod_uid, grace_period_seconds, resource_version)
+
+
+def test_statefulset_pod_stuck_on_a_partitioned_node_is_left_waiting_for_its_node():
+    pods, node_list = partitioned()
+    api = PartitionApi(pods, node_list=node_list)
+    result = C.cleanup(api, opts(terminating_seconds=5, wait=True, wait_timeout=60), check_mode=False, now=PART_NOW,
+                       sleep=lambda s: None, clock=ticks())
+    assert api.deletes == [] and result["changed"] is False and result["audit"] == []
+    assert result["waiting_for_node"] == [{"pod": "developer-center/app-db-0", "node": "node2"}]
+    left = next(p for p in result["left_alone"] if p["name"] == "app-db-0")
+    assert left["reason"] == "Terminating" and left["waiting_for_node"] == "node2"
+    assert left["left_alone"].startswith("waiting for node node2 (not Ready): a pod of StatefulSet app-db; mounts "
+                                         "PersistentVolumeClaim data-app-db-0"), left["left_alone"]
+    # check mode predicts the same: nothing to delete
+    planned = C.cleanup(PartitionApi(partitioned()[0], node_list=node_list), opts(terminating_seconds=5), check_mode=True,
+                        now=PART_NOW)
+    assert planned["changed"] is False and planned["waiting_for_node"] == result["waiting_for_node"]
+
+
+@pytest.mark.parametrize("how", ["confirmed", "node deleted"])
+def test_statefulset_pod_is_force_deleted_once_its_node_is_known_gone(how):
+    pods, node_list = partitioned()
+    kw = {"confirmed_dead_nodes": ("node2",)} if how == "confirmed" else {}
+    if how == "node deleted":
+        node_list = [n for n in node_list if n["metadata"]["name"] != "node2"]
+    sts = next(p for p in pods if p["metadata"]["name"] == "app-db-0")
+    api = PartitionApi(pods, node_list=node_list)
+    result = C.cleanup(api, opts(terminating_seconds=5, **kw), check_mode=False, now=PART_NOW)
+    assert api.deletes == [("developer-center", "app-db-0", P.uid(sts), 0)]
+    assert result["changed"] and result["waiting_for_node"] == []
+    assert result["audit"][0]["after"] == {"deleted": True, "grace_period_seconds": 0}
+
+
+def test_any_pod_with_a_claim_waits_for_its_node_even_a_ready_one():
+    p = terminating(pod("app-base"), 300)
+    p["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "app-base-data"}}]
+    api = FakeApi([p])
+    result = C.cleanup(api, opts(), check_mode=False, now=NOW)
+    assert not api.deletes and result["waiting_for_node"] == [{"pod": P.key(p), "node": P.node_of(p)}]
+    assert f"waiting for node {P.node_of(p)} (Ready, its kubelet has not confirmed the deletion)" in \
+        result["left_alone"][0]["left_alone"]
+    # a stateless pod stuck Terminating is force-deleted as before
+    plain = terminating(pod("app-base"), 300)
+    api = FakeApi([plain])
+    C.cleanup(api, opts(), check_mode=False, now=NOW)
+    assert api.deletes == [("developer-center", P.key(plain).split("/")[1], P.uid(plain), 0)]
+
+
+def system_crashloop() -> list[dict]:
+    kc = next(p for p in healthy() if p["metadata"]["name"].startswith("calico-kube-controllers"))
+    return [crashloop(copy.deepcopy(kc))]
+
+
+@pytest.mark.parametrize("namespaces,protected", [
+    (("kube-system",), None),
+    (("developer-center", "kube-public"), None),
+    (("calico-system",), ("kube-system", "calico-system")),
+])
+def test_system_namespaces_are_refused_without_the_option(namespaces, protected):
+    api = FakeApi(system_crashloop())
+    kw = {"protected_namespaces": protected} if protected else {}
+    with pytest.raises(C.CleanupRefused, match="protected namespace") as info:
+        C.cleanup(api, C.Options(namespaces=namespaces, **kw), check_mode=True, now=NOW)
+    assert "allow_protected_namespace=true" in str(info.value) and "\n" not in str(info.value)
+    assert api.lists == 0 and not api.deletes
+
+
+def test_system_namespace_with_the_option():
+    api = FakeApi(system_crashloop())
+    result = C.cleanup(api, C.Options(namespaces=("kube-system",), allow_protected_namespace=True), check_mode=False, now=NOW)
+    assert [d[1] for d in api.deletes] == [system_crashloop()[0]["metadata"]["name"]] and result["changed"]
+
+
+class FailingApi(FakeApi):
+    """The API answers 503 to the n-th DELETE (or to every LIST after the deletes)."""
+
+    def __init__(self, pods, fail_delete: int | None = None, fail_lists_after: int | None = None, **kw):
+        super().__init__(pods, **kw)
+        self.fail_delete, self.fail_lists_after, self.delete_calls = fail_delete, fail_lists_after, 0
+
+    def delete_pod(self, namespace, name, pod_uid, grace_period_seconds=None, resource_version=None):
+        self.delete_calls += 1
+        if self.delete_calls == self.fail_delete:
+            raise P.PodError(f"cannot delete pod {namespace}/{name}: Kubernetes API at https://198.18.0.11:6443 "
+                             "answered HTTP 503 Service Unavailable")
+        return super().delete_pod(namespace, name, pod_uid, grace_period_seconds, resource_version)
+
+    def list_pods(self, label_selector=None, field_selector=None):
+        if self.fail_lists_after is not None and self.lists >= self.fail_lists_after:
+            raise P.PodError("Kubernetes API at https://198.18.0.11:6443 answered HTTP 503 Service Unavailable")
+        return super().list_pods(label_selector, field_selector)
+
+
+def test_a_503_on_the_second_delete_keeps_the_first_delete_changed_and_audited():
+    api = FailingApi(broken_cluster(), fail_delete=2)
+    with pytest.raises(Exception) as info:      # 1.1.0 raised the bare PodError: the first delete was not reported
+        C.cleanup(api, opts(), check_mode=False, now=NOW)
+    result = getattr(info.value, "result", {})
+    assert type(info.value).__name__ == "CleanupFailed", info.value
+    assert result["changed"] is True and len(api.deletes) == 1
+    assert [a["target"] for a in result["audit"]] == [f"developer-center/{api.deletes[0][1]}"]
+    assert [d["outcome"] for d in result["deleted"]] == ["deleted"]
+    msg = str(info.value)
+    assert msg.startswith(f"deleted developer-center/{api.deletes[0][1]} (audited), then ") and "HTTP 503" in msg
+    assert "\n" not in msg
+
+
+def test_a_503_on_the_first_delete_changed_nothing():
+    api = FailingApi(broken_cluster(), fail_delete=1)
+    with pytest.raises(P.PodError, match="HTTP 503"):
+        C.cleanup(api, opts(), check_mode=False, now=NOW)
+    assert not api.deletes
+
+
+def test_the_api_failing_while_waiting_keeps_every_delete_audited():
+    api = FailingApi(broken_cluster(), fail_lists_after=1)
+    with pytest.raises(Exception, match="HTTP 503") as info:
+        C.cleanup(api, opts(wait=True), check_mode=False, now=NOW, sleep=lambda s: None, clock=ticks())
+    result = getattr(info.value, "result", {})
+    assert result.get("changed") is True and len(result.get("audit") or []) == 3, info.value
+    assert "waiting for their replacements failed" in str(info.value)
+
+
+def evicted_leftovers(count: int) -> list[dict]:
+    out = []
+    for i in range(count):
+        p = evicted(pod("app-base"))
+        p["metadata"].update(name=f"app-base-5895f66d44-ev{i:03d}", uid=f"uid-ev{i}")
+        out.append(p)
+    return out
+
+
+def test_yesterdays_evicted_pods_have_their_own_budget():
+    pods = evicted_leftovers(8) + [crashloop(pod("developer-center-web"))]
+    api = FakeApi(pods)
+    result = C.cleanup(api, opts(), check_mode=False, now=NOW)   # max_pods=5: 1 live pod, 8 dead ones
+    assert len(api.deletes) == 9 and result["changed"] and len(result["audit"]) == 9
+    with pytest.raises(C.CleanupRefused, match="51 dead pods \\(Evicted, Failed\\) match, more than max_dead_pods=50"):
+        C.cleanup(FakeApi(evicted_leftovers(51)), opts(), check_mode=False, now=NOW)
+    live = [crashloop(pod("developer-center-web")) for _i in range(6)]
+    for i, p in enumerate(live):
+        p["metadata"].update(name=f"developer-center-web-6b55b58b47-c{i}", uid=f"uid-c{i}")
+    with pytest.raises(C.CleanupRefused, match="6 abnormal pods match, more than max_pods=5: .*8 dead pods .* counted "
+                                               "against max_dead_pods=50 instead"):
+        C.cleanup(FakeApi(live + evicted_leftovers(8)), opts(), check_mode=False, now=NOW)
+
+
+def test_pods_on_a_node_that_does_not_answer_are_not_waited_for():
+    pods, node_list = partitioned()
+    unknown = next(p for p in pods if p["metadata"]["name"].startswith("app-base"))
+    unknown["spec"]["nodeName"] = "node2"
+    unknown["status"]["phase"] = "Unknown"
+    api = PartitionApi(pods, node_list=node_list)
+    result = C.cleanup(api, opts(terminating_seconds=5, wait=True, wait_timeout=180), check_mode=False, now=PART_NOW,
+                       sleep=lambda s: None, clock=ticks())
+    assert [d[1] for d in api.deletes] == [unknown["metadata"]["name"]] and api.deletes[0][3] is None
+    assert result["replacements"]["done"] is True
+    assert result["replacements"]["pending"] == [
+        {"pod": P.key(unknown), "node": "node2",
+         "why": "node node2 is not Ready: its deletion and replacement are not waited for (they complete when the node "
+                "answers again, or its Node is deleted)"}]
+
+
+def test_a_pod_that_recovered_since_the_list_is_not_deleted():
+    sick = crashloop(pod("developer-center-web"))
+    api = FakeApi([sick])
+    api.read_pod = lambda namespace, name: pod("developer-center-web")   # Ready again when read right before the delete
+    result = C.cleanup(api, opts(), check_mode=False, now=NOW)
+    assert not api.deletes and result["changed"] is False and result["deleted"][0]["outcome"] == "recovered"
+
+
+def test_the_delete_carries_the_resource_version_read_just_before():
+    sick = crashloop(pod("developer-center-web"))
+    sick["metadata"]["resourceVersion"] = "4711"
+    api = FakeApi([sick])
+    C.cleanup(api, opts(), check_mode=False, now=NOW)
+    assert api.versions == ["4711"]

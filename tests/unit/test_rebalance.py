@@ -189,3 +189,43 @@ def test_rebalance_check_mode_returns_the_plan_and_changes_nothing():
     assert [a["after"] for a in out["audit"]] == [{"replicas": 1}, {"replicas": 3}]
     with pytest.raises(R.RebalanceError, match="no load given for product/calc and the cluster does not serve metrics.k8s.io"):
         R.rebalance(cluster, [specs[0], {"namespace": "product", "name": "calc"}], None, 0.7, "auto", check_mode=True)
+
+
+# -- protected namespaces and partial failures (issue 16) ------------------------------------------------------
+@pytest.mark.parametrize("namespace,kw", [("kube-system", {}), ("calico-system", {"protected_namespaces": ("calico-system",)})])
+def test_a_workload_in_a_protected_namespace_is_refused_before_anything_is_read(namespace, kw):
+    cluster = ScalerWithLoads({"coredns": 2, "calc": 2})
+    specs = [{"namespace": namespace, "name": "coredns", "load": 0.95}, {"namespace": "product", "name": "calc", "load": 0.1}]
+    with pytest.raises(R.RebalanceRefused, match=f"workload {namespace}/coredns is in the protected namespace {namespace}; "
+                                                 "refusing \\(set allow_protected_namespace=true"):
+        R.rebalance(cluster, specs, None, 0.7, "auto", check_mode=False, **kw)
+    assert cluster.order == []
+    out = R.rebalance(cluster, specs, None, 0.7, "auto", check_mode=True, allow_protected_namespace=True, **kw)
+    assert out["changed"]
+
+
+class BrokenCluster(ScalerWithLoads):
+    """The API answers 503 to the n-th patch."""
+
+    def __init__(self, replicas, fail_patch):
+        super().__init__(replicas)
+        self.fail_patch, self.patches = fail_patch, 0
+
+    def patch_replicas(self, kind, ns, name, replicas, resource_version):
+        self.patches += 1
+        if self.patches == self.fail_patch:
+            raise R.RebalanceError(f"scaling {kind} {ns}/{name} to {replicas}: Kubernetes API answered HTTP 503 "
+                                   "Service Unavailable")
+        super().patch_replicas(kind, ns, name, replicas, resource_version)
+
+
+@pytest.mark.parametrize("fail_patch,changed,applied", [(1, False, []), (2, True, ["calc"])])
+def test_a_failed_step_reports_changed_only_for_what_was_applied(fail_patch, changed, applied):
+    cluster = BrokenCluster({"gateway": 2, "calc": 2}, fail_patch)
+    specs = [{"namespace": "product", "name": "gateway", "load": 0.95}, {"namespace": "product", "name": "calc", "load": 0.1}]
+    with pytest.raises(R.RebalanceApplyFailed, match="HTTP 503") as info:
+        R.rebalance(cluster, specs, None, 0.7, "auto", check_mode=False,
+                    applier=R.Applier(cluster, sleep=lambda s: None, clock=iter(range(10 ** 6)).__next__))
+    out = info.value.result
+    assert out["changed"] is changed and [s["name"] for s in out["applied"]] == applied
+    assert [a["target"] for a in out["audit"]] == [f"product/Deployment/{n}" for n in applied]

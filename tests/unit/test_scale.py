@@ -120,3 +120,57 @@ def test_a_change_between_read_and_patch_is_refused():
     apps.resource_version = "101"                         # an HPA or another operator moved it meanwhile
     with pytest.raises(S.ScaleRefused, match="changed after it was read \\(resourceVersion 100\\)"):
         scaler.patch_replicas("Deployment", "product", "web", 3, obj["metadata"]["resourceVersion"])
+
+
+class Failed(Exception):
+    def __init__(self, result):
+        super().__init__(result.get("msg"))
+        self.result = result
+
+
+class FakeModule:
+    """What scale() uses of an AnsibleModule: params, check mode, diff, fail_json."""
+
+    def __init__(self, **params):
+        self.params = {"kind": "Deployment", "namespace": "product", "name": "web", "replicas": 3, "min_replicas": None,
+                       "max_replicas": None, "only_if_current": None, "allow_zero": False,
+                       "protected_namespaces": list(S.PROTECTED_NAMESPACES), "allow_protected_namespace": False,
+                       "wait": True, "wait_timeout": 0, **params}
+        self.check_mode = False
+        self._diff = False
+
+    @staticmethod
+    def fail_json(**result):
+        raise Failed(result)
+
+
+class StuckApps(FakeApps):
+    """Patches apply; the rollout never completes (no new pod becomes Ready); or reads fail after the patch."""
+
+    def __init__(self, fail_reads_after_patch=False):
+        super().__init__()
+        self.fail_reads_after_patch = fail_reads_after_patch
+
+    def read_namespaced_deployment(self, name, namespace, _request_timeout=None):
+        if self.patches and self.fail_reads_after_patch:
+            error = Exception("Service Unavailable")
+            error.status = 503
+            raise error
+        obj = super().read_namespaced_deployment(name, namespace, _request_timeout)
+        replicas = self.patches[-1]["spec"]["replicas"] if self.patches else 2
+        obj.update(kind="Deployment", spec={"replicas": replicas},
+                   status={"replicas": 2, "readyReplicas": 2, "updatedReplicas": 2, "availableReplicas": 2})
+        return obj
+
+
+@pytest.mark.parametrize("fail_reads", [False, True])
+def test_a_scale_whose_rollout_fails_is_reported_changed_with_its_audit_record(fail_reads):
+    """The patch is made: a failing rollout (or an API failing while it is followed) fails the task WITH the change."""
+    from ansible_collections.kubeops.runbook.plugins.modules import k8s_scale   # pylint: disable=import-outside-toplevel
+    apps = StuckApps(fail_reads_after_patch=fail_reads)
+    with pytest.raises(Failed) as info:
+        k8s_scale.scale(FakeModule(), S.Scaler(apps))
+    result = info.value.result
+    assert result["changed"] is True and apps.patches and result["after"] == 3
+    assert [(a["action"], a["target"], a["after"]) for a in result["audit"]] == [("scale", "product/Deployment/web", {"replicas": 3})]
+    assert result["msg"].startswith("product/Deployment/web scaled to 3 but ")
