@@ -29,7 +29,7 @@ description:
     directory of 100,000 files gives a small result.
   - In check mode the module reports exactly what would go and how many bytes that frees.
   - The controller-side action plugin appends one line per run that changed something (or would, in check mode)
-    to the audit log C(kubeops_audit_log) (default C(./reports/audit.log)).
+    to the audit log C(kubeops_audit_log) (default C(~/.local/state/kubeops.runbook/audit.log)).
 author:
   - kubeops.runbook maintainers (@kubeops)
 options:
