@@ -179,4 +179,5 @@ class ActionModule(AuditActionBase):
         if not healthy:
             raise AnsibleActionFail(
                 f"refusing to restart {unit} on {host}: its restart on {other} at {previous.get('time')} has not been "
-                f"followed by a healthy {unit} there (probed now: {detail}); one control-plane or etcd host at a time")
+                f"followed by a healthy {unit} there (probed now: {detail}); one control-plane or etcd host at a time - "
+                f"fix {other} first (a restart there that ends healthy lifts this)")

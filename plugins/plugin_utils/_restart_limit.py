@@ -187,10 +187,11 @@ def health_probe(kind: str, address: str, settings: dict) -> tuple[str, dict]:
 def probe_result(kind: str, result: dict) -> tuple[bool, str]:
     """(healthy, one line saying why) from the probe module's result."""
     if kind == "etcd":
-        text = " ".join(str(result.get(k) or "") for k in ("stdout", "stderr")).strip()
-        line = next((ln for ln in text.splitlines() if ln.strip()), "") if text else ""
-        healthy = result.get("rc") == 0 and " is healthy" in (result.get("stdout") or "")
-        return healthy, (line or str(result.get("msg") or "no output"))[:300]
+        # etcdctl 3.4 prints the verdict ("<url> is healthy: ..." / "is unhealthy: ...") on stderr, after its log lines
+        lines = [ln.strip() for k in ("stdout", "stderr") for ln in str(result.get(k) or "").splitlines() if ln.strip()]
+        verdict = next((ln for ln in lines if " is healthy" in ln or " is unhealthy" in ln), None)
+        healthy = result.get("rc") == 0 and verdict is not None and " is healthy" in verdict
+        return healthy, (verdict or (lines[-1] if lines else str(result.get("msg") or "no output")))[:300]
     content = str(result.get("content") or "").strip()
     if result.get("status") == 200 and content == "ok":
         return True, "ok"

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
 import pytest
 
@@ -133,3 +135,21 @@ def test_serial_lock_lets_one_holder_in_at_a_time(tmp_path):
                 pass
     with L.serial_lock(path, 0):
         pass
+
+
+FIX = Path(__file__).parent / "fixtures" / "restart"
+
+
+@pytest.mark.parametrize("kind, name, healthy, detail", [
+    ("apiserver", "readyz_ok.json", True, "ok"),
+    ("apiserver", "readyz_verbose.json", False, "HTTP 200: [+]ping ok"),          # only the bare 'ok' is ready
+    ("apiserver", "readyz_refused.json", False, "Status code was -1 and not [200]: Request failed: <urlopen error [Errno 111] Connection refused>"),
+    ("controller-manager", "kcm_ok.json", True, "ok"),
+    ("controller-manager", "kcm_by_address.json", False, "Status code was -1"),
+    # etcdctl 3.4 prints its verdict on stderr
+    ("etcd", "etcd_ok.json", True, "https://198.18.0.21:2379 is healthy: successfully committed proposal: took ="),
+    ("etcd", "etcd_refused.json", False, "https://198.18.0.21:23799 is unhealthy: failed to commit proposal: context deadline exceeded"),
+])
+def test_probe_results_captured_on_the_lab(kind, name, healthy, detail):
+    got, why = L.probe_result(kind, json.loads((FIX / name).read_text()))
+    assert got is healthy and why.startswith(detail), why
