@@ -22,7 +22,7 @@ description:
     When both O(name) and O(peer_url) are given they must name the same member, else it refuses (a member that
     never started has no name yet and is found by its peer URL).
   - With O(member_endpoint), the client URL of the etcd on the host to remove, that etcd is asked what it is
-    (C(endpoint status): cluster ID and member ID) and the member with that ID is removed, whatever its name or peer
+    (C(endpoint status) - its cluster ID and member ID) and the member with that ID is removed, whatever its name or peer
     URLs (a member named C(etcd-master1) with the peer URL C(https://master1.example.com:2380) is found for the host
     C(master1)). An etcd there of another cluster, or of this cluster under an ID the member list does not show, is
     refused, and so are O(name) or O(peer_url) naming another member than it.
@@ -52,6 +52,7 @@ options:
       - With O(state=absent), the client URL of the etcd on the host to remove, for example C(https://198.18.0.22:2379);
         the member ID that etcd reports identifies the member.
     type: str
+    version_added: 2.0.0
   host_addresses:
     description:
       - With O(state=absent), addresses or names of the host to remove; a member with a peer URL on one of them is that
@@ -59,6 +60,7 @@ options:
     type: list
     elements: str
     default: []
+    version_added: 2.0.0
   state:
     description: V(present) adds (and promotes), V(absent) removes.
     type: str

@@ -24,7 +24,7 @@ description:
     of the host's member (C(https://<ansible_host>:2379), C(kubeops_etcd_cacert), C(kubeops_etcd_cert),
     C(kubeops_etcd_key)) succeeds, or C(/healthz) of the controller-manager (port 10257) or scheduler (10259)
     answers C(ok). The result is one more audit line (C(unit_health)).
-  - Before restarting such a unit, the audit log is read for its last restart on another host: unless that host's
+  - Before restarting such a unit, the audit log is read for its last restart on another host; unless that host's
     unit was seen healthy afterwards, it is probed again (from this host), and the restart is refused while it is
     not healthy. A restart that does not end healthy fails the task, and so blocks the next host's.
   - With O(only_if_not_active=true), an active unit is left alone (the incident runbooks restart only what is down),
@@ -51,6 +51,7 @@ options:
       - Other units are only checked to be active (or activating) after the restart.
     type: int
     default: 180
+    version_added: 2.0.0
   only_if_not_active:
     description: Restart only when the unit is not C(active).
     type: bool
