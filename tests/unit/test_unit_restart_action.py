@@ -61,9 +61,10 @@ class Host:
             if module_name == "ansible.builtin.command":
                 # as etcdctl 3.4 answers (tests/unit/fixtures/restart/etcd_*.json): the verdict on stderr
                 url = module_args["argv"][3][12:]
-                return ({"rc": 0, "stdout": "", "stderr": f"{url} is healthy: successfully committed proposal: took = 5ms"}
-                        if ready else {"rc": 1, "stdout": "", "stderr": f"{url} is unhealthy: failed to commit proposal: "
-                                                                         "context deadline exceeded\nError: unhealthy cluster"})
+                if ready:
+                    return {"rc": 0, "stdout": "", "stderr": f"{url} is healthy: successfully committed proposal: took = 5ms"}
+                return {"rc": 1, "stdout": "",
+                        "stderr": f"{url} is unhealthy: failed to commit proposal: context deadline exceeded\nError: unhealthy cluster"}
             return {"status": 200, "content": "ok"} if ready else {"status": -1, "msg": "Connection refused", "failed": True}
         raise AssertionError(f"unexpected module {module_name}")
 
