@@ -352,3 +352,22 @@ def test_run_member_says_not_a_member_when_nothing_answers_and_nothing_matches()
     result = run_member(module, M.Cluster(run, _base, sorted(DNS_HEALTHY), sleep=lambda s: None), resolve=no_dns)
     assert not result["changed"] and result["not_a_member"] is True and result["audit"] == []
     assert result["host_etcd"]["answered"] is False and "context deadline exceeded" in result["host_etcd"]["error"]
+
+
+def test_run_member_reports_a_removal_whatever_fails_after_it():
+    """The member was removed, then reading the list back failed in a way no one planned for (here the runner itself
+    raised): the result is failed AND changed with the audit record of the removal, not a bare traceback."""
+    module = FakeModule(name="e3", peer_url=None, state="absent")
+
+    class Breaks(Replay):
+        def __call__(self, argv, env):
+            if argv[-3:] == ["list", "-w", "simple"] and len(self.calls) >= 3:
+                raise RuntimeError("etcdctl vanished")
+            return super().__call__(argv, env)
+
+    run = Breaks([(0, (FIX / "member_list_3.simple").read_text(), ""),
+                  (0, (FIX / "endpoint_health_ok.json").read_text(), ""),
+                  (0, (FIX / "member_remove_ok.stdout").read_text(), "")])
+    result = run_member(module, M.Cluster(run, _base, sorted(ALL_HEALTHY), sleep=lambda s: None))
+    assert result["failed"] and result["changed"] and "etcdctl vanished (after: remove member e3" in result["msg"]
+    assert result["audit"][0]["actions"] == ["remove member e3 (90c6dff3c23458a8)"]
