@@ -229,7 +229,7 @@ def test_worker_removal_drains_first_and_stops_when_a_pdb_blocks(lab, spare1_wor
         pinned_with_pdb(lab, ns)
         blocked = lab.playbook("playbooks/scale_out.yml", extra_vars=extra)
         assert blocked.returncode != 0
-        assert "worker removal of spare1 stopped: drain did not finish within 20s" in blocked.stdout, blocked.stdout[-3000:]
+        assert "worker removal of spare1 stopped: drain of Node spare1 did not finish within 20s" in blocked.stdout, blocked.stdout[-3000:]
         assert "the node is uncordoned again" in blocked.stdout
         node = json.loads(lab.kubectl("get", "node", "spare1", "-o", "json").stdout)
         assert not node["spec"].get("unschedulable"), node["spec"]
