@@ -6,7 +6,8 @@
 A module that changes state (or would, in check mode) returns ``audit``: a list of records built with
 ``record()``. The controller-side action plugin of that module (``plugins/plugin_utils/_audit_action.py``)
 turns each into one JSON line of the audit log with ``audit_line()``. Secrets never reach the line: values
-under secret-looking keys are replaced by ``<redacted>``, and so are credentials in URLs (``user:password@``).
+under secret-looking keys (``password``, ``token``, ``api_key``, ``auth``, ``Authorization``, ...) are replaced by
+``<redacted>``, and so are credentials in text (``user:password@``, ``Bearer ...``, ``password=...``).
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from ansible_collections.kubeops.runbook.plugins.module_utils._redact import red
 
 SCHEMA = "kubeops.runbook/audit/v1"
 REDACTED = "<redacted>"
-_SECRET_KEY = re.compile(r"(pass(word)?|secret|token|private|key_?data|webhook|credential)", re.IGNORECASE)
+_SECRET_KEY = re.compile(r"(pass(word)?|secret|token|private|key_?data|webhook|credential|api_?key|access_?key|"
+                         r"authori[sz]ation|cookie|(^|[_.\-])auth($|[_.\-]))", re.IGNORECASE)
 
 
 class AuditError(ValueError):

@@ -150,7 +150,7 @@ def parse_endpoint_status(text: str) -> dict[str, dict]:
         st = item["Status"]
         header = st.get("header") or {}
         result[str(item.get("Endpoint"))] = {
-            "member_id": header.get("member_id"), "leader": st.get("leader") or 0, "version": st.get("version"),
+            "member_id": header.get("member_id"), "cluster_id": header.get("cluster_id"), "leader": st.get("leader") or 0, "version": st.get("version"),
             "db_size": int(st.get("dbSize") or 0), "db_size_in_use": int(st.get("dbSizeInUse") or 0),
             "raft_term": int(st.get("raftTerm") or 0), "raft_index": int(st.get("raftIndex") or 0),
             "raft_applied_index": int(st.get("raftAppliedIndex") or 0), "revision": header.get("revision"),

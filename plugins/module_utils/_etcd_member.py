@@ -11,12 +11,21 @@ output of etcdctl 3.4 loses to float64) and the health of each member's client U
   same name and peer URL is no change. New members join as learners and are promoted once in sync.
 - remove: refuse to remove the last member, or one whose removal leaves fewer healthy voting members than the
   quorum of the remaining cluster.
+
+Which member a host is (``identify``): first what the host's own etcd says through its client URL (``endpoint
+status``: its cluster ID and member ID - a member named ``etcd-master1`` with a DNS peer URL is still found for the
+inventory host ``master1``); an etcd of another cluster, or of this cluster under an ID the member list lacks, is
+refused. When that etcd does not answer: the member called ``name``, the one with ``peer_url``, or the one with a
+peer URL (any of its peer URLs, DNS names resolved) on one of the host's addresses.
 """
 from __future__ import annotations
 
+import json
 import re
+import socket
 import time
 import typing as t
+from urllib.parse import urlsplit
 
 from ansible_collections.kubeops.runbook.plugins.module_utils._etcd import last_error_line
 from ansible_collections.kubeops.runbook.plugins.module_utils._waiter import WaitTimeout, wait_until
@@ -145,19 +154,115 @@ def find_target(members: list[dict], name: str | None, peer_url: str | None) -> 
     return by_name or by_peer
 
 
+def member_id_hex(value: t.Any) -> str:
+    """A member or cluster ID as etcdctl's simple output prints it (hex, no padding), from the exact decimal of JSON."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise MemberError(f"etcdctl printed {value!r} where a member ID was expected")
+    return format(value, "x")
+
+
+def _resolved(host: str, resolve: t.Callable[[str], t.Collection[str]], cache: dict) -> set[str]:
+    """``host`` and the addresses it resolves to (nothing more when it does not resolve)."""
+    if host not in cache:
+        try:
+            cache[host] = {host, *resolve(host)}
+        except (OSError, UnicodeError, ValueError):
+            cache[host] = {host}
+    return cache[host]
+
+
+def resolve_host(host: str) -> set[str]:
+    return {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
+
+
+def by_address(members: list[dict], addresses: t.Iterable[str],
+               resolve: t.Callable[[str], t.Collection[str]] = resolve_host) -> list[dict]:
+    """Members with a peer URL (any of them) whose host is, or resolves to, one of ``addresses``."""
+    cache: dict[str, set[str]] = {}
+    wanted: set[str] = set()
+    for address in addresses or ():
+        if address:
+            wanted |= _resolved(str(address).strip("[]"), resolve, cache)
+    if not wanted:
+        return []
+    found = []
+    for member in members:
+        for url in member["peer_urls"]:
+            try:
+                host = urlsplit(url).hostname
+            except ValueError:
+                host = None
+            if host and _resolved(host, resolve, cache) & wanted:
+                found.append(member)
+                break
+    return found
+
+
+def identify(members: list[dict], name: str | None, peer_url: str | None, own: dict | None = None,
+             cluster_id: t.Any = None, addresses: t.Iterable[str] = (),
+             resolve: t.Callable[[str], t.Collection[str]] = resolve_host) -> tuple[dict | None, str | None]:
+    """(member, how it was found) for the host to remove, or (None, None) when no member is that host.
+
+    ``own`` is what the host's etcd answered through its client URL (``identity_from_status``), None when it did not
+    answer or was not asked. Raises MemberRefused when that etcd belongs to another cluster, is a member the list
+    lacks, or when ``name``/``peer_url``/the addresses name another member than it, or more than one.
+    """
+    named = find_target(members, name, peer_url)
+    if own is not None:
+        where = own.get("endpoint") or "the host's client URL"
+        if cluster_id is None or own.get("cluster_id") != cluster_id:
+            raise MemberRefused(f"the etcd answering on {where} belongs to another cluster (ID {member_id_hex(own.get('cluster_id'))}, "
+                                f"this one is {member_id_hex(cluster_id) if cluster_id is not None else 'unknown'}); "
+                                f"refusing to treat it as a member of this one")
+        own_id = member_id_hex(own.get("member_id"))
+        member = next((m for m in members if m["id"] == own_id), None)
+        if member is None:
+            raise MemberRefused(f"the etcd answering on {where} is member {own_id} of this cluster, which the member list "
+                                f"does not show; refusing to stop or wipe an etcd the cluster may still count")
+        if named is not None and named["id"] != own_id:
+            raise MemberRefused(f"{'name ' + name if name and named['name'] == name else 'peer_url ' + str(peer_url)} is member "
+                                f"{named['name'] or named['id']} ({named['id']}) but the etcd answering on {where} is member "
+                                f"{member['name'] or own_id} ({own_id}); refusing to guess which to remove")
+        return member, "member_id"
+    if named is not None:
+        return named, "name" if name and named["name"] == name else "peer_url"
+    matches = by_address(members, addresses, resolve)
+    if len(matches) > 1:
+        raise MemberRefused(f"members {', '.join(m['name'] or m['id'] for m in matches)} all have peer URLs on "
+                            f"{', '.join(a for a in addresses if a)}; refusing to guess which to remove")
+    if matches:
+        return matches[0], "peer_url_address"
+    return None, None
+
+
+def identity_from_status(rc: int, out: str, err: str, endpoint: str,
+                         parse_status: t.Callable[[str], dict]) -> dict | None:
+    """What ``endpoint status -w json`` of one client URL says the etcd there is: {endpoint, cluster_id, member_id};
+    None when it did not answer (connection refused, timeout: no etcd serves there now)."""
+    try:
+        status = parse_status(out) if rc == 0 else {}
+    except Exception:  # pylint: disable=broad-exception-caught  # garbage is no answer; the caller says so
+        status = {}
+    answer = status.get(endpoint) or (next(iter(status.values())) if len(status) == 1 else None)
+    if not answer or answer.get("member_id") is None:
+        return None
+    return {"endpoint": endpoint, "cluster_id": answer.get("cluster_id"), "member_id": answer.get("member_id")}
+
+
 def plan_remove(members: list[dict], healthy_urls: t.Collection[str], name: str | None = None,
-                peer_url: str | None = None) -> dict:
-    """{action: none|remove, member}; raises MemberRefused when it would break quorum, empty the cluster, or when
-    ``name`` and ``peer_url`` point at different members."""
-    if not name and not peer_url:
+                peer_url: str | None = None, own: dict | None = None, cluster_id: t.Any = None,
+                addresses: t.Iterable[str] = (), resolve: t.Callable[[str], t.Collection[str]] = resolve_host) -> dict:
+    """{action: none|remove, member, identified_by}; raises MemberRefused when it would break quorum, empty the
+    cluster, or when the host cannot be told from another member (see ``identify``)."""
+    if not name and not peer_url and own is None and not any(addresses or ()):
         raise MemberError("name or peer_url is required to remove a member")
-    target = find_target(members, name, peer_url)
+    target, how = identify(members, name, peer_url, own, cluster_id, addresses, resolve)
     if target is None:
-        return {"action": "none", "member": None}
+        return {"action": "none", "member": None, "identified_by": None}
     if len(members) == 1:
         raise MemberRefused(f"{target['name'] or target['id']} is the last member of the cluster; refusing to remove it")
     if target["is_learner"]:
-        return {"action": "remove", "member": target}
+        return {"action": "remove", "member": target, "identified_by": how}
     remaining = [m for m in _voters(members) if m["id"] != target["id"]]
     quorum = len(remaining) // 2 + 1
     healthy = [m["name"] or m["id"] for m in remaining if is_healthy(m, healthy_urls)]
@@ -165,7 +270,7 @@ def plan_remove(members: list[dict], healthy_urls: t.Collection[str], name: str 
         raise MemberRefused(f"removing {target['name'] or target['id']} would leave {len(remaining)} voting members of which "
                             f"only {len(healthy)} are healthy ({', '.join(healthy) or 'none'}), below the quorum of {quorum}; "
                             f"refusing")
-    return {"action": "remove", "member": target}
+    return {"action": "remove", "member": target, "identified_by": how}
 
 
 def error_text(stdout: str, stderr: str) -> str:
@@ -192,6 +297,22 @@ class Cluster:
         if rc != 0:
             raise MemberError(f"etcdctl member list failed on {', '.join(self.endpoints)}: {error_text(out, err)}")
         return parse_member_list_simple(out)
+
+    def cluster_id(self) -> t.Any:
+        """The cluster's ID (``member list -w json`` header; Python reads etcdctl's decimal exactly)."""
+        rc, out, err = self.call("member", "list", output_json=True)
+        if rc != 0:
+            raise MemberError(f"etcdctl member list failed on {', '.join(self.endpoints)}: {error_text(out, err)}")
+        try:
+            return json.loads(out)["header"]["cluster_id"]
+        except (ValueError, KeyError, TypeError):
+            raise MemberError(f"etcdctl member list -w json: unexpected output {(out or '')[:200]!r}") from None
+
+    def identity(self, endpoint: str, parse_status: t.Callable[[str], dict]) -> tuple[dict | None, str]:
+        """What the etcd on ``endpoint`` says it is (None when it does not answer) and etcdctl's error line."""
+        rc, out, err = self.call("endpoint", "status", endpoints=[endpoint], output_json=True)
+        own = identity_from_status(rc, out, err, endpoint, parse_status)
+        return own, ("" if own is not None else error_text(out, err))
 
     def healthy_urls(self, members: list[dict], parse_health: t.Callable[[str], dict]) -> set[str]:
         urls = [u for m in members for u in m["client_urls"]]

@@ -37,6 +37,7 @@ import typing as t
 from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (
     CRITICAL, OK, UNKNOWN, WARNING, finding, worst,
 )
+from ansible_collections.kubeops.runbook.plugins.module_utils._redact import sample_text
 
 try:  # Python 3.11+
     from re import _constants as _sre_const, _parser as _sre_parse  # type: ignore[attr-defined]
@@ -553,7 +554,7 @@ class _Tally:
             return
         self.counts[name] += 1
         if len(self.samples[name]) < self.limit:
-            self.samples[name].append(text[:MAX_SAMPLE_CHARS])
+            self.samples[name].append(sample_text(text[:MAX_SAMPLE_CHARS]))
 
 
 def find_grep() -> str | None:
@@ -763,7 +764,7 @@ class Scanner:
                 if match is None:
                     break
                 start, end = _line_at(data, match.start())
-                self.error_samples.append(decode_line(data[start:end].rstrip(b"\r"))[0][:MAX_SAMPLE_CHARS])
+                self.error_samples.append(sample_text(decode_line(data[start:end].rstrip(b"\r"))[0][:MAX_SAMPLE_CHARS]))
                 pos = end + 1
             return
         for raw in split_lines(data):
@@ -776,7 +777,7 @@ class Scanner:
             klass = f"{status[:1].decode()}xx"
             self.statuses[klass] += 1
             if klass == "5xx" and len(self.error_samples) < self.samples:
-                self.error_samples.append(decode_line(raw)[0][:MAX_SAMPLE_CHARS])
+                self.error_samples.append(sample_text(decode_line(raw)[0][:MAX_SAMPLE_CHARS]))
 
     # -- lines too long to hold
     def long_piece(self, piece: bytes) -> None:

@@ -101,18 +101,30 @@ def date_from_name(name: str, date_format: str, regex: re.Pattern | None = None,
     return None
 
 
+def bracket_end(pattern: str, start: int) -> int | None:
+    """Index just after the bracket expression opening at ``pattern[start]`` (``[``), read the way ``fnmatch`` reads
+    it (``[!]x]`` and ``[]x]`` are one expression each: a ``]`` right after ``[`` or ``[!`` is a member); None when
+    the ``[`` has no closing ``]`` and so matches itself."""
+    i = start + 1
+    if i < len(pattern) and pattern[i] == "!":
+        i += 1
+    if i < len(pattern) and pattern[i] == "]":
+        i += 1
+    end = pattern.find("]", i)
+    return None if end < 0 else end + 1
+
+
 def literal_chars(pattern: str) -> int:
-    """Characters of a glob that are not wildcards (``*``, ``?``, ``[...]``)."""
+    """Characters of a glob that match only themselves: not ``*``, ``?`` nor a bracket expression ``[...]``."""
     count = 0
     i = 0
     while i < len(pattern):
-        char = pattern[i]
-        if char == "[":
-            end = pattern.find("]", i + 2)
-            if end > 0:
-                i = end + 1
+        if pattern[i] == "[":
+            end = bracket_end(pattern, i)
+            if end is not None:
+                i = end
                 continue
-        if char not in "*?":
+        if pattern[i] not in "*?":
             count += 1
         i += 1
     return count

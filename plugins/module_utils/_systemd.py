@@ -19,6 +19,7 @@ import typing as t
 from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (
     CRITICAL, OK, UNKNOWN, WARNING, finding, worst,
 )
+from ansible_collections.kubeops.runbook.plugins.module_utils._redact import sample_text
 
 SHOW_PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState", "ActiveEnterTimestamp", "MainPID",
                    "MemoryCurrent", "NRestarts", "Result", "UnitFileState")
@@ -224,7 +225,10 @@ def parse_journal(text: str, units: list[str], not_before_us: dict[str, int] | N
         data["count"] += 1
         data["last"] = message
         if len(data["samples"]) < samples:
-            data["samples"].append(message)
+            data["samples"].append(sample_text(message))
+    for data in result.values():
+        if data["last"] is not None:
+            data["last"] = sample_text(data["last"])
     if skipped:
         result[""] = {"count": 0, "samples": [], "last": None, "skipped_lines": skipped}
     return result

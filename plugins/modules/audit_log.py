@@ -9,7 +9,7 @@ module: audit_log
 short_description: Append one record to the audit log of the collection
 version_added: 2.0.0
 description:
-  - Appends one JSON line to the audit log on the controller (C(kubeops_audit_log), default C(./reports/audit.log)),
+  - Appends one JSON line to the audit log on the controller (C(kubeops_audit_log), default C(~/.local/state/kubeops.runbook/audit.log)),
     in the same shape as the lines the remediation modules write (time, user, playbook, task, host, check mode,
     action, target, before, after).
   - For runbooks that change state with other modules (stopping units, moving data directories) and must still leave

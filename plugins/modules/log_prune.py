@@ -18,8 +18,9 @@ description:
     must be at or below one of O(allowed_roots) and is never the root directory, a top-level directory such as
     C(/data) or C(/var), or a system tree (C(/bin), C(/boot), C(/dev), C(/etc), C(/lib*), C(/proc), C(/root),
     C(/run), C(/sbin), C(/snap), C(/sys), C(/usr), C(/var/lib), C(/var/cache), C(/var/spool), C(/var/mail),
-    C(/var/backups)) whatever O(allowed_roots) says. O(pattern) needs at least 3 characters that are not
-    wildcards (so C(*) and C(*.*) are refused). O(keep_days) is 0 to 36500.
+    C(/var/backups)) whatever O(allowed_roots) says. O(pattern) needs at least 3 characters that match only
+    themselves - C(*), C(?) and bracket expressions, read as C(fnmatch) reads them, do not count (so C(*), C(*.*) and
+    C([!]xyz]*) are refused). O(keep_days) is 0 to 36500.
   - Only regular files directly inside O(path) are touched, found with one directory listing and deleted by name
     relative to the open directory (a name cannot lead out of it, whatever is swapped in). Symbolic links,
     directories, executable files, files held open for writing by another process (found by scanning
@@ -28,7 +29,7 @@ description:
     directory of 100,000 files gives a small result.
   - In check mode the module reports exactly what would go and how many bytes that frees.
   - The controller-side action plugin appends one line per run that changed something (or would, in check mode)
-    to the audit log C(kubeops_audit_log) (default C(./reports/audit.log)).
+    to the audit log C(kubeops_audit_log) (default C(~/.local/state/kubeops.runbook/audit.log)).
 author:
   - kubeops.runbook maintainers (@kubeops)
 options:
@@ -37,7 +38,7 @@ options:
     type: path
     required: true
   pattern:
-    description: Glob matched against file names in O(path) (no C(/), at least 3 characters that are not wildcards).
+    description: Glob matched against file names in O(path) (no C(/), at least 3 characters that are not wildcards or bracket expressions).
     type: str
     default: tomcat_access.*.log
   age_source:

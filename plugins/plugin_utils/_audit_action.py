@@ -2,7 +2,8 @@
 # Copyright: kubeops.runbook contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Shared action plugin base: run the module on the target, then append its audit records to the
-controller's audit log (``kubeops_audit_log``, default ``./reports/audit.log``). PRIVATE to the collection.
+controller's audit log (``kubeops_audit_log``; unset, ``$XDG_STATE_HOME/kubeops.runbook/audit.log``, that is
+``~/.local/state/kubeops.runbook/audit.log``, whatever the working directory). PRIVATE to the collection.
 
 Records are written whatever the outcome: a module that changed something and then failed returns ``failed``
 together with the ``audit`` records of what it did change, and those reach the log like any other.
@@ -18,11 +19,24 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.kubeops.runbook.plugins.module_utils._audit import AuditError, audit_line
 
-DEFAULT_AUDIT_LOG = "./reports/audit.log"
+DEFAULT_AUDIT_LOG = "~/.local/state/kubeops.runbook/audit.log"
+
+
+def default_audit_log() -> str:
+    """The audit log when ``kubeops_audit_log`` is unset: in the user's state directory, not the working directory
+    (1.1.0 used ``./reports/audit.log``: every directory, and every AWX job, started an audit log of its own)."""
+    state = os.environ.get("XDG_STATE_HOME") or ""
+    if not os.path.isabs(state):
+        return os.path.abspath(os.path.expanduser(DEFAULT_AUDIT_LOG))
+    return os.path.join(state, "kubeops.runbook", "audit.log")
 
 
 def audit_log_path(action: ActionBase, task_vars: dict) -> str:
-    path = action._templar.template(task_vars.get("kubeops_audit_log", DEFAULT_AUDIT_LOG))
+    """The one audit log path every writer and reader uses: templated, ``~`` expanded, absolute."""
+    value = task_vars.get("kubeops_audit_log")
+    path = action._templar.template(value) if value not in (None, "") else ""
+    if path in (None, ""):
+        return default_audit_log()
     return os.path.abspath(os.path.expanduser(str(path)))
 
 

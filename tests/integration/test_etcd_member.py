@@ -219,3 +219,46 @@ def test_remove_last_member_refused_and_missing_member_no_change(lab):
     bad = run_module(lab, "master1", "kubeops.runbook.etcd_member",
                      {"endpoints": LIVE, **TLS, "name": "x", "peer_url": "198.18.0.41:2380"}, check=True)
     assert bad.get("failed") and bad["msg"] == "peer_url '198.18.0.41:2380' must look like https://198.18.0.41:2380"
+
+
+# -- which member is the host to remove (the review's case: the inventory's names are not the cluster's) -------------
+# A member named differently from the inventory, with a DNS peer URL, cannot be built on the lab without re-creating its
+# etcd cluster; the unit tests replay a real cluster shaped so (tests/unit/test_member.py). Here the lab's node2 is
+# removed under names that match no member - in check mode, so the lab keeps its three members.
+ALIAS = {"scale_out_etcd": "node2", "etcd_member_state": "absent", "etcd_member_name": "etcd-node2",
+         "etcd_member_peer_url": "https://node2.etcd.invalid:2380"}
+
+
+def test_removal_finds_the_member_by_what_the_hosts_etcd_reports(lab):
+    """Name etcd-node2 and a DNS peer URL match no member: 1.1.0 planned 'nothing to change' and then stopped etcd on
+    node2. node2's own etcd says it is member node2: that member is what a real run would remove (check mode here)."""
+    ids = {m["name"]: m["id"] for m in members(lab)}
+    unit_before = lab.ssh("master1", "md5sum /etc/systemd/system/kube-apiserver.service").stdout
+    proc = lab.playbook("playbooks/scale_out.yml", extra_vars=ALIAS, check=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    assert f"etcd member etcd-node2: remove member node2 ({ids['node2']}) (found by member_id)" in proc.stdout, proc.stdout[-3000:]
+    assert sorted(m["name"] for m in members(lab)) == ["master1", "node1", "node2"]
+    assert lab.host("node2").service("etcd").is_running
+    assert lab.ssh("master1", "md5sum /etc/systemd/system/kube-apiserver.service").stdout == unit_before
+
+
+def test_removal_refuses_while_an_etcd_no_member_matches_runs_on_the_host(lab):
+    """The same names, the client URL on a port etcd does not serve and the host known by a name the etcd host cannot
+    resolve: no member matches and node2's etcd cannot say which it is - and it runs. Refused before any change (1.1.0
+    said 'no change' and stopped it); with it stopped, wiping its member data is refused the same way."""
+    extra = {**ALIAS, "etcd_member_client_url": "https://198.18.0.22:23799", "etcd_member_host_addresses": ["node2.etcd.invalid"]}
+    unit_before = lab.ssh("master1", "md5sum /etc/systemd/system/kube-apiserver.service").stdout
+    proc = lab.playbook("playbooks/scale_out.yml", extra_vars=extra)
+    assert proc.returncode != 0
+    assert ("etcd member removal of etcd-node2 refused before any change: no member matches this host" in proc.stdout
+            and "etcd is active here but its client URL https://198.18.0.22:23799 did not say which member it is" in proc.stdout), \
+        proc.stdout[-3000:]
+    with lab.unit_stopped("node2", "etcd", settle=1):
+        wipe = lab.playbook("playbooks/scale_out.yml", extra_vars={**extra, "etcd_member_wipe_data_on_remove": True})
+        assert wipe.returncode != 0 and "holds member data, which etcd_member_wipe_data_on_remove would delete" in wipe.stdout, \
+            wipe.stdout[-3000:]
+        assert lab.ssh("node2", "test -d /var/lib/etcd/member && test -f /etc/systemd/system/etcd.service",
+                       check=False).returncode == 0
+    lab.wait(lambda: healthy(lab, LIVE), "etcd healthy again", 60)
+    assert sorted(m["name"] for m in members(lab)) == ["master1", "node1", "node2"]
+    assert lab.ssh("master1", "md5sum /etc/systemd/system/kube-apiserver.service").stdout == unit_before

@@ -39,6 +39,15 @@ def confirm(lab) -> dict:
     return {"etcd_restore_confirm": "yes-restore-lab"}
 
 
+# A fourth endpoint the inventory still lists, of a member that is dead and left out of the restore (nothing serves
+# there): the restore's health check must not wait for it (1.1.0 did, and rolled the good restore back).
+DEAD_ENDPOINT = "https://198.18.0.41:2379"
+
+
+def lease_renewed(lab, node: str) -> str:
+    return lab.kubectl("-n", "kube-node-lease", "get", "lease", node, "-o", "jsonpath={.spec.renewTime}").stdout
+
+
 def leftovers(lab) -> dict:
     found = {h: lab.ssh(h, "ls -d /var/lib/.kubeops-etcd-restore-* 2>/dev/null || true").stdout.split() for h in MEMBERS}
     return {h: v for h, v in found.items() if v}
@@ -63,8 +72,9 @@ def marked(lab, tmp_path):
         for when in ("before", "after"):
             lab.kubectl("-n", "default", "delete", "configmap", f"restore-{when}-{token}", "--ignore-not-found", check=False)
         for host in MEMBERS:
-            lab.ssh(host, "rm -rf /var/lib/etcd.before-restore-* /var/lib/etcd.failed-restore-* /var/lib/.kubeops-etcd-restore-*",
-                    check=False)
+            lab.ssh(host, "rm -rf /var/lib/etcd.before-restore-* /var/lib/etcd.failed-restore-* /var/lib/.kubeops-etcd-restore-* "
+                          "/var/lib/etcd.restore-* /var/lib/etcd/.before-restore-* /var/lib/etcd/.failed-restore-* "
+                          "/var/lib/etcd/.restore-*", check=False)
         lab.wait(lambda: healthy(lab, LIVE) and lab.kubectl("get", "--raw", "/readyz", check=False).stdout == "ok",
                  "etcd and the apiserver healthy", 180)
         lab.wait(lambda: all('"True"' in lab.kubectl("get", "node", n, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")]}",
@@ -72,11 +82,40 @@ def marked(lab, tmp_path):
                  "nodes Ready again", 180)
 
 
-def test_backup_then_restore_brings_back_exactly_the_snapshot(lab, marked):
+@pytest.fixture
+def hard_members(lab):
+    """The conditions the review found the 1.1.0 restore to fail under: node1's data directory is a mount point (bound
+    onto itself: it cannot be renamed), node2's etcd runs as the user etcd (it cannot open a root-owned 0700 data
+    directory). Undone at the end."""
+    lab.ssh("node1", "mount --bind /var/lib/etcd /var/lib/etcd && mountpoint -q /var/lib/etcd")
+    lab.ssh("node2", "stat -c '%a %U %G %n' /etc/etcd/ssl /etc/etcd/ssl/*.pem /var/lib/etcd > /root/itest-etcd-modes && "
+                     "(id etcd >/dev/null 2>&1 || { useradd --system --no-create-home --shell /usr/sbin/nologin etcd && "
+                     "touch /root/itest-etcd-user; }) && "
+                     "mkdir -p /etc/systemd/system/etcd.service.d && "
+                     "printf '[Service]\nUser=etcd\nGroup=etcd\n' > /etc/systemd/system/etcd.service.d/itest-user.conf && "
+                     "chown -R etcd:etcd /var/lib/etcd && chgrp etcd /etc/etcd/ssl/*.pem && chmod g+r /etc/etcd/ssl/*.pem && "
+                     "systemctl daemon-reload && systemctl restart etcd")
+    lab.wait(lambda: healthy(lab, LIVE), "etcd healthy with node2's etcd as user etcd", 120)
+    try:
+        yield
+    finally:
+        lab.ssh("node1", "umount -l /var/lib/etcd", check=False)     # etcd keeps its files open: detach, same directory
+        lab.ssh("node2", "rm -f /etc/systemd/system/etcd.service.d/itest-user.conf && systemctl daemon-reload && "
+                         "chown -R root:root /var/lib/etcd && "
+                         "while read -r mode user group path; do chown \"$user:$group\" \"$path\"; chmod \"$mode\" \"$path\"; "
+                         "done < /root/itest-etcd-modes && rm -f /root/itest-etcd-modes && systemctl restart etcd; "
+                         "[ -e /root/itest-etcd-user ] && userdel etcd && rm -f /root/itest-etcd-user", check=False)
+        lab.wait(lambda: healthy(lab, LIVE), "etcd healthy with node2's etcd as root again", 120)
+
+
+def test_backup_then_restore_brings_back_exactly_the_snapshot(lab, marked, hard_members):
+    """The full restore, under the conditions 1.1.0 failed in: a dead member's endpoint still in kubeops_etcd_endpoints,
+    a data directory that is a mount point, a non-root etcd. Afterwards the kubelets' leases renew."""
     token, at_backup, audit = marked
     controller_tmp = Path(tempfile.gettempdir())          # where the controller's private copy is made (TMPDIR)
     before_tmp = set(controller_tmp.glob("kubeops-etcd-restore-*"))
-    proc = lab.playbook("playbooks/etcd_restore.yml", extra_vars={**confirm(lab), "kubeops_audit_log": str(audit)})
+    proc = lab.playbook("playbooks/etcd_restore.yml", extra_vars={**confirm(lab), "kubeops_audit_log": str(audit),
+                                                                  "kubeops_etcd_endpoints": LIVE + [DEAD_ENDPOINT]})
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr
     assert "etcd restored from /var/backups/etcd/etcd-snapshot-" in proc.stdout
     # three healthy voting members, the apiserver serves
@@ -95,13 +134,25 @@ def test_backup_then_restore_brings_back_exactly_the_snapshot(lab, marked):
     assert not leftovers(lab)
     assert set(controller_tmp.glob("kubeops-etcd-restore-*")) == before_tmp
     assert "Fetch the snapshot into it" in proc.stdout and "Delete the controller's copy of the snapshot" in proc.stdout
-    for host in MEMBERS:
+    for host in ("master1", "node2"):
         assert lab.ssh(host, "ls -d /var/lib/etcd.before-restore-*").stdout.strip()
+    # node1's data directory is a mount point: the previous data is kept inside it, the mount is still there
+    assert lab.ssh("node1", "mountpoint -q /var/lib/etcd && ls -d /var/lib/etcd/.before-restore-*/member").stdout.strip()
+    # node2's etcd runs as etcd: the restored data is etcd's, and it serves
+    assert lab.ssh("node2", "stat -c %U:%G /var/lib/etcd /var/lib/etcd/member").stdout.split() == ["etcd:etcd", "etcd:etcd"]
+    assert lab.ssh("node2", "ps -o user= -C etcd").stdout.split() == ["etcd"]
     lines = [json.loads(x) for x in audit.read_text().splitlines()]
     actions = [x["action"] for x in lines]
     assert "etcd_restore stop" in actions and "etcd_restore restored" in actions, actions
     stop = next(x for x in lines if x["action"] == "etcd_restore stop")
     assert stop["after"]["apiservers_stopped"] == ["master1"] and sorted(stop["after"]["etcd_stopped"]) == list(MEMBERS)
+    # what caches cluster state was restarted, one host at a time, and the node leases renew again (after a 1.1.0
+    # restore the kubelets failed every lease update for 6.5 minutes: "the object has been modified")
+    assert [x["target"] for x in lines if x["action"] == "etcd_restore restart control plane"] == ["master1"]
+    assert [x["target"] for x in lines if x["action"] == "etcd_restore restart kubelet"] == ["node1", "node2"]
+    assert "the kubelets of node1, node2 restarted and their leases renewed" in proc.stdout
+    renewed = {n: lease_renewed(lab, n) for n in ("node1", "node2")}
+    lab.wait(lambda: all(lease_renewed(lab, n) > renewed[n] for n in renewed), "node leases renewed again", 60)
 
 
 def test_restore_refused_before_any_change_when_a_member_host_is_down(lab, tmp_path):
@@ -115,6 +166,21 @@ def test_restore_refused_before_any_change_when_a_member_host_is_down(lab, tmp_p
     proc = subprocess.run(cmd, capture_output=True, text=True, env=lab.env(), cwd=lab.root, timeout=600, check=False)
     assert proc.returncode != 0
     assert "etcd restore refused before any change: unreachable: node2" in proc.stdout, proc.stdout[-3000:]
+    assert "Stop kube-apiserver" not in proc.stdout
+    assert lab.ssh("master1", "systemctl is-active kube-apiserver etcd").stdout.split() == ["active", "active"]
+
+
+def test_restore_refused_when_the_data_directory_is_a_full_file_system_of_its_own(lab, tmp_path):
+    """The data directory (here a decoy path: the real ones stay untouched) is a 1 MiB file system of its own: refused
+    before any change, naming it. 1.1.0 measured its parent (/var/lib, plenty free) and went on."""
+    lab.ssh("node1", "mkdir -p /var/lib/etcd-itest && mount -t tmpfs -o size=1m tmpfs /var/lib/etcd-itest")
+    try:
+        proc = lab.playbook("playbooks/etcd_restore.yml", extra_vars={**confirm(lab), "etcd_restore_data_dir": "/var/lib/etcd-itest"})
+    finally:
+        lab.ssh("node1", "umount /var/lib/etcd-itest; rmdir /var/lib/etcd-itest", check=False)
+    assert proc.returncode != 0
+    assert ("etcd restore refused before any change: node1 has" in proc.stdout
+            and "MiB in /var/lib/etcd-itest (a file system of its own), the restore needs" in proc.stdout), proc.stdout[-3000:]
     assert "Stop kube-apiserver" not in proc.stdout
     assert lab.ssh("master1", "systemctl is-active kube-apiserver etcd").stdout.split() == ["active", "active"]
 

@@ -138,3 +138,16 @@ def test_system_directories_are_refused_on_the_host(lab, path, pattern, message)
                         check=True)
     assert result.get("failed") and message in result["msg"] and "\n" not in result["msg"]
     assert lab.ssh("mw1", f"ls -1A {path} | wc -l").stdout == before
+
+
+def test_bracket_glob_that_matches_everything_is_refused_on_the_host(lab):
+    """The review's reproducer: '[!]xyz]*' in an allowed directory passed the guard as if 'xyz]' were literal and
+    matched a database file, a keystore and a config file older than keep_days. Refused now, on a real run too."""
+    lab.ssh("mw1", f"rm -rf {D} && mkdir -p {D} && cd {D} && touch -d '40 days ago' ibdata1 keystore.jks app.conf")
+    try:
+        result = run_module(lab, "mw1", "kubeops.runbook.log_prune",
+                            {"path": D, "pattern": "[!]xyz]*", "age_source": "mtime", "keep_days": 7})
+        assert result.get("failed") and result["msg"].startswith("pattern '[!]xyz]*' is too broad"), result
+        assert listing(lab) == ["app.conf", "ibdata1", "keystore.jks"]
+    finally:
+        lab.ssh("mw1", f"rm -rf {D}", check=False)

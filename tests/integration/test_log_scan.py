@@ -120,3 +120,19 @@ def test_bad_access_options_fail_with_one_line(lab):
         [found] = result["findings"]
         assert (found["id"], found["status"], found["target"]) == ("logs.messages", "unknown", "/var/log/messages")
         assert message in found["details"]["error"]
+
+
+def test_samples_reach_the_result_without_escapes_or_credentials(lab, scratch):
+    """An application logging in colour, a NUL from a torn write, a request's bearer token and the Spring password on
+    its command line: counted, and the samples that reach the task output (and the report) carry none of them."""
+    log = f"{D}/app.log"
+    lab.ssh("mw1", f"printf '2026-12-06 10:00:00 \\033[31m ERROR\\033[0m GET /api Authorization: Bearer "
+                   f"eyJhbGciOiJSUzI1NiJ9.kubeops{scratch['tag']}\\n"
+                   f"2026-12-06 10:00:01 ERROR start failed: java -Dspring.datasource.password=S3cr3t{scratch['tag']} "
+                   f"-jar app.jar\\000\\000\\n' > {log}")
+    result = run_module(lab, "mw1", "kubeops.runbook.log_scan", {"files": [{"path": log, "name": "app"}], "mode": "tail"})
+    item = result["findings"][0]
+    assert item["details"]["counts"]["error"] == 2, item
+    text = json.dumps(result)
+    assert scratch["tag"] not in text and "\\u001b" not in text and "\\u0000" not in text, item["details"]["samples"]
+    assert item["details"]["samples"]["error"][0].endswith("Authorization: Bearer <redacted>")

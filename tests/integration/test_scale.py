@@ -152,36 +152,98 @@ def test_removing_two_workers_in_one_run_is_refused(lab):
     assert lab.ssh("node2", "systemctl is-active kubelet").stdout.strip() == "active"
 
 
+def test_worker_removal_refused_when_no_node_matches_while_a_kubelet_runs(lab):
+    """node1 named as no Node is called, labelled or addressed: 1.1.0 found no Node, skipped the drain and stopped the
+    kubelet anyway. Refused before any change - in check mode first, then for real."""
+    extra = {"scale_out_worker": "node1", "k8s_worker_state": "absent", "k8s_worker_name": "k8snode01.example.com",
+             "k8s_worker_node_addresses": ["198.18.0.99"]}
+    message = ("worker removal of k8snode01.example.com refused before any change: no Node is called k8snode01.example.com, "
+               "has the hostname label k8snode01.example.com or the InternalIP 198.18.0.99, but a kubelet is installed there")
+    for check in (True, False):
+        proc = lab.playbook("playbooks/scale_out.yml", extra_vars=extra, check=check)
+        assert proc.returncode != 0 and message in proc.stdout, proc.stdout[-3000:]
+    node1 = json.loads(lab.kubectl("get", "node", "node1", "-o", "json").stdout)
+    assert not node1["spec"].get("unschedulable")
+    assert lab.host("node1").service("kubelet").is_running
+
+
+def test_worker_removal_refused_on_a_control_plane_host_or_node(lab):
+    master = lab.playbook("playbooks/scale_out.yml", extra_vars={"scale_out_worker": "master1", "k8s_worker_state": "absent"})
+    assert master.returncode != 0
+    assert "worker removal of master1 refused before any change: it is in group kube_control_plane" in master.stdout, master.stdout[-3000:]
+    lab.kubectl("label", "node", "node2", "node-role.kubernetes.io/control-plane=")
+    try:
+        proc = lab.playbook("playbooks/scale_out.yml", extra_vars={"scale_out_worker": "node2", "k8s_worker_state": "absent"},
+                            check=True)
+        assert proc.returncode != 0
+        assert ("worker removal of node2 refused before any change: its Node node2 (found by name) is a control-plane node"
+                in proc.stdout), proc.stdout[-3000:]
+    finally:
+        lab.kubectl("label", "node", "node2", "node-role.kubernetes.io/control-plane-")
+    node2 = json.loads(lab.kubectl("get", "node", "node2", "-o", "json").stdout)
+    assert not node2["spec"].get("unschedulable") and lab.host("node2").service("kubelet").is_running
+
+
+def pinned_with_pdb(lab, ns: str) -> None:
+    """A Deployment pinned to spare1 and a PodDisruptionBudget that allows no disruption of it."""
+    lab.kubectl("create", "namespace", ns)
+    lab.kubectl("-n", ns, "create", "deployment", "pinned", "--image=harbor.lab/product/oltp-gateway:1.3.0")
+    lab.kubectl("-n", ns, "patch", "deployment", "pinned", "-p",
+                json.dumps({"spec": {"template": {"spec": {"nodeSelector": {"kubernetes.io/hostname": "spare1"}}}}}))
+    lab.wait(lambda: lab.kubectl("-n", ns, "get", "deploy", "pinned", "-o", "jsonpath={.status.readyReplicas}").stdout == "1",
+             "pinned pod ready on spare1", 120)
+    lab.kubectl("-n", ns, "create", "poddisruptionbudget", "keep", "--selector=app=pinned", "--min-available=1")
+
+
+@pytest.mark.mutates_lab
+def test_failed_drain_leaves_a_node_cordoned_before_the_run_cordoned(lab, spare1_worker):
+    """Someone cordoned spare1 for maintenance; a removal whose drain a PDB blocks must not uncordon it (1.1.0 did)."""
+    ns = f"{NS}-cordoned"
+    extra = {**spare1_worker[1], "k8s_worker_state": "absent", "k8s_worker_drain_timeout": 15}
+    try:
+        pinned_with_pdb(lab, ns)
+        lab.kubectl("cordon", "spare1")
+        blocked = lab.playbook("playbooks/scale_out.yml", extra_vars=extra)
+        assert blocked.returncode != 0
+        assert "the node is left cordoned, as it was before this run" in blocked.stdout, blocked.stdout[-3000:]
+        node = json.loads(lab.kubectl("get", "node", "spare1", "-o", "json").stdout)
+        assert node["spec"].get("unschedulable") is True, node["spec"]
+        assert lab.ssh("spare1", "systemctl is-active kubelet").stdout.strip() == "active"
+    finally:
+        lab.kubectl("uncordon", "spare1", check=False)
+        delete_namespace(lab, ns)
+
+
 @pytest.mark.mutates_lab
 def test_worker_removal_drains_first_and_stops_when_a_pdb_blocks(lab, spare1_worker, tmp_path):
     """A Deployment pinned to spare1 with a PodDisruptionBudget that allows no disruption: the drain cannot evict it,
-    so removal stops - node uncordoned, nothing else touched. Without the PDB the node is drained and deleted."""
+    so removal stops - node uncordoned, nothing else touched. Without the PDB the node is drained and deleted - here
+    through an inventory alias of spare1 (a name no Node has: the Node is found by its InternalIP; 1.1.0 found none,
+    skipped the drain and stopped the kubelet, leaving the Node and its pod)."""
     ns = f"{NS}-drain"
     audit = tmp_path / "audit.log"
     extra = {**spare1_worker[1], "k8s_worker_state": "absent", "k8s_worker_drain_timeout": 20, "kubeops_audit_log": str(audit)}
-    lab.kubectl("create", "namespace", ns)
+    alias = tmp_path / "alias.yml"
+    alias.write_text("all:\n  hosts:\n    spare1-alias:\n      ansible_host: 198.18.0.41\n")
     try:
-        lab.kubectl("-n", ns, "create", "deployment", "pinned", "--image=harbor.lab/product/oltp-gateway:1.3.0")
-        lab.kubectl("-n", ns, "patch", "deployment", "pinned", "-p",
-                    json.dumps({"spec": {"template": {"spec": {"nodeSelector": {"kubernetes.io/hostname": "spare1"}}}}}))
-        lab.wait(lambda: lab.kubectl("-n", ns, "get", "deploy", "pinned", "-o", "jsonpath={.status.readyReplicas}").stdout == "1",
-                 "pinned pod ready on spare1", 120)
-        lab.kubectl("-n", ns, "create", "poddisruptionbudget", "keep", "--selector=app=pinned", "--min-available=1")
+        pinned_with_pdb(lab, ns)
         blocked = lab.playbook("playbooks/scale_out.yml", extra_vars=extra)
         assert blocked.returncode != 0
-        assert "worker removal of spare1 stopped: drain did not finish within 20s" in blocked.stdout, blocked.stdout[-3000:]
+        assert "worker removal of spare1 stopped: drain of Node spare1 did not finish within 20s" in blocked.stdout, blocked.stdout[-3000:]
         assert "the node is uncordoned again" in blocked.stdout
         node = json.loads(lab.kubectl("get", "node", "spare1", "-o", "json").stdout)
         assert not node["spec"].get("unschedulable"), node["spec"]
         assert lab.ssh("spare1", "systemctl is-active kubelet").stdout.strip() == "active"
         lab.kubectl("-n", ns, "delete", "poddisruptionbudget", "keep")
-        removed = lab.playbook("playbooks/scale_out.yml", extra_vars=extra)
+        removed = lab.playbook("playbooks/scale_out.yml", extra_vars={**extra, "scale_out_worker": "spare1-alias"},
+                               extra_args=["-i", str(alias)])
         assert removed.returncode == 0, removed.stdout[-3000:] + removed.stderr
         assert lab.kubectl("get", "node", "spare1", check=False).returncode != 0
         assert lab.ssh("spare1", "systemctl is-active kubelet", check=False).stdout.strip() != "active"
         pods = json.loads(lab.kubectl("-n", ns, "get", "pods", "-o", "json").stdout)["items"]
         assert all(p["spec"].get("nodeName") in (None, "") for p in pods), pods     # evicted: the replacement waits
-        actions = [json.loads(x)["action"] for x in audit.read_text().splitlines()]
-        assert actions == ["k8s_worker drain failed", "k8s_worker drain", "k8s_worker absent"], actions
+        lines = [json.loads(x) for x in audit.read_text().splitlines()]
+        assert [x["action"] for x in lines] == ["k8s_worker drain failed", "k8s_worker drain", "k8s_worker absent"], lines
+        assert (lines[1]["target"], lines[1]["found_by"], lines[1]["inventory_host"]) == ("spare1", "internal_ip", "spare1-alias")
     finally:
         delete_namespace(lab, ns)

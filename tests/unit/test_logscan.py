@@ -699,3 +699,25 @@ def test_ignore_in_tail_mode_and_bad_regexes():
         L.compile_ignore(["("])
     with pytest.raises(L.LogScanError, match="an empty regex would ignore every line"):
         L.compile_ignore([""])
+
+
+def test_samples_carry_no_control_characters_nor_credentials():
+    """An application that logs in colour, a NUL from a torn write, a request's Authorization header and a Spring
+    password on its command line: the counts are unchanged, the samples (report, terminal) hold none of them."""
+    data = (b"2026-11-22 09:00:00 \x1b[31m ERROR\x1b[0m request failed Authorization: Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0\n"
+            b"2026-11-22 09:00:01 ERROR start failed: java -Dspring.datasource.password=S3cr3t! -jar app.jar\x00\x00\n"
+            b"access ok 200\n")
+    result = L.scan_lines(data, DEFAULTS)
+    assert result["counts"]["error"] == 2
+    samples = result["samples"]["error"]
+    assert samples == ["2026-11-22 09:00:00 [31m ERROR[0m request failed Authorization: Bearer <redacted>",
+                       "2026-11-22 09:00:01 ERROR start failed: java -Dspring.datasource.password=<redacted> -jar app.jar"]
+
+
+def test_access_log_5xx_samples_are_redacted():
+    line = (b'198.18.0.1 - - [22/Nov/2026:09:00:00 +0800] "GET /api?user=a&password=pw1 HTTP/1.1" 502 0 "-" '
+            b'"curl\x1b]0;owned\x07" Authorization: Bearer abcdefgh12345678\n')
+    result = L.scan_lines(line, [], kind="access")
+    assert result["statuses"]["5xx"] == 1
+    sample = result["samples"]["5xx"][0]
+    assert "pw1" not in sample and "abcdefgh12345678" not in sample and "\x1b" not in sample and "\x07" not in sample

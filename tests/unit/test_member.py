@@ -1,12 +1,14 @@
 """Unit tests of etcd member add/remove plans (plugins/module_utils/_etcd_member.py) on real etcdctl 3.4.23 output."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from hypothesis import given, strategies as st
 
 from ansible_collections.kubeops.runbook.plugins.module_utils import _etcd_member as M
+from ansible_collections.kubeops.runbook.plugins.module_utils._etcd import parse_endpoint_status
 from ansible_collections.kubeops.runbook.plugins.modules.etcd_member import run_member
 
 FIX = Path(__file__).parent / "fixtures" / "etcd_ops"
@@ -247,3 +249,125 @@ def test_run_member_reports_an_add_the_list_does_not_show_as_failed_with_what_wa
     result = run_member(module, M.Cluster(run, _base, ["http://127.0.0.1:32379"], sleep=lambda s: None))
     assert result["failed"] and "shows no member with peer URL http://127.0.0.1:32386 after member add" in result["msg"]
     assert result["audit"][0]["actions"] == ["add learner e4 http://127.0.0.1:32386"]
+
+
+# -- which member is the host to remove: a handbook-shaped cluster whose member names and peer URLs differ from the
+# inventory (members etcd-master1/etcd-node1/etcd-node2, DNS-style peer URLs), captured from real etcd 3.4.23
+DNS = M.parse_member_list_simple((FIX / "member_list_dns.simple").read_text())
+DNS_CLUSTER_ID = json.loads((FIX / "member_list_dns.json").read_text())["header"]["cluster_id"]
+DNS_HEALTHY = {"http://127.0.0.1:46379", "http://127.0.0.1:46381", "http://127.0.0.1:46383"}
+NODE1_URL = "http://127.0.0.1:46381"
+
+
+def own(name: str, endpoint: str = NODE1_URL) -> dict | None:
+    return M.identity_from_status(0, (FIX / name).read_text(), "", endpoint, parse_endpoint_status)
+
+
+def no_dns(host: str) -> set[str]:
+    raise OSError("Name or service not known")
+
+
+def test_the_hosts_own_etcd_names_its_member_whatever_the_inventory_calls_it():
+    """The review's case: inventory host node1 (peer URL by IP) is member etcd-node1 with a DNS peer URL. 1.1.0 found
+    no member, said 'no change' and the role stopped etcd there. The ID node1's etcd reports finds the member."""
+    assert M.plan_remove(DNS, DNS_HEALTHY, "node1", "http://198.18.0.21:46382")["action"] == "none"   # what 1.1.0 saw
+    plan = M.plan_remove(DNS, DNS_HEALTHY, "node1", "http://198.18.0.21:46382", own=own("endpoint_status_own_dns.json"),
+                         cluster_id=DNS_CLUSTER_ID, resolve=no_dns)
+    assert plan["action"] == "remove" and plan["identified_by"] == "member_id"
+    assert (plan["member"]["id"], plan["member"]["name"]) == ("a574de1d6a56694", "etcd-node1")
+
+
+def test_an_etcd_of_another_cluster_is_refused():
+    with pytest.raises(M.MemberRefused, match=r"belongs to another cluster \(ID 71021858967a252c, this one is f91c10a8f762993d\)"):
+        M.plan_remove(DNS, DNS_HEALTHY, "node1", None, own=own("endpoint_status_other_cluster.json", "http://127.0.0.1:46385"),
+                      cluster_id=DNS_CLUSTER_ID)
+
+
+def test_an_etcd_of_this_cluster_the_member_list_lacks_is_refused():
+    """The host runs an etcd of this cluster but no member matches (here: the list read after that member was removed)."""
+    after = M.parse_member_list_simple((FIX / "member_list_dns_after_remove.simple").read_text())
+    with pytest.raises(M.MemberRefused, match="is member a574de1d6a56694 of this cluster, which the member list does not show"):
+        M.plan_remove(after, DNS_HEALTHY, "node1", None, own=own("endpoint_status_own_dns.json"), cluster_id=DNS_CLUSTER_ID)
+
+
+def test_a_name_naming_another_member_than_the_hosts_etcd_is_refused():
+    with pytest.raises(M.MemberRefused, match=r"name etcd-node2 is member etcd-node2 \(926c9453a3e9a42e\) but the etcd answering on "
+                                              r"http://127.0.0.1:46381 is member etcd-node1 \(a574de1d6a56694\)"):
+        M.plan_remove(DNS, DNS_HEALTHY, "etcd-node2", None, own=own("endpoint_status_own_dns.json"), cluster_id=DNS_CLUSTER_ID)
+
+
+def test_an_etcd_that_does_not_answer_is_no_identity():
+    stderr = (FIX / "endpoint_status_nothing_listens.stderr").read_text()
+    assert M.identity_from_status(1, "[]\n", stderr, "http://127.0.0.1:46399", parse_endpoint_status) is None
+    assert M.identity_from_status(0, "garbage", "", "http://127.0.0.1:46399", parse_endpoint_status) is None
+    assert M.error_text("", stderr) == "Failed to get the status of endpoint http://127.0.0.1:46399 (context deadline exceeded)"
+
+
+@pytest.mark.parametrize("addresses, resolved, expected", [
+    (["198.18.0.21"], {"localhost": {"127.0.0.1"}}, None),                          # the IP is on no peer URL
+    (["node1.example"], {"localhost": {"127.0.0.1"}, "node1.example": {"198.18.0.21"}}, None),
+    (["127.0.0.2"], {"localhost": {"127.0.0.1"}}, None),
+])
+def test_peer_urls_are_compared_by_address_after_resolving(addresses, resolved, expected):
+    plan = M.plan_remove(DNS, DNS_HEALTHY, "node1", None, addresses=addresses, resolve=lambda h: resolved.get(h, set()))
+    assert plan["member"] == expected and plan["identified_by"] is None
+
+
+def test_a_peer_url_on_the_hosts_address_finds_the_member_and_several_are_refused():
+    three = M.parse_member_list_simple((FIX / "member_list_3.simple").read_text())   # peer URLs on 127.0.0.1:3238x
+    # every member of the DNS capture resolves to 127.0.0.1 (one machine): the host's address matches them all
+    with pytest.raises(M.MemberRefused, match="members etcd-node1, etcd-master1, etcd-node2 all have peer URLs on localhost"):
+        M.plan_remove(DNS, DNS_HEALTHY, "node1", None, addresses=["localhost"], resolve=lambda h: {"127.0.0.1"})
+    one = [m for m in three if m["name"] == "e3"] + [dict(m, peer_urls=["http://e2.example:32382"]) for m in three if m["name"] == "e2"]
+    plan = M.plan_remove(one, {"http://127.0.0.1:32383", "http://127.0.0.1:32381"}, "node2", None,
+                         addresses=["198.18.0.22", "node2"], resolve=lambda h: {"198.18.0.22"} if h in ("e2.example", "node2") else set())
+    assert plan["member"]["name"] == "e2" and plan["identified_by"] == "peer_url_address"
+
+
+def test_run_member_removes_the_member_the_hosts_etcd_reports_with_its_audit_record():
+    module = FakeModule(name="node1", peer_url="http://198.18.0.21:46382", state="absent", member_endpoint=NODE1_URL,
+                        host_addresses=["198.18.0.21"])
+    run = Replay([(0, (FIX / "member_list_dns.simple").read_text(), ""),
+                  (0, (FIX / "endpoint_health_dns.json").read_text(), ""),
+                  (0, (FIX / "endpoint_status_own_dns.json").read_text(), ""),
+                  (0, (FIX / "member_list_dns.json").read_text(), ""),
+                  (0, (FIX / "member_remove_dns.stdout").read_text(), ""),
+                  (0, (FIX / "member_list_dns_after_remove.simple").read_text(), "")])
+    result = run_member(module, M.Cluster(run, _base, sorted(DNS_HEALTHY), sleep=lambda s: None), resolve=no_dns)
+    assert result["changed"] and not result.get("failed") and result["member"] is None
+    assert result["identified_by"] == "member_id" and result["not_a_member"] is False
+    assert result["host_etcd"] == {"answered": True, "endpoint": NODE1_URL, "cluster_id": "f91c10a8f762993d",
+                                   "member_id": "a574de1d6a56694", "this_cluster": True}
+    assert run.calls[2][-3:] == ["json", "endpoint", "status"] and run.calls[4][-3:] == ["member", "remove", "a574de1d6a56694"]
+    assert result["audit"][0]["actions"] == ["remove member etcd-node1 (a574de1d6a56694)"]
+    assert result["audit"][0]["identified_by"] == "member_id" and result["audit"][0]["target"] == "etcd-node1"
+
+
+def test_run_member_says_not_a_member_when_nothing_answers_and_nothing_matches():
+    module = FakeModule(name="node1", peer_url="http://198.18.0.21:46382", state="absent",
+                        member_endpoint="http://127.0.0.1:46399", host_addresses=["198.18.0.21"])
+    run = Replay([(0, (FIX / "member_list_dns.simple").read_text(), ""),
+                  (0, (FIX / "endpoint_health_dns.json").read_text(), ""),
+                  (1, "[]\n", (FIX / "endpoint_status_nothing_listens.stderr").read_text())])
+    result = run_member(module, M.Cluster(run, _base, sorted(DNS_HEALTHY), sleep=lambda s: None), resolve=no_dns)
+    assert not result["changed"] and result["not_a_member"] is True and result["audit"] == []
+    assert result["host_etcd"]["answered"] is False and "context deadline exceeded" in result["host_etcd"]["error"]
+
+
+def test_run_member_reports_a_removal_whatever_fails_after_it():
+    """The member was removed, then reading the list back failed in a way no one planned for (here the runner itself
+    raised): the result is failed AND changed with the audit record of the removal, not a bare traceback."""
+    module = FakeModule(name="e3", peer_url=None, state="absent")
+
+    class Breaks(Replay):
+        def __call__(self, argv, env):
+            if argv[-3:] == ["list", "-w", "simple"] and len(self.calls) >= 3:
+                raise RuntimeError("etcdctl vanished")
+            return super().__call__(argv, env)
+
+    run = Breaks([(0, (FIX / "member_list_3.simple").read_text(), ""),
+                  (0, (FIX / "endpoint_health_ok.json").read_text(), ""),
+                  (0, (FIX / "member_remove_ok.stdout").read_text(), "")])
+    result = run_member(module, M.Cluster(run, _base, sorted(ALL_HEALTHY), sleep=lambda s: None))
+    assert result["failed"] and result["changed"] and "etcdctl vanished (after: remove member e3" in result["msg"]
+    assert result["audit"][0]["actions"] == ["remove member e3 (90c6dff3c23458a8)"]

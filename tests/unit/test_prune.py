@@ -122,6 +122,41 @@ def test_over_broad_patterns_are_refused(tmp_path, pattern, match):
     assert (tmp_path / "a.log").exists()
 
 
+@pytest.mark.parametrize("pattern", ["[!]xyz]*", "[]xyz]*", "[!]ab]?*", "?[!]a-z]*.", "[!]]]*", "*[!]conf]*"])
+def test_bracket_expressions_holding_a_closing_bracket_are_not_literal(tmp_path, pattern):
+    """The review's reproducer: '[!]xyz]*' was read as '[!]' and four literal characters 'xyz]', so it passed the
+    guard - and fnmatch reads it as one bracket expression, matching every name that does not start with ] x y z."""
+    for name in ("ibdata1", "keystore.jks", "app.conf"):
+        (tmp_path / name).write_text("x")
+    assert P.literal_chars(pattern) < P.MIN_LITERAL_CHARS and H.glob_literals(pattern) < P.MIN_LITERAL_CHARS
+    with pytest.raises(P.PruneError, match="too broad"):
+        P.prune(str(tmp_path), pattern, check_mode=True)
+    with pytest.raises(H.Refused, match="too broad"):
+        H.prune(str(tmp_path), pattern, check=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.conf", "ibdata1", "keystore.jks"]
+
+
+@pytest.mark.parametrize("pattern, count", [
+    ("tomcat_access.*.log", 18), ("*.log", 4), ("[!]x]*.log", 4), ("app[0-9].log", 7), ("[abc.log", 8),
+    ("a?b?c", 3), ("[!]", 3), ("[]]x", 1),
+])
+def test_literal_characters_are_counted_as_fnmatch_reads_the_glob(pattern, count):
+    assert P.literal_chars(pattern) == H.glob_literals(pattern) == count
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab.]![*?-", max_size=12), st.lists(st.text(alphabet="ab.]![-xyz", max_size=8), max_size=12))
+def test_a_glob_never_matches_a_name_shorter_than_its_literal_characters(pattern, names):
+    """Every character counted as literal is one character every matching name must have: a glob with n literal
+    characters matches no name shorter than n. Module and helper count alike."""
+    import fnmatch
+    count = P.literal_chars(pattern)
+    assert H.glob_literals(pattern) == count
+    for name in names:
+        if fnmatch.fnmatchcase(name, pattern):
+            assert len(name) >= count, (pattern, name)
+
+
 def test_usr_bin_with_star_in_check_mode_would_delete_nothing():
     """1.0.0 listed 714 files of /usr/bin to delete here."""
     with pytest.raises(P.PruneError):

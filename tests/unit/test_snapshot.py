@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from ansible_collections.kubeops.runbook.plugins.action import etcd_snapshot as snapshot_action
+
 ROOT = Path(__file__).resolve().parents[2]
 HELPER = ROOT / "roles" / "etcd_backup" / "files" / "kubeops_etcd_backup.py"
 _spec = importlib.util.spec_from_file_location("kubeops_etcd_backup", HELPER)
@@ -399,6 +401,27 @@ def test_failure_after_a_change_reports_what_changed(tmp_path):
     assert result["changed"] and Path(result["path"]).exists() and len(result["deleted"]) == 2
     assert "copy to" in str(caught.value) and "after changing: stored" in str(caught.value)
     assert "deleted 2 old snapshot(s)" in str(caught.value)
+
+
+def test_an_unexpected_error_after_the_snapshot_was_stored_still_reports_the_change(tmp_path, monkeypatch):
+    """Whatever fails after the snapshot is stored (here retention raises an error no one planned for), the run reports
+    changed with what it did, so the action writes the audit line; 1.1.0 let it escape as a traceback (no JSON, no
+    audit, the task said changed: false)."""
+    plan = S.plan_retention
+
+    def broken(backups, *args, **kw):
+        if backups:   # validate() plans an empty list first
+            raise RuntimeError("retention broke")
+        return plan(backups, *args, **kw)
+
+    monkeypatch.setattr(S, "plan_retention", broken)
+    with pytest.raises(S.PartialFailure) as caught:
+        take(tmp_path, FakeEtcdctl(revision=70))
+    result = caught.value.result
+    assert result["changed"] and Path(result["path"]).exists()
+    assert str(caught.value).startswith("RuntimeError: retention broke (after changing: stored ")
+    assert snapshot_action.audit_records({**result, "failed": True, "msg": str(caught.value)}, str(tmp_path / "bk"))[0][
+        "after"]["created"] == [result["path"]]
 
 
 def test_check_mode_predicts_and_changes_nothing(tmp_path):

@@ -228,3 +228,16 @@ def test_fuzz_truncated_show(cut):
     except S.SystemdError:
         return
     S.unit_findings(CP, S.match_units(CP, blocks), None, "control_plane_services", "m")
+
+
+def test_journal_samples_carry_no_control_characters_nor_credentials():
+    """journalctl -o json gives a message with ESC as a string and one with NUL as a byte array; both reach the
+    report's samples without them, and the credential in the first is redacted."""
+    lines = [json.dumps({"_SYSTEMD_UNIT": "kubeops-fixture-err.service", "PRIORITY": "3", "__REALTIME_TIMESTAMP": "1",
+                         "MESSAGE": "\x1b[31mE1122\x1b[0m login failed password=hunter2"}),
+             json.dumps({"_SYSTEMD_UNIT": "kubeops-fixture-err.service", "PRIORITY": "3", "__REALTIME_TIMESTAMP": "2",
+                         "MESSAGE": list(b"torn\x00\x00write token=abc")})]
+    journal = S.parse_journal("\n".join(lines), ["kubeops-fixture-err.service"])["kubeops-fixture-err.service"]
+    assert journal["count"] == 2
+    assert journal["samples"] == ["[31mE1122[0m login failed password=<redacted>", "tornwrite token=<redacted>"]
+    assert journal["last"] == "tornwrite token=<redacted>"

@@ -502,13 +502,14 @@ def take(directory: str, endpoints: list[str], tls: dict | None = None, etcdctl:
             _take_locked(directory, path, name, snap, result, keep_count, keep_days, skip_if_newer_than, check_mode, now)
         if copy_to and result["path"] and not result["recent_kept"]:
             _copy_locked(copy_to, result, snap, keep_count, keep_days, check_mode, now)
-    except (SnapshotError, OSError) as exc:
+    except Exception as exc:  # pylint: disable=broad-exception-caught  # any failure after a change still reports it
         result["duration"] = round(time.monotonic() - started, 3)
         changed = result["changed"] and not check_mode
+        text = str(exc) if isinstance(exc, (SnapshotError, OSError)) else f"{type(exc).__name__}: {exc}"
         if changed:
-            result["msg"] = f"{exc} (after changing: {describe(result)})"
+            result["msg"] = f"{text} (after changing: {describe(result)})"
             raise PartialFailure(result["msg"], result) from exc
-        raise SnapshotError(str(exc)) from exc
+        raise SnapshotError(text) from exc
     result["duration"] = round(time.monotonic() - started, 3)
     if not result["recent_kept"]:
         result["msg"] = (f"{'would take' if check_mode else 'took'} snapshot {path}"

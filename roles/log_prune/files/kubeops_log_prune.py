@@ -66,11 +66,17 @@ def name_date_regex(date_format):
 
 
 def glob_literals(pattern):
+    """Characters of a glob that match only themselves (the module's literal_chars, same reading of brackets)."""
     count, i = 0, 0
     while i < len(pattern):
-        if pattern[i] == "[" and pattern.find("]", i + 2) > 0:
-            i = pattern.find("]", i + 2) + 1
-            continue
+        if pattern[i] == "[":
+            j = i + 1
+            j += j < len(pattern) and pattern[j] == "!"
+            j += j < len(pattern) and pattern[j] == "]"
+            end = pattern.find("]", j)
+            if end >= 0:
+                i = end + 1
+                continue
         count += pattern[i] not in "*?"
         i += 1
     return count
