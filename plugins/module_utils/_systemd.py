@@ -14,6 +14,7 @@ import json
 import os
 import re
 import tempfile
+import time
 import typing as t
 
 from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (
@@ -340,3 +341,84 @@ def updated_state(state: dict, units: list[str], now: float, props: dict[str, di
         if isinstance(count, int):
             restarts[unit] = count
     return {**state, "last_inspection": last, "restarts": restarts}
+
+
+# -- the check, as systemd_unit_info and host_inspection_info run it ----------------------------------------
+ARGUMENT_SPEC: dict[str, dict] = {
+    "units": {"type": "list", "elements": "str", "required": True},
+    "category": {"type": "str", "choices": list(CATEGORIES), "default": "node_services"},
+    "since": {"type": "str"},
+    "default_since": {"type": "str", "default": "-24h"},
+    "state_file": {"type": "path", "default": "/var/lib/kubeops/systemd_unit_info.json"},
+    "max_restarts": {"type": "int", "default": 3},
+    "journal_errors_warning": {"type": "int", "default": 1},
+    "samples": {"type": "int", "default": 3},
+    "klog_errors": {"type": "bool", "default": True},
+}
+
+
+def inspect(module: t.Any, params: dict, host: str | None) -> dict:
+    """State and error logs of ``params["units"]`` on this host (options: ARGUMENT_SPEC), as findings and facts.
+
+    ``module`` is the running AnsibleModule (``get_bin_path``, ``run_command``, ``check_mode``, ``warn``).
+    """
+    units = normalize_units(params["units"])
+    for option, minimum in (("max_restarts", 0), ("journal_errors_warning", 1), ("samples", 0)):
+        if params[option] < minimum:
+            raise SystemdError(f"{option}: must be at least {minimum}, got {params[option]}")
+    now = time.time()
+    props: dict[str, dict] = {}
+    show_problem = None
+    systemctl = module.get_bin_path("systemctl")
+    if not systemctl:
+        show_problem = "systemctl is not installed on this host"
+    else:
+        rc, out, err = module.run_command(show_command(systemctl, units))
+        if rc != 0:
+            show_problem = f"systemctl show failed (rc={rc}): {err.strip()[:200]}"
+        else:
+            try:
+                props = match_units(units, parse_show(out))
+            except SystemdError as exc:
+                show_problem = str(exc)
+    state = {} if params["since"] else load_state(params["state_file"])
+    if params["since"]:
+        since, cutoffs = params["since"], {}
+    else:
+        since, cutoffs = window_since(units, state, params["default_since"], now)
+    journal, note = None, None
+    journalctl = module.get_bin_path("journalctl")
+    if not journalctl:
+        note = "journalctl is not installed on this host: unit states only, no error-log check"
+    else:
+        rc, out, err = module.run_command(journal_command(journalctl, units, since, params["klog_errors"]))
+        if rc != 0:
+            note = f"journalctl failed (rc={rc}): {err.strip()[:200]}; unit states only, no error-log check"
+        else:
+            journal = parse_journal(out, units, cutoffs, params["samples"], params["klog_errors"])
+    findings = unit_findings(units, props, journal, params["category"], host, params["max_restarts"],
+                             params["journal_errors_warning"], note, since, previous_restarts(state))
+    if show_problem:
+        findings = [dict(f, summary=show_problem) if f["details"].get("unit") in units and f["details"]["unit"] not in props
+                    else f for f in findings]
+    facts = {}
+    for unit in units:
+        facts[unit] = dict(props.get(unit) or {})
+        facts[unit].pop("id", None)
+        if journal is not None:
+            facts[unit]["journal_errors"] = journal[unit]["count"]
+            facts[unit]["journal_samples"] = journal[unit]["samples"]
+    if not params["since"] and not module.check_mode and props:
+        try:
+            save_state(params["state_file"], updated_state(state, list(props), now, props))
+        except OSError as exc:
+            module.warn(f"could not record the inspection time in {params['state_file']}: {exc}")
+    return {"findings": findings, "units": facts, "journal_since": since, "journal_available": journal is not None}
+
+
+def failure_targets(args: dict, label: str | None) -> list[tuple[str, str]]:
+    """(finding id, target) of each unit, for an unknown finding when the check could not run."""
+    del label
+    category = args.get("category") if args.get("category") in CATEGORIES else "node_services"
+    units = args.get("units") if isinstance(args.get("units"), list) else [args.get("units") or "systemd"]
+    return [(f"{category}.unit", str(unit)) for unit in units]
