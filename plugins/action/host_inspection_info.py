@@ -21,6 +21,9 @@ REACHED_GROUP = "kubeops_inspection_reached"
 
 class ActionModule(FindingsActionBase):
     MODULE = "kubeops.runbook.host_inspection_info"
+    # The module labels its findings (with the inventory name it is given; calico also labels the peers' hosts):
+    # the action labels only a finding that has no host.
+    SCOPE = "peers"
     FAILURE_ID = "host.inspection"
     UNREACHABLE_IS_UNREACHABLE = True
 

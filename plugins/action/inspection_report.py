@@ -123,14 +123,15 @@ class ActionModule(ActionBase):
         states: dict[str, tuple[str, str]] = {}
         for host in targeted:
             hvars = self._hostvars(task_vars, host)
-            gather = _mapping(hvars.get("kubeops_inspection_gather"))
+            # the host's first contact of the run: the setup of 1.1.0 playbooks, or host_inspection's one call
+            gather = _mapping(hvars.get("kubeops_inspection_gather") or hvars.get("host_inspection_result"))
             if hvars.get(LOST_FACT):
                 states[host] = ("lost", str(hvars.get(LOST_FACT)))
             elif hvars.get("kubeops_inspection_failed"):
                 states[host] = ("failed", str(hvars.get("kubeops_inspection_failed")))
             elif gather.get("unreachable"):
                 states[host] = ("unreachable", str(gather.get("msg") or ""))
-            elif hvars.get("kubeops_inspection_done"):
+            elif hvars.get("kubeops_inspection_done") or _mapping(hvars.get("ansible_facts")).get("kubeops_inspection_done"):
                 states[host] = ("reachable", "")
             elif findings_by_host.get(host) or hvars.get("ansible_facts"):
                 # it answered at some point, then left the play: a task failed on it

@@ -25,7 +25,7 @@ import typing as t
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.kubeops.runbook.plugins.module_utils import (
-    _certs, _disk, _findings, _hygiene, _logscan, _middleware, _middleware_mysql, _middleware_nginx,
+    _calico, _certs, _disk, _findings, _hygiene, _logscan, _middleware, _middleware_mysql, _middleware_nginx,
     _middleware_rabbitmq, _middleware_redis, _systemd,
 )
 
@@ -45,6 +45,9 @@ class Check(t.NamedTuple):
     # Turns the invocation's options into ``spec``'s with the results of the checks that ran before it in the same
     # call, ``prepare(options, {check: result})`` (e.g. adds the logs nginx declares); raises CheckFailed.
     prepare: t.Optional[t.Callable[[dict, dict], dict]] = None
+    # The check labels its findings itself (calico: a broken session is also reported for the peer's host); the
+    # others' findings are all about this host and get its name.
+    own_labels: bool = False
 
 
 class CheckFailed(Exception):
@@ -91,8 +94,8 @@ def _with_nginx_logs(args: dict, earlier: dict) -> dict:
     mine = validate(NGINX_LOGS_SPEC, {k: args[k] for k in NGINX_LOGS_SPEC if k in args})
     args = {k: v for k, v in args.items() if k not in NGINX_LOGS_SPEC}
     files = args.get("files") if isinstance(args.get("files"), list) else []
-    declared = _middleware_nginx.scan_files(earlier.get("nginx_info", {}).get("nginx"), mine["nginx_error_logs"],
-                                           mine["nginx_access_logs"])
+    nginx = earlier.get("nginx_info", {}).get("nginx")
+    declared = _middleware_nginx.scan_files(nginx, mine["nginx_error_logs"], mine["nginx_access_logs"])
     return dict(args, files=declared + files)
 
 
@@ -113,6 +116,8 @@ CHECKS: dict[str, Check] = {
                         (_middleware.MiddlewareError,)),
     "tcp_service_info": Check(_middleware.TCP_ARGUMENT_SPEC, _middleware.inspect_tcp, _middleware.tcp_failure_targets,
                               (_middleware.MiddlewareError,)),
+    "calico_bgp_info": Check(_calico.ARGUMENT_SPEC, _calico.inspect, _calico.failure_targets, (_calico.CalicoError,),
+                             own_labels=True),
     # the middleware's own logs, after nginx_info in the same call (what middleware_inspection's log task scans)
     "middleware_log_scan": Check(_logscan.ARGUMENT_SPEC, _logscan.inspect, _logscan.failure_targets,
                                  (_logscan.LogScanError,), module="log_scan", prepare=_with_nginx_logs),
@@ -193,7 +198,9 @@ def run_one(module: t.Any, name: str, options: t.Any, host: str | None, earlier:
     except Exception as exc:  # pylint: disable=broad-except  # one broken check must not cost the host its others
         error = _findings.one_line(f"{type(exc).__name__}: {exc}")
     else:
-        found = [dict(f, host=host) if isinstance(f, dict) else f for f in out.get("findings") or []]
+        found = list(out.get("findings") or [])
+        if not check.own_labels:
+            found = [dict(f, host=host) if isinstance(f, dict) else f for f in found]
         facts = {k: v for k, v in out.items() if k != "findings"}
         return found, {"check": name, **facts}
     return failure_findings(name, args, host, error), {"check": name, "error": error}

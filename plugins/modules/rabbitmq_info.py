@@ -9,8 +9,8 @@ short_description: Health of a RabbitMQ node through rabbitmq-diagnostics, as an
 version_added: 1.0.0
 description:
   - Runs C(rabbitmq-diagnostics -q status --formatter json) on the host, one Erlang VM start, and returns one
-    C(middleware.rabbitmq) finding from what the node reports: whether it answers, its resource alarms, listeners and
-    file descriptors.
+    C(middleware.rabbitmq) finding from what the node reports (whether it answers, its resource alarms, listeners and
+    file descriptors).
   - V(critical) when the node is not running, when a memory, disk or file descriptor alarm is raised (RabbitMQ
     blocks publishers then), when an expected listener (O(expected_listeners)) is missing, or when file descriptor
     usage crosses O(fd_critical_percent).

@@ -99,6 +99,18 @@ def test_a_check_that_crashes_is_unknown(tmp_path, monkeypatch):
     assert results[0]["error"] == "KeyError: 'units'" and findings[1]["status"] == "ok"
 
 
+def test_calico_keeps_its_own_labels_the_peers_end_of_a_broken_session(tmp_path):
+    """master1's view with BIRD stopped on node1: the broken session is reported on master1 and on node1."""
+    bird = (FIX / "calico" / "master1_node1_bird_stopped_protocols_all.txt").read_text(encoding="utf-8")
+    module = FakeModule(tmp_path, {"birdcl": (0, bird, "")})
+    findings, _results = HI.run_checks(module, [{"check": "calico_bgp_info", "options": {
+        "host_name": "master1", "calicoctl_path": "", "local_address": "198.18.0.11",
+        "peer_hosts": {"198.18.0.21": "node1", "198.18.0.22": "node2"}}}], "master1")
+    broken = [(f["target"], f["host"]) for f in findings if f["status"] == "critical"]
+    assert broken == [("198.18.0.21", "master1"), ("198.18.0.11", "node1")]
+    assert ("calico.bird", "master1", "ok") in ids(findings)
+
+
 def test_an_unknown_check_is_one_unknown_finding(tmp_path):
     findings, results = HI.run_checks(FakeModule(tmp_path), [{"check": "no_such_check", "options": {}}], "mw1")
     assert ids(findings) == [("host.inspection", "no_such_check", "unknown")]
@@ -196,11 +208,12 @@ def test_each_check_takes_the_options_of_its_single_purpose_module(name):
     ("rabbitmq_info", {"node": "rabbit@mw2"}),
     ("mysql_info", {"login_host": "10.0.0.5", "login_port": 3307}),
     ("tcp_service_info", {"port": 7788}),
+    ("calico_bgp_info", {"host_name": "node1"}),
 ])
 def test_unknown_findings_are_about_what_the_single_purpose_shim_names(name, args):
     """A check that cannot run leaves the same unknown findings as its module's action does when it fails."""
     shim = importlib.import_module(f"ansible_collections.kubeops.runbook.plugins.action.{name}").ActionModule
-    expected = [(fid, target) for fid, target in shim.failure_targets(shim.__new__(shim), args, "node1")]
+    expected = list(shim.failure_targets(shim.__new__(shim), args, "node1"))
     got = [(f["id"], f["target"]) for f in HI.failure_findings(name, args, "node1", "why")]
     assert got == expected and expected
 
