@@ -3,7 +3,8 @@
 
 The 200 hosts are the lab's 5 and 195 aliases of its worker nodes (node1, node2: a 2,000-node cluster is nearly all
 workers), each alias an inventory host of its own with the worker's groups (kube_node, calico), its own state
-directory for the journal window and the log offsets (host_inspection_state_dir), reached at the worker's address.
+directory for the journal window and the log offsets (host_inspection_state_dir) and its own SSH connection (control
+path), reached at the worker's address.
 Both commands run with the same inventory and --forks 50, interleaved (inspection, ping, ping, inspection, ...),
 after one uncounted warm-up run each (the aliases' first inspection reads a day of journal and 4 MiB of log), five
 counted rounds by default. Per size: median, min, max, the controller's CPU seconds per host (the process tree of
@@ -50,8 +51,10 @@ def alias_inventory(lab, size: int, alias_of: list[str], groups: list[str], path
         node = alias_of[i % len(alias_of)]
         name = f"{node}-alias{i + 1:03d}"
         state = f"{ALIAS_STATE}/{name}"
+        # its own state (journal window, log offsets) and its own SSH connection, as a distinct host has
         hosts[name] = {**(hosts.get(node) or {}), "host_inspection_state_dir": state,
-                       "kubeops_middleware_log_state_file": f"{state}/middleware_log_scan.json"}
+                       "kubeops_middleware_log_state_file": f"{state}/middleware_log_scan.json",
+                       "ansible_control_path": f"%(directory)s/{name}"}
         for group in groups:
             data["all"]["children"].setdefault(group, {}).setdefault("hosts", {})
             data["all"]["children"][group]["hosts"] = {**(data["all"]["children"][group]["hosts"] or {}), name: None}
