@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import importlib
 import json
-import types
 from pathlib import Path
 
 import pytest
 from ansible.errors import AnsibleConnectionFailure
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar
 
 from ansible_collections.kubeops.runbook.plugins.module_utils import _findings as F
 from ansible_collections.kubeops.runbook.plugins.module_utils import _host_inspection as HI
+from test_findings_action import action as findings_action  # pylint: disable=wrong-import-order
 
 FIX = Path(__file__).parent / "fixtures"
 NODE1_SHOW = (FIX / "systemd" / "node1_show.txt").read_text(encoding="utf-8")
@@ -218,24 +216,9 @@ def test_unknown_findings_are_about_what_the_single_purpose_shim_names(name, arg
     assert got == expected and expected
 
 
-# -- the action -----------------------------------------------------------------------------------------------
-def action(outcome, args: dict, task_vars: dict | None = None):
-    module = importlib.import_module("ansible_collections.kubeops.runbook.plugins.action.host_inspection_info")
-    fields = {"args": dict(args), "async_val": 0, "check_mode": False, "delegate_to": None, "delegate_facts": False,
-              "run_once": False, "action": "kubeops.runbook.host_inspection_info", "get_name": lambda: "Inspect"}
-    connection = types.SimpleNamespace(_shell=types.SimpleNamespace(tmpdir="/tmp/x"))
-    task_vars = {"inventory_hostname": "mw2", "ansible_facts": {}, **(task_vars or {})}
-    plugin = module.ActionModule(types.SimpleNamespace(**fields), connection, None, DataLoader(),
-                                 Templar(loader=DataLoader(), variables=task_vars))
-    calls = []
-
-    def execute(module_name, module_args, task_vars):
-        calls.append((module_name, module_args))
-        if isinstance(outcome, Exception):
-            raise outcome
-        return dict(outcome)
-    plugin._execute_module = execute
-    return plugin, task_vars, calls
+# -- the action (the module run is the boundary: test_findings_action.action fakes _execute_module) ---------------
+def action(outcome, args):
+    return findings_action("host_inspection_info", outcome, args)
 
 
 CHECKS = [{"check": "redis_info", "options": {"login_port": 6379, "login_password": "pw"}},
