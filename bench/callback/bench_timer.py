@@ -60,6 +60,7 @@ class CallbackModule(CallbackBase):
             return
         task["hosts"][result._host.get_name()] = status  # pylint: disable=protected-access
         task["last"] = self._now()
+        task.setdefault("at", {})[result._host.get_name()] = round(task["last"] - task["started"], 3)  # pylint: disable=protected-access
         checks = result._result.get("checks") if status == "ok" else None  # pylint: disable=protected-access
         for item in checks if isinstance(checks, list) else []:
             if isinstance(item, dict) and isinstance(item.get("elapsed_s"), (int, float)):
@@ -94,7 +95,9 @@ class CallbackModule(CallbackBase):
                           # until the next task started or this one's last result (linear: the task's share of the
                           # run), and from its first start to its last result (free: how long its hosts took)
                           "wall_s": round(max(last, nxt) - task["started"], 4),
-                          "span_s": round(last - task["started"], 4), "hosts": task["hosts"]})
+                          "span_s": round(last - task["started"], 4), "hosts": task["hosts"],
+                          # when each host's result came, from the task's first start
+                          "at": task.get("at", {})})
         plays = [{"name": p["name"], "wall_s": round((self.plays[i + 1]["started"] if i + 1 < len(self.plays) else end)
                                                      - p["started"], 3)} for i, p in enumerate(self.plays)]
         checks = {name: {"runs": c["runs"], "total_s": round(c["total_s"], 3), "max_s": round(c["max_s"], 3)}
