@@ -2,8 +2,9 @@
 host_inspection_info call per host) and the single-purpose modules one task per check
 (tests/integration/playbooks/daily_inspection_single_purpose.yml, the 1.1.0 composition). With faults injected (a
 control plane unit stopped, two middleware down) both reports hold the same findings with the same statuses, and
-both find every fault. Each path keeps its own state files on the hosts (journal window, log offsets), fresh for
-this test, so both read the same windows; they are removed afterwards."""
+both find every fault. Both read the units' journal of the last ten minutes (a fresh state would read a day of it,
+minutes of work on a lab whose apiserver just logged a scale test) and keep their own log offsets, fresh for this
+test, so both read the same windows; the state files are removed afterwards."""
 from __future__ import annotations
 
 import contextlib
@@ -29,7 +30,7 @@ def statuses(report: dict) -> dict[str, str]:
 def inspect(lab, path: str, report_dir: Path) -> dict:
     state = f"{STATE}/{path}"
     proc = lab.playbook(PATHS[path], extra_vars={
-        "inspection_report_dir": str(report_dir), "host_inspection_state_dir": state,
+        "inspection_report_dir": str(report_dir), "host_inspection_state_dir": state, "host_inspection_journal_since": "-10min",
         "kubeops_middleware_log_state_file": f"{state}/middleware_log_scan.json"})
     assert proc.returncode == 0, f"{path}: rc={proc.returncode}\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
     return json.loads((report_dir / "latest.json").read_text(encoding="utf-8"))

@@ -48,7 +48,8 @@ def ids(findings):
     return [(f["id"], f["target"], f["status"]) for f in findings]
 
 
-def test_checks_run_in_order_and_every_finding_is_labelled(tmp_path):
+def test_checks_run_in_order_and_every_finding_is_labelled(tmp_path, monkeypatch):
+    monkeypatch.setattr(HI._systemd, "stream_command", lambda argv, consume: (0, consume(iter([])), ""))
     module = FakeModule(tmp_path, {"systemctl": (0, NODE1_SHOW, ""), "journalctl": (0, "", "")})
     findings, results = HI.run_checks(module, [
         {"check": "systemd_unit_info", "options": {"units": ["kubelet", "kube-proxy"], "state_file": str(tmp_path / "s")}},
