@@ -17,8 +17,9 @@ says where the remaining time goes. The aliases' state directories are removed o
 The 2,000-host time is projected from the 5- and 200-host runs (bench/README.md states the assumptions).
 
 Options (--set): sizes=5,200  forks=50  alias_of=node1,node2  alias_groups=kube_node,calico
-before=DIR (the checkout of an earlier version, e.g. `git worktree add /tmp/kubeops-main main`: its playbook is
-measured as well, interleaved with the others, for a before/after in one window).
+before=DIR (the checkout of an earlier version, e.g. `git archive <commit> | tar -x -C DIR`; the bench gives it a
+collections path: its playbook is measured as well, interleaved with the others, for a before/after in one window)
+before_sizes=5 (the sizes at which `before` runs; default all: 1.1.0 takes minutes per run at 200 hosts).
 """
 from __future__ import annotations
 
@@ -167,11 +168,12 @@ def run(ctx: _case.Context) -> dict:
     alias_of = str(ctx.options.get("alias_of", "node1,node2")).split(",")
     groups = str(ctx.options.get("alias_groups", "kube_node,calico")).split(",")
     before = Path(ctx.options["before"]).resolve() if ctx.options.get("before") else None
+    before_sizes = {int(s) for s in str(ctx.options.get("before_sizes", ",".join(map(str, sizes)))).split(",")}
     rows: dict[str, dict] = {}
     measured: dict[str, Stats] = {}
     try:
         for size in sizes:
-            row, stats = measure_size(ctx, size, forks, alias_of, groups, before)
+            row, stats = measure_size(ctx, size, forks, alias_of, groups, before if size in before_sizes else None)
             rows[str(size)] = row
             measured.update(stats)
     finally:
