@@ -21,8 +21,8 @@ REACHED_GROUP = "kubeops_inspection_reached"
 
 class ActionModule(FindingsActionBase):
     MODULE = "kubeops.runbook.host_inspection_info"
-    # The module labels its findings (with the inventory name it is given; calico also labels the peers' hosts):
-    # the action labels only a finding that has no host.
+    # The module labels its findings (with the inventory name it is given; calico also labels the peers' hosts) and
+    # leaves the cluster's unlabelled (etcd): the action relabels none (see validated).
     SCOPE = "peers"
     FAILURE_ID = "host.inspection"
     UNREACHABLE_IS_UNREACHABLE = True
@@ -44,6 +44,9 @@ class ActionModule(FindingsActionBase):
             findings += _host_inspection.failure_findings(str(item.get("check")), item.get("options"), label, error,
                                                           reason)
         return findings or super().failure_findings(args, label, error, reason)
+
+    def validated(self, items, label):
+        return super().validated(items, None)
 
     def more_facts(self, outcome, task_vars, owner):
         return {DONE_FACT: True}

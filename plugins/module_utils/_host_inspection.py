@@ -25,7 +25,7 @@ import typing as t
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.kubeops.runbook.plugins.module_utils import (
-    _calico, _certs, _disk, _findings, _hygiene, _logscan, _middleware, _middleware_mysql, _middleware_nginx,
+    _calico, _certs, _disk, _etcd, _findings, _hygiene, _logscan, _middleware, _middleware_mysql, _middleware_nginx,
     _middleware_rabbitmq, _middleware_redis, _systemd,
 )
 
@@ -45,9 +45,10 @@ class Check(t.NamedTuple):
     # Turns the invocation's options into ``spec``'s with the results of the checks that ran before it in the same
     # call, ``prepare(options, {check: result})`` (e.g. adds the logs nginx declares); raises CheckFailed.
     prepare: t.Optional[t.Callable[[dict, dict], dict]] = None
-    # The check labels its findings itself (calico: a broken session is also reported for the peer's host); the
-    # others' findings are all about this host and get its name.
-    own_labels: bool = False
+    # What its findings are about, as FindingsActionBase.SCOPE says it: "host" (all about this host: they get its
+    # name), "peers" (the check labels them: calico reports a broken session for the peer's host too), "cluster" (the
+    # cluster's: unlabelled, unless the check names a member; an unknown finding of it is unlabelled too).
+    scope: str = "host"
 
 
 class CheckFailed(Exception):
@@ -117,7 +118,10 @@ CHECKS: dict[str, Check] = {
     "tcp_service_info": Check(_middleware.TCP_ARGUMENT_SPEC, _middleware.inspect_tcp, _middleware.tcp_failure_targets,
                               (_middleware.MiddlewareError,)),
     "calico_bgp_info": Check(_calico.ARGUMENT_SPEC, _calico.inspect, _calico.failure_targets, (_calico.CalicoError,),
-                             own_labels=True),
+                             scope="peers"),
+    # the cluster's etcd, from the etcd host that runs it (in playbooks/daily_inspection.yml: the first of the play)
+    "etcd_cluster_info": Check(_etcd.ARGUMENT_SPEC, _etcd.inspect, _etcd.failure_targets, (_etcd.EtcdError, OSError),
+                               scope="cluster"),
     # the middleware's own logs, after nginx_info in the same call (what middleware_inspection's log task scans)
     "middleware_log_scan": Check(_logscan.ARGUMENT_SPEC, _logscan.inspect, _logscan.failure_targets,
                                  (_logscan.LogScanError,), module="log_scan", prepare=_with_nginx_logs),
@@ -178,7 +182,8 @@ def failure_findings(name: str, args: t.Any, host: str | None, error: str, reaso
             targets = check.failure_targets(args if isinstance(args, dict) else {}, host)
         except Exception:  # pylint: disable=broad-except  # never lose the finding over odd arguments
             targets = []
-    return _findings.could_not_run(targets or [("host.inspection", str(name))], error, module_of(name), host, reason)
+    label = None if check is not None and check.scope == "cluster" else host
+    return _findings.could_not_run(targets or [("host.inspection", str(name))], error, module_of(name), label, reason)
 
 
 def run_one(module: t.Any, name: str, options: t.Any, host: str | None, earlier: dict) -> tuple[list[dict], dict]:
@@ -199,7 +204,7 @@ def run_one(module: t.Any, name: str, options: t.Any, host: str | None, earlier:
         error = _findings.one_line(f"{type(exc).__name__}: {exc}")
     else:
         found = list(out.get("findings") or [])
-        if not check.own_labels:
+        if check.scope == "host":
             found = [dict(f, host=host) if isinstance(f, dict) else f for f in found]
         facts = {k: v for k, v in out.items() if k != "findings"}
         return found, {"check": name, **facts}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: host_inspection_info
-short_description: The host side of the daily inspection in one call (units, logs, disks, certificates, hygiene, middleware, BGP)
+short_description: The host side of the daily inspection in one call (units, logs, disks, certificates, middleware, BGP, etcd)
 version_added: 1.2.0
 description:
   - Runs, in one Python process on the host, every check of O(checks) one after the other and returns all their
@@ -14,8 +14,8 @@ description:
     (M(kubeops.runbook.systemd_unit_info), M(kubeops.runbook.log_scan), M(kubeops.runbook.disk_usage_info),
     M(kubeops.runbook.cert_expiry_info), M(kubeops.runbook.host_hygiene_info), M(kubeops.runbook.nginx_info),
     M(kubeops.runbook.redis_info), M(kubeops.runbook.rabbitmq_info), M(kubeops.runbook.mysql_info),
-    M(kubeops.runbook.tcp_service_info), M(kubeops.runbook.calico_bgp_info)); the same options give the same findings
-    either way.
+    M(kubeops.runbook.tcp_service_info), M(kubeops.runbook.calico_bgp_info), M(kubeops.runbook.etcd_cluster_info)); the
+    same options give the same findings either way.
   - V(middleware_log_scan) is M(kubeops.runbook.log_scan) of the given C(files) after the log files the
     configuration of nginx declares, as found by an V(nginx_info) check earlier in the same call (C(error_log)
     files, and with C(nginx_access_logs) the C(access_log) files as C(kind=access)); C(nginx_error_logs) and
@@ -23,7 +23,8 @@ description:
   - A check whose options are invalid, that fails as its module would fail, or that crashes becomes V(unknown)
     findings for what it is about (the summary says why it could not run); the host's other checks still run.
   - Every finding is labelled with O(host_name), except those V(calico_bgp_info) labels itself (the peer's end of a
-    broken BGP session is reported for the peer's host). The action plugin records them in the host fact
+    broken BGP session is reported for the peer's host) and those of V(etcd_cluster_info), which are the cluster's
+    (unlabelled unless they name a member). The action plugin records them in the host fact
     C(kubeops_findings) as the other inspection modules do, and sets the fact C(kubeops_inspection_done). When the
     host cannot be reached the task is unreachable (with C(ignore_unreachable), the report makes it a critical
     C(host.reachable) finding); when the module cannot run at all every check becomes V(unknown).
@@ -46,7 +47,8 @@ options:
         type: str
         required: true
         choices: [systemd_unit_info, log_scan, disk_usage_info, cert_expiry_info, host_hygiene_info, nginx_info,
-                  redis_info, rabbitmq_info, mysql_info, tcp_service_info, calico_bgp_info, middleware_log_scan]
+                  redis_info, rabbitmq_info, mysql_info, tcp_service_info, calico_bgp_info, etcd_cluster_info,
+                  middleware_log_scan]
       options:
         description:
           - The options of the check, as its single-purpose module takes them (without its deprecated C(host)).

@@ -110,6 +110,19 @@ def test_calico_keeps_its_own_labels_the_peers_end_of_a_broken_session(tmp_path)
     assert ("calico.bird", "master1", "ok") in ids(findings)
 
 
+def test_etcd_findings_are_the_clusters(tmp_path, monkeypatch):
+    """etcd's findings stay unlabelled (the cluster's), also when the check cannot run."""
+    monkeypatch.setattr(HI._etcd, "find_etcdctl", lambda path: None)
+    findings, _results = HI.run_checks(FakeModule(tmp_path), [
+        {"check": "etcd_cluster_info", "options": {"endpoints": ["https://198.18.0.11:2379"]}},
+        {"check": "etcd_cluster_info", "options": {"endpoints": ["https://198.18.0.11:2379"], "quota_backend_bytes": "x"}},
+    ], "master1")
+    assert [(f["id"], f["target"], f["status"], f["host"]) for f in findings] == [
+        ("etcd.quorum", "cluster", "unknown", None), ("etcd.quorum", "cluster", "unknown", None)]
+    assert findings[0]["summary"] == "etcdctl not found (etcdctl)"
+    assert findings[1]["summary"].startswith("check could not run: argument 'quota_backend_bytes'")
+
+
 def test_an_unknown_check_is_one_unknown_finding(tmp_path):
     findings, results = HI.run_checks(FakeModule(tmp_path), [{"check": "no_such_check", "options": {}}], "mw1")
     assert ids(findings) == [("host.inspection", "no_such_check", "unknown")]
@@ -192,7 +205,8 @@ def capture_spec(module_name: str) -> dict:
 
 @pytest.mark.parametrize("name", [n for n, c in HI.CHECKS.items() if not c.module])
 def test_each_check_takes_the_options_of_its_single_purpose_module(name):
-    spec = {k: v for k, v in capture_spec(name).items() if k != "host"}
+    # without the deprecated options (host, host_name: the action labels the findings)
+    spec = {k: v for k, v in capture_spec(name).items() if "removed_in_version" not in v and not (k == "host" and name == "log_scan")}
     assert HI.CHECKS[name].spec == spec
 
 
@@ -208,6 +222,7 @@ def test_each_check_takes_the_options_of_its_single_purpose_module(name):
     ("mysql_info", {"login_host": "10.0.0.5", "login_port": 3307}),
     ("tcp_service_info", {"port": 7788}),
     ("calico_bgp_info", {"host_name": "node1"}),
+    ("etcd_cluster_info", {"endpoints": ["https://198.18.0.11:2379"]}),
 ])
 def test_unknown_findings_are_about_what_the_single_purpose_shim_names(name, args):
     """A check that cannot run leaves the same unknown findings as its module's action does when it fails."""
