@@ -77,7 +77,7 @@ def profile(ctx: _case.Context, argv: list[str], env: dict) -> dict:
     merged: dict[tuple, dict] = {}
     for task in data["tasks"]:
         for host, status in task["hosts"].items():
-            if status != "skipped":
+            if status != "skipped" and host != "localhost":   # the inspected hosts; the controller's tasks apart
                 per_host[host] += 1
         by_action[task["action"]] += task["wall_s"]
         # the free strategy starts a task once per host: one entry per task
@@ -86,7 +86,8 @@ def profile(ctx: _case.Context, argv: list[str], env: dict) -> dict:
         entry["wall_s"] = round(max(entry["wall_s"], task["span_s"]), 3)
         entry["hosts_run"] += sum(1 for s in task["hosts"].values() if s != "skipped")
     counts = sorted(per_host.values())
-    return {"total_s": data["total_s"], "tasks": len(merged),
+    controller = sum(1 for task in data["tasks"] if task["hosts"].get("localhost") not in (None, "skipped"))
+    return {"total_s": data["total_s"], "tasks": len(merged), "controller_tasks": controller,
             "tasks_per_host": {"min": counts[0] if counts else 0, "max": counts[-1] if counts else 0,
                                "median": counts[len(counts) // 2] if counts else 0},
             "tasks_run_per_host": dict(sorted(per_host.items())[:8]),
