@@ -53,7 +53,7 @@ def run(ctx: _case.Context) -> dict:
     files = int(ctx.options.get("files", 100000))
     keep_days = int(ctx.options.get("keep_days", 7))
     days = int(ctx.options.get("days", 30))
-    helper = ctx.root / "roles" / "log_prune" / "files" / "kubeops_log_prune.py"
+    helper = ctx.root / "roles" / "log_prune" / "files" / "kubeops_prune.py"
     python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else ctx.python
     src, ours_dir, find_dir, mod_dir = (ctx.work / n for n in ("src", "ours", "find", "module"))
     ctx.log(f"P4: creating {files} files")

@@ -6,10 +6,12 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: bench_timer
 type: aggregate
-short_description: Per-task wall time and per-host task counts, as JSON, for the benchmark
+short_description: Per-task and per-play wall time, per-host task counts and host_inspection_info's checks, as JSON
 description:
-  - Records when each task starts and when each host's result arrives; writes a JSON file named by the
-    environment variable BENCH_TIMER_OUT at the end of the playbook.
+  - Records when each task first starts and when each host's result arrives (one entry per task, also under the free
+    strategy, which starts a task once per host), when each play starts, and the time host_inspection_info reports for
+    each of its checks; writes a JSON file named by the environment variable BENCH_TIMER_OUT at the end of the
+    playbook.
 requirements:
   - enabled with ANSIBLE_CALLBACKS_ENABLED=bench_timer and ANSIBLE_CALLBACK_PLUGINS=<repo>/bench/callback
 """
@@ -30,13 +32,21 @@ class CallbackModule(CallbackBase):
     def __init__(self):
         super().__init__()
         self.start = time.monotonic()
-        self.tasks = []          # [{name, action, started, last, hosts: {host: status}}]
-        self.current = None
+        self.tasks = {}          # uuid -> {name, action, path, started, last, hosts: {host: status}}
+        self.plays = []          # [{name, started}]
+        self.checks = {}         # check name -> {runs, total_s, max_s}
+
+    def _now(self):
+        return time.monotonic() - self.start
+
+    def v2_playbook_on_play_start(self, play):
+        self.plays.append({"name": play.get_name(), "started": self._now()})
 
     def _task(self, task):
-        self.current = {"name": task.get_name(), "action": task.action, "path": task.get_path() or "",
-                        "started": time.monotonic() - self.start, "last": None, "hosts": {}}
-        self.tasks.append(self.current)
+        if task._uuid not in self.tasks:  # pylint: disable=protected-access
+            self.tasks[task._uuid] = {"name": task.get_name(), "action": task.action,  # pylint: disable=protected-access
+                                      "path": task.get_path() or "", "started": self._now(), "last": None,
+                                      "hosts": {}}
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         self._task(task)
@@ -45,11 +55,19 @@ class CallbackModule(CallbackBase):
         self._task(task)
 
     def _result(self, result, status):
-        if self.current is None:
+        task = self.tasks.get(result._task._uuid)  # pylint: disable=protected-access
+        if task is None:
             return
-        host = result._host.get_name()  # pylint: disable=protected-access
-        self.current["hosts"][host] = status
-        self.current["last"] = time.monotonic() - self.start
+        task["hosts"][result._host.get_name()] = status  # pylint: disable=protected-access
+        task["last"] = self._now()
+        task.setdefault("at", {})[result._host.get_name()] = round(task["last"] - task["started"], 3)  # pylint: disable=protected-access
+        checks = result._result.get("checks") if status == "ok" else None  # pylint: disable=protected-access
+        for item in checks if isinstance(checks, list) else []:
+            if isinstance(item, dict) and isinstance(item.get("elapsed_s"), (int, float)):
+                entry = self.checks.setdefault(str(item.get("check")), {"runs": 0, "total_s": 0.0, "max_s": 0.0})
+                entry["runs"] += 1
+                entry["total_s"] += item["elapsed_s"]
+                entry["max_s"] = max(entry["max_s"], item["elapsed_s"])
 
     def v2_runner_on_ok(self, result):
         self._result(result, "ok")
@@ -67,11 +85,22 @@ class CallbackModule(CallbackBase):
         out = os.environ.get("BENCH_TIMER_OUT")
         if not out:
             return
+        end = self._now()
+        ordered = sorted(self.tasks.values(), key=lambda t: t["started"])
         tasks = []
-        for i, task in enumerate(self.tasks):
-            end = task["last"] if task["last"] is not None else task["started"]
-            nxt = self.tasks[i + 1]["started"] if i + 1 < len(self.tasks) else time.monotonic() - self.start
+        for i, task in enumerate(ordered):
+            last = task["last"] if task["last"] is not None else task["started"]
+            nxt = ordered[i + 1]["started"] if i + 1 < len(ordered) else end
             tasks.append({"name": task["name"], "action": task["action"], "path": task["path"],
-                          "wall_s": round(max(end, nxt) - task["started"], 4), "hosts": task["hosts"]})
+                          # until the next task started or this one's last result (linear: the task's share of the
+                          # run), and from its first start to its last result (free: how long its hosts took)
+                          "wall_s": round(max(last, nxt) - task["started"], 4),
+                          "span_s": round(last - task["started"], 4), "hosts": task["hosts"],
+                          # when each host's result came, from the task's first start
+                          "at": task.get("at", {})})
+        plays = [{"name": p["name"], "wall_s": round((self.plays[i + 1]["started"] if i + 1 < len(self.plays) else end)
+                                                     - p["started"], 3)} for i, p in enumerate(self.plays)]
+        checks = {name: {"runs": c["runs"], "total_s": round(c["total_s"], 3), "max_s": round(c["max_s"], 3)}
+                  for name, c in sorted(self.checks.items(), key=lambda kv: -kv[1]["total_s"])}
         with open(out, "w", encoding="utf-8") as fh:
-            json.dump({"total_s": round(time.monotonic() - self.start, 3), "tasks": tasks}, fh, indent=1)
+            json.dump({"total_s": round(end, 3), "tasks": tasks, "plays": plays, "checks": checks}, fh, indent=1)

@@ -4,6 +4,7 @@
 """Controller side of kubeops.runbook.calico_bgp_info: runs the module and records its findings in kubeops_findings."""
 from __future__ import annotations
 
+from ansible_collections.kubeops.runbook.plugins.module_utils import _calico
 from ansible_collections.kubeops.runbook.plugins.plugin_utils._findings_action import FindingsActionBase
 
 
@@ -18,4 +19,4 @@ class ActionModule(FindingsActionBase):
         return args
 
     def failure_targets(self, args, label):
-        return [(self.FAILURE_ID, str(args.get("host_name") or label))]
+        return _calico.failure_targets(args, label)

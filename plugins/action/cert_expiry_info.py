@@ -4,6 +4,7 @@
 """Controller side of kubeops.runbook.cert_expiry_info: runs the module and records its findings in kubeops_findings."""
 from __future__ import annotations
 
+from ansible_collections.kubeops.runbook.plugins.module_utils import _certs
 from ansible_collections.kubeops.runbook.plugins.plugin_utils._findings_action import FindingsActionBase
 
 
@@ -12,5 +13,4 @@ class ActionModule(FindingsActionBase):
     FAILURE_ID = "certificates.expiry"
 
     def failure_targets(self, args, label):
-        places = [str(p) for key in ("dirs", "paths") if isinstance(args.get(key), list) for p in args[key]]
-        return [(self.FAILURE_ID, place) for place in places] or [(self.FAILURE_ID, label or "certificates")]
+        return _certs.failure_targets(args, label)

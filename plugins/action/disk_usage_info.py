@@ -4,6 +4,7 @@
 """Controller side of kubeops.runbook.disk_usage_info: runs the module and records its findings in kubeops_findings."""
 from __future__ import annotations
 
+from ansible_collections.kubeops.runbook.plugins.module_utils import _disk
 from ansible_collections.kubeops.runbook.plugins.plugin_utils._findings_action import FindingsActionBase
 
 
@@ -12,5 +13,4 @@ class ActionModule(FindingsActionBase):
     FAILURE_ID = "disk.space"
 
     def failure_targets(self, args, label):
-        paths = args.get("paths") if isinstance(args.get("paths"), list) else []
-        return [(self.FAILURE_ID, str(path)) for path in paths] or [(self.FAILURE_ID, "/proc/mounts")]
+        return _disk.failure_targets(args, label)

@@ -110,24 +110,35 @@ class ActionModule(ActionBase):
         return self._templar.template(task_vars[name]) if name in task_vars else None
 
     def _hostvars(self, task_vars: dict, host: str) -> t.Mapping:
+        """A host's variables. Other hosts' are read raw, once each: what the report reads of them (findings, the
+        inspection's marks, registered results) is data the run stored, and templating a few thousand findings per
+        host through hostvars took most of the report's time at 200 hosts."""
+        cache = self.__dict__.setdefault("_hostvars_cache", {})
+        if host in cache:
+            return cache[host]
+        hostvars = task_vars.get("hostvars")
         try:
-            return _mapping(task_vars["hostvars"][host])
+            raw_get = getattr(hostvars, "raw_get", None)
+            found = _mapping(raw_get(host) if raw_get is not None and host != "localhost" else hostvars[host])
         except (KeyError, TypeError):
-            return {}
+            found = {}
+        cache[host] = found
+        return found
 
     def _reachability(self, targeted: list[str], task_vars: dict, findings_by_host: dict) -> dict[str, tuple[str, str]]:
         """host -> (state, reason): state is reachable | unreachable | failed | lost, from what the run left on it."""
         states: dict[str, tuple[str, str]] = {}
         for host in targeted:
             hvars = self._hostvars(task_vars, host)
-            gather = _mapping(hvars.get("kubeops_inspection_gather"))
+            # the host's first contact of the run: the setup of 1.1.0 playbooks, or host_inspection's one call
+            gather = _mapping(hvars.get("kubeops_inspection_gather") or hvars.get("host_inspection_result"))
             if hvars.get(LOST_FACT):
                 states[host] = ("lost", str(hvars.get(LOST_FACT)))
             elif hvars.get("kubeops_inspection_failed"):
                 states[host] = ("failed", str(hvars.get("kubeops_inspection_failed")))
             elif gather.get("unreachable"):
                 states[host] = ("unreachable", str(gather.get("msg") or ""))
-            elif hvars.get("kubeops_inspection_done"):
+            elif hvars.get("kubeops_inspection_done") or _mapping(hvars.get("ansible_facts")).get("kubeops_inspection_done"):
                 states[host] = ("reachable", "")
             elif findings_by_host.get(host) or hvars.get("ansible_facts"):
                 # it answered at some point, then left the play: a task failed on it

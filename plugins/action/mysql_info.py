@@ -4,6 +4,7 @@
 """Controller side of kubeops.runbook.mysql_info: runs the module and records its findings in kubeops_findings."""
 from __future__ import annotations
 
+from ansible_collections.kubeops.runbook.plugins.module_utils import _middleware_mysql
 from ansible_collections.kubeops.runbook.plugins.plugin_utils._findings_action import FindingsActionBase
 
 
@@ -12,6 +13,4 @@ class ActionModule(FindingsActionBase):
     FAILURE_ID = "middleware.mysql"
 
     def failure_targets(self, args, label):
-        where = args.get("login_unix_socket") or (
-            f"{args['login_host']}:{args.get('login_port') or 3306}" if args.get("login_host") else "local")
-        return [(self.FAILURE_ID, f"mysql:{where}")]
+        return _middleware_mysql.failure_targets(args, label)

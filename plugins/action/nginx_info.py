@@ -4,10 +4,13 @@
 """Controller side of kubeops.runbook.nginx_info: runs the module and records its findings in kubeops_findings."""
 from __future__ import annotations
 
+from ansible_collections.kubeops.runbook.plugins.module_utils import _middleware_nginx
 from ansible_collections.kubeops.runbook.plugins.plugin_utils._findings_action import FindingsActionBase
 
 
 class ActionModule(FindingsActionBase):
     MODULE = "kubeops.runbook.nginx_info"
     FAILURE_ID = "middleware.nginx"
-    FAILURE_TARGET = "nginx"
+
+    def failure_targets(self, args, label):
+        return _middleware_nginx.failure_targets(args, label)

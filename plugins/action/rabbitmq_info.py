@@ -4,6 +4,7 @@
 """Controller side of kubeops.runbook.rabbitmq_info: runs the module and records its findings in kubeops_findings."""
 from __future__ import annotations
 
+from ansible_collections.kubeops.runbook.plugins.module_utils import _middleware_rabbitmq
 from ansible_collections.kubeops.runbook.plugins.plugin_utils._findings_action import FindingsActionBase
 
 
@@ -12,4 +13,4 @@ class ActionModule(FindingsActionBase):
     FAILURE_ID = "middleware.rabbitmq"
 
     def failure_targets(self, args, label):
-        return [(self.FAILURE_ID, str(args.get("node") or "rabbitmq"))]
+        return _middleware_rabbitmq.failure_targets(args, label)

@@ -4,6 +4,7 @@
 """Controller side of kubeops.runbook.tcp_service_info: runs the module and records its findings in kubeops_findings."""
 from __future__ import annotations
 
+from ansible_collections.kubeops.runbook.plugins.module_utils import _middleware
 from ansible_collections.kubeops.runbook.plugins.plugin_utils._findings_action import FindingsActionBase
 
 
@@ -11,5 +12,4 @@ class ActionModule(FindingsActionBase):
     MODULE = "kubeops.runbook.tcp_service_info"
 
     def failure_targets(self, args, label):
-        name = str(args.get("name") or "tcp_service")
-        return [(f"middleware.{name}", f"{name}:{args.get('port')}")]
+        return _middleware.tcp_failure_targets(args, label)

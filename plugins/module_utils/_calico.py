@@ -174,3 +174,38 @@ def run_bgp_check(run: t.Callable[[list[str]], tuple[int, str, str]], host: str,
     result = [finding("calico.bird", host, OK, f"BIRD answers on {socket}: {len(peers)} BGP sessions", host=host,
                       details={"socket": socket})]
     return peers, result + bgp_findings(peers, host, local_address, peer_hosts, "birdcl"), "birdcl"
+
+
+# -- the check, as calico_bgp_info and host_inspection_info run it ------------------------------------------
+ARGUMENT_SPEC: dict[str, dict] = {
+    "socket": {"type": "path", "default": "/var/run/calico/bird.ctl"},
+    "birdcl_path": {"type": "str", "default": "birdcl"},
+    "calicoctl_path": {"type": "str", "default": "calicoctl"},
+    "host_name": {"type": "str", "required": True},
+    "local_address": {"type": "str"},
+    "peer_hosts": {"type": "dict", "default": {}},
+}
+
+
+def inspect(module: t.Any, params: dict, host: str | None) -> dict:
+    """This host's BGP sessions (options: ARGUMENT_SPEC). The findings carry their own host labels: this host's
+    (``host_name``), and the peer's host for the peer's end of a broken session."""
+    del host
+    birdcl = module.get_bin_path(params["birdcl_path"], opt_dirs=["/usr/sbin", "/usr/local/sbin"]) \
+        if params["birdcl_path"] else None
+    calicoctl = module.get_bin_path(params["calicoctl_path"], opt_dirs=["/usr/local/bin", "/opt/cni/bin"]) \
+        if params["calicoctl_path"] else None
+
+    def run(argv: list[str]) -> tuple[int, str, str]:
+        return module.run_command(argv, environ_update={"LC_ALL": "C"})
+
+    try:
+        peers, findings, source = run_bgp_check(run, params["host_name"], params["socket"], birdcl, calicoctl,
+                                                params["local_address"], params["peer_hosts"])
+    except CalicoError as exc:
+        raise CalicoError(f"cannot understand the BGP state on {params['host_name']}: {exc}") from None
+    return {"findings": findings, "peers": peers, "source": source}
+
+
+def failure_targets(args: dict, label: str | None) -> list[tuple[str, str]]:
+    return [("calico.bird", str(args.get("host_name") or label))]

@@ -210,3 +210,56 @@ class CertChecker:
         if not added:
             self.findings.append(cert_finding(directory, self.host, None, self.now, 0, 0,
                                               problem=f"no x509 certificate found under {directory}"))
+
+
+# -- the check, as cert_expiry_info and host_inspection_info run it -----------------------------------------
+ARGUMENT_SPEC: dict[str, dict] = {
+    "dirs": {"type": "list", "elements": "path", "default": []},
+    "paths": {"type": "list", "elements": "path", "default": []},
+    "max_depth": {"type": "int", "default": 3},
+    "warning_days": {"type": "int", "default": 30},
+    "critical_days": {"type": "int", "default": 7},
+    "backend": {"type": "str", "choices": ["auto", "cryptography", "openssl"], "default": "auto"},
+}
+
+
+def has_cryptography() -> bool:
+    try:
+        import cryptography  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
+    except ImportError:
+        return False
+    return True
+
+
+def inspect(module: t.Any, params: dict, host: str | None) -> dict:
+    """Expiry of the certificates under ``dirs`` and in ``paths`` on this host (options: ARGUMENT_SPEC).
+
+    ``module`` is the running AnsibleModule (``get_bin_path``, ``run_command``) for the openssl backend.
+    """
+    backend = params["backend"]
+    if backend == "auto":
+        backend = "cryptography" if has_cryptography() else "openssl"
+    if backend == "cryptography" and not has_cryptography():
+        raise CertError("backend: cryptography is not installed in this host's Python; install it or use "
+                        "backend=openssl")
+    openssl = module.get_bin_path("openssl")
+    if backend == "openssl" and not openssl:
+        raise CertError("backend: openssl needs the openssl command, which is not installed on this host")
+
+    def run_openssl(pem: str) -> tuple[int, str, str]:
+        return module.run_command([openssl, "x509", "-noout", "-enddate", "-subject"], data=pem)
+
+    checker = CertChecker(backend, host, params["warning_days"], params["critical_days"],
+                          run_openssl if openssl else None, max_depth=params["max_depth"])
+    for directory in params["dirs"]:
+        checker.check_dir(directory)
+    for path in params["paths"]:
+        checker.check_file(path, explicit=True)
+    return {"findings": checker.findings, "certificates": checker.facts, "backend": backend}
+
+
+def failure_targets(args: dict, label: str | None) -> list[tuple[str, str]]:
+    """(``certificates.expiry``, place) of each directory and file, for an unknown finding when the check could
+    not run."""
+    places = [str(p) for key in ("dirs", "paths") if isinstance(args.get(key), list) for p in args[key]]
+    return [("certificates.expiry", place) for place in places] or [("certificates.expiry", label or "certificates")]

@@ -187,3 +187,38 @@ def collect(mounts: list[dict], paths: list[str] | None, statvfs: t.Callable[[st
             entry["error"] = f"{target} cannot be measured: {exc.strerror}"
         entries.append(entry)
     return entries
+
+
+# -- the check, as disk_usage_info and host_inspection_info run it ------------------------------------------
+ARGUMENT_SPEC: dict[str, dict] = {
+    "paths": {"type": "list", "elements": "path"},
+    "include_fs": {"type": "list", "elements": "str", "default": []},
+    "space_warning": {"type": "float", "default": 80},
+    "space_critical": {"type": "float", "default": 90},
+    "inodes_warning": {"type": "float", "default": 80},
+    "inodes_critical": {"type": "float", "default": 90},
+}
+
+
+def inspect(module: t.Any, params: dict, host: str | None) -> dict:
+    """Space and inodes of every mount (or of ``params["paths"]``) on this host (options: ARGUMENT_SPEC)."""
+    del module
+    validate_thresholds(params)
+    try:
+        with open("/proc/mounts", encoding="utf-8", errors="surrogateescape") as handle:
+            mounts = parse_mounts(handle.read(), include_fs=params["include_fs"])
+        mounts = [m for m in mounts if os.path.isdir(m["mountpoint"])]  # not files bind-mounted over files
+    except OSError as exc:
+        if not params["paths"]:
+            problem = {"target": "/proc/mounts", "error": f"cannot read /proc/mounts: {exc.strerror}"}
+            return {"findings": disk_findings([problem], host, params), "mounts": []}
+        mounts = []
+    entries = collect(mounts, params["paths"])
+    return {"findings": disk_findings(entries, host, params), "mounts": entries}
+
+
+def failure_targets(args: dict, label: str | None) -> list[tuple[str, str]]:
+    """(``disk.space``, path) of each path measured, for an unknown finding when the check could not run."""
+    del label
+    paths = args.get("paths") if isinstance(args.get("paths"), list) else []
+    return [("disk.space", str(path)) for path in paths] or [("disk.space", "/proc/mounts")]

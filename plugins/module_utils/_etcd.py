@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 import typing as t
 
 from ansible.module_utils.common.parameters import env_fallback
@@ -449,3 +450,47 @@ def run_cluster_check(run: Runner, params: dict, etcdctl: str, member_hosts: dic
                                 db_warning_percent, db_critical_percent)
     endpoints = {url: {"status": statuses.get(url), "health": healths.get(url)} for url in urls}
     return {"members": members, "endpoints": endpoints, "alarms": alarms, "findings": findings}
+
+
+# -- the check, as etcd_cluster_info and host_inspection_info run it ----------------------------------------
+ARGUMENT_SPEC: dict[str, dict] = {
+    **ETCD_AUTH_SPEC,
+    "member_hosts": {"type": "dict", "default": {}},
+    "quota_backend_bytes": {"type": "int", "default": 2 * 2 ** 30},
+    "db_size_warning_percent": {"type": "float", "default": 80},
+    "db_size_critical_percent": {"type": "float", "default": 95},
+    "backup_dir": {"type": "path"},
+    "backup_pattern": {"type": "str", "default": "*.db"},
+    "backup_warning_hours": {"type": "float", "default": 25},
+    "backup_critical_hours": {"type": "float", "default": 73},
+    "backup_missing_status": {"type": "str", "choices": ["warning", "critical"], "default": "warning"},
+}
+
+
+def inspect(module: t.Any, params: dict, host: str | None) -> dict:
+    """The etcd cluster seen from this etcd host (options: ARGUMENT_SPEC): members, quorum, leader, alarms, database
+    size and the snapshots in ``backup_dir``. The findings are the cluster's (no host), except those the member or the
+    backup directory names. Raises EtcdError or OSError (what the module fails with)."""
+    from ansible_collections.kubeops.runbook.plugins.module_utils._findings import finding  # pylint: disable=import-outside-toplevel
+    del host
+    etcdctl = find_etcdctl(params["etcdctl_path"])
+
+    def run(argv: list, env: dict) -> tuple[int, str, str]:
+        return module.run_command(argv, environ_update={**env, "LC_ALL": "C"})
+
+    if etcdctl is None:
+        result = {"members": [], "endpoints": {}, "alarms": [],
+                  "findings": [finding("etcd.quorum", "cluster", "unknown", f"etcdctl not found ({params['etcdctl_path']})")]}
+    else:
+        result = run_cluster_check(run, params, etcdctl, params["member_hosts"], params["quota_backend_bytes"],
+                                   params["db_size_warning_percent"], params["db_size_critical_percent"])
+    if params["backup_dir"]:
+        result["findings"] += snapshot_findings(list_snapshots(params["backup_dir"], params["backup_pattern"]),
+                                                params["backup_dir"], None, time.time(), params["backup_warning_hours"],
+                                                params["backup_critical_hours"], params["backup_missing_status"])
+    return {"etcdctl": etcdctl, **result}
+
+
+def failure_targets(args: dict, label: str | None) -> list[tuple[str, str]]:
+    del args, label
+    return [("etcd.quorum", "cluster")]

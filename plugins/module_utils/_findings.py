@@ -92,6 +92,29 @@ def from_dict(item: t.Any, host: str | None = None) -> dict:
                    host=item.get("host") or host, details=dict(details or {}), category=item.get("category") or None)
 
 
+MAX_ERROR = 300
+
+
+def one_line(text: t.Any, limit: int = MAX_ERROR) -> str:
+    """An error message as one line of at most ``limit`` characters."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    line = " ".join(str(text or "").split())
+    return line if len(line) <= limit else line[:limit - 1] + "…"
+
+
+def could_not_run(targets: t.Iterable[tuple[str, str]], error: str, module: str, host: str | None,
+                  reason: str = "failed") -> list[dict]:
+    """``unknown`` findings for a check that could not run, one per (finding id, target) it is about.
+
+    ``reason`` is ``failed`` (the check failed: bad option, missing tool, crash) or ``unreachable`` (the host stopped
+    answering during the check)."""
+    summary = (f"host stopped answering during the check: {error}" if reason == "unreachable"
+               else f"check could not run: {error}")
+    return [finding(fid, target, UNKNOWN, summary, host=host, details={"module": module, "reason": reason, "error": error})
+            for fid, target in targets]
+
+
 def finding_key(item: dict) -> str:
     """Stable identity of a finding across runs: ``id:target``, plus ``@host`` when the host adds to it."""
     key = f"{item['id']}:{item['target']}"

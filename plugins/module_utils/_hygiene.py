@@ -146,3 +146,79 @@ def kubectl_skew_finding(versions: dict | None, host: str | None, max_skew: int 
                        details=details)
     return finding(fid, target, OK, f"kubectl {details['client']}, server {details['server']}", host=host,
                    details=details)
+
+
+# -- the check, as host_hygiene_info and host_inspection_info run it ----------------------------------------
+CHECKS = ("container_root", "may_detach_mounts", "kubectl_skew")
+ARGUMENT_SPEC: dict[str, dict] = {
+    "checks": {"type": "list", "elements": "str", "choices": list(CHECKS),
+               "default": ["container_root", "may_detach_mounts"]},
+    "container_roots": {"type": "list", "elements": "path", "default": ["/var/lib/docker", "/var/lib/containerd"]},
+    "kubectl": {"type": "str", "default": "kubectl"},
+    "kubeconfig": {"type": "path"},
+    "context": {"type": "str"},
+    "max_skew": {"type": "int", "default": 1},
+}
+# What each check is about when it could not run: (finding id, target); container_root names each root.
+CHECK_TARGETS = {
+    "may_detach_mounts": [("host.may_detach_mounts", "fs.may_detach_mounts")],
+    "kubectl_skew": [("host.kubectl_skew", "kubectl")],
+}
+
+
+def inspect(module: t.Any, params: dict, host: str | None) -> dict:
+    """The hygiene checks of ``params["checks"]`` (options: ARGUMENT_SPEC) on this host.
+
+    ``module`` is the running AnsibleModule (``get_bin_path``, ``run_command``) for kubectl_skew.
+    """
+    if params["max_skew"] < 0:
+        raise HygieneError(f"max_skew: must be 0 or more, got {params['max_skew']}")
+    findings: list[dict] = []
+    result: dict = {}
+    if "container_root" in params["checks"]:
+        findings += [container_root_finding(path, host) for path in params["container_roots"]]
+    if "may_detach_mounts" in params["checks"]:
+        value, error = read_may_detach_mounts()
+        findings.append(may_detach_mounts_finding(value, host, error))
+    if "kubectl_skew" in params["checks"]:
+        findings.append(kubectl_skew(module, params, host, result))
+    return {"findings": findings, **result}
+
+
+def kubectl_skew(module: t.Any, params: dict, host: str | None, result: dict) -> dict:
+    """``host.kubectl_skew`` from ``kubectl version`` run where the module runs; the versions go into ``result``."""
+    kubectl = module.get_bin_path(params["kubectl"]) if "/" not in params["kubectl"] else params["kubectl"]
+    if not kubectl:
+        return kubectl_skew_finding(None, host, problem=f"kubectl {params['kubectl']!r} is not installed")
+    argv = [kubectl, "version", "-o", "json", "--request-timeout=10s"]
+    if params["kubeconfig"]:
+        argv += ["--kubeconfig", params["kubeconfig"]]
+    if params["context"]:
+        argv += ["--context", params["context"]]
+    try:
+        rc, out, err = module.run_command(argv)
+    except OSError as exc:
+        return kubectl_skew_finding(None, host, problem=f"{kubectl} cannot be run: {exc}")
+    try:
+        versions = parse_kubectl_version(out)
+    except HygieneError as exc:
+        return kubectl_skew_finding(None, host, problem=f"{exc} (rc={rc}): {err.strip()[:200]}")
+    result["kubectl_versions"] = {"client": versions["client_git"], "server": versions["server_git"]}
+    if versions["server"] is None and err.strip():
+        return kubectl_skew_finding(None, host, problem=f"kubectl {versions['client_git']} could not get the "
+                                    f"server version: {err.strip()[:200]}")
+    return kubectl_skew_finding(versions, host, params["max_skew"])
+
+
+def failure_targets(args: dict, label: str | None) -> list[tuple[str, str]]:
+    """(finding id, target) of each hygiene check, for an unknown finding when the checks could not run."""
+    checks = args.get("checks") if isinstance(args.get("checks"), list) else ["container_root", "may_detach_mounts"]
+    roots = args.get("container_roots") if isinstance(args.get("container_roots"), list) else [
+        "/var/lib/docker", "/var/lib/containerd"]
+    pairs: list[tuple[str, str]] = []
+    for check in checks:
+        if check == "container_root":
+            pairs += [("host.docker_root_symlink", str(root)) for root in roots]
+        else:
+            pairs += CHECK_TARGETS.get(check, [("host.hygiene", str(check))])
+    return pairs or [("host.hygiene", label or "host")]

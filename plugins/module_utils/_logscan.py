@@ -38,6 +38,7 @@ from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (
     CRITICAL, OK, UNKNOWN, WARNING, finding, worst,
 )
 from ansible_collections.kubeops.runbook.plugins.module_utils._redact import sample_text
+from ansible_collections.kubeops.runbook.plugins.module_utils._systemd import load_state, save_state
 
 try:  # Python 3.11+
     from re import _constants as _sre_const, _parser as _sre_parse  # type: ignore[attr-defined]
@@ -1165,3 +1166,97 @@ def run_scan(specs: t.Sequence[FileSpec], *, mode: str = "incremental", lines: i
                           "counts": scan["counts"],
                           **{k: read.get(k) for k in ("start", "end", "reset", "unscanned_bytes", "file") if k in read}})
     return findings, facts, offsets
+
+
+# -- the check, as log_scan and host_inspection_info run it -------------------------------------------------
+ARGUMENT_SPEC: dict[str, dict] = {
+    "files": {"type": "list", "elements": "dict", "required": True, "options": {
+        "path": {"type": "path", "required": True},
+        "name": {"type": "str"},
+        "optional": {"type": "bool", "default": False},
+        "kind": {"type": "str", "choices": list(KINDS), "default": "errors"},
+        "patterns": {"type": "list", "elements": "dict"},
+        "ignore": {"type": "list", "elements": "str"},
+        "status_regex": {"type": "str"},
+    }},
+    "patterns": {"type": "list", "elements": "dict"},
+    "ignore": {"type": "list", "elements": "str", "default": []},
+    "extra_patterns": {"type": "list", "elements": "dict", "default": []},
+    "mode": {"type": "str", "choices": ["incremental", "tail"], "default": "incremental"},
+    "lines": {"type": "int", "default": 1000},
+    "max_bytes": {"type": "int", "default": 4194304},
+    "time_budget": {"type": "float", "default": 120},
+    "min_count": {"type": "int", "default": 1},
+    "samples": {"type": "int", "default": 5},
+    "access_5xx_warning": {"type": "float", "default": 1.0},
+    "access_5xx_critical": {"type": "float", "default": 5.0},
+    "access_min_requests": {"type": "int", "default": 20},
+    "state_file": {"type": "path", "default": "/var/lib/kubeops/log_scan.json"},
+}
+
+
+def file_specs(params: dict) -> list[FileSpec]:
+    """The validated files of the options: a FileSpec each, with its compiled patterns."""
+    base = compile_patterns(params["patterns"]) + compile_patterns(params["extra_patterns"])
+    specs, seen = [], set()
+    for item in params["files"]:
+        path = item["path"]
+        name = log_name(item["name"]) if item.get("name") else default_name(path)
+        if name in seen:
+            raise LogScanError(f"files: name {name!r} is used twice; give each file its own name")
+        seen.add(name)
+        patterns = base if item.get("patterns") is None else compile_patterns(item["patterns"])
+        status_regex = None
+        if item["kind"] == "access":
+            status_regex = compile_status_regex(item.get("status_regex"))
+        elif item.get("status_regex") is not None:
+            raise LogScanError(f"files: status_regex of {name!r} needs kind=access")
+        ignore = compile_ignore(params["ignore"] + (item.get("ignore") or []))
+        specs.append(FileSpec(path, name, item["optional"], item["kind"], patterns, status_regex, ignore))
+    return specs
+
+
+def inspect(module: t.Any, params: dict, host: str | None) -> dict:
+    """Scan the files of ``params`` (options: ARGUMENT_SPEC) on this host; findings and what was read per file.
+
+    ``module`` is the running AnsibleModule (``check_mode``, ``warn``): the offsets are recorded in the state file
+    outside check mode only.
+    """
+    for option, minimum in (("lines", 1), ("max_bytes", 1024), ("min_count", 1), ("samples", 0),
+                            ("access_min_requests", 0), ("time_budget", 0)):
+        if not params[option] >= minimum:  # also refuses nan
+            raise LogScanError(f"{option}: must be at least {minimum}, got {params[option]}")
+    for option in ("access_5xx_warning", "access_5xx_critical"):
+        if not 0 <= params[option] <= 100:
+            raise LogScanError(f"{option}: must be a percentage between 0 and 100, got {params[option]}")
+    if params["access_5xx_warning"] > params["access_5xx_critical"]:
+        raise LogScanError(f"access_5xx_warning {params['access_5xx_warning']} is above "
+                           f"access_5xx_critical {params['access_5xx_critical']}")
+    specs = file_specs(params)
+    incremental = params["mode"] == "incremental"
+    state = load_state(params["state_file"]) if incremental else {}
+    offsets = state.get("files") if isinstance(state.get("files"), dict) else {}
+    findings, facts, offsets = run_scan(
+        specs, mode=params["mode"], lines=params["lines"], max_bytes=params["max_bytes"], samples=params["samples"],
+        min_count=params["min_count"], host=host, offsets=offsets, time_budget=params["time_budget"],
+        grep=find_grep(), clock=time.monotonic,
+        access_thresholds=(params["access_5xx_warning"], params["access_5xx_critical"], params["access_min_requests"]))
+    if incremental and not module.check_mode:
+        try:
+            save_state(params["state_file"], {**state, "files": offsets})
+        except OSError as exc:
+            module.warn(f"could not record the scan offsets in {params['state_file']}: {exc}")
+    return {"findings": findings, "files": facts}
+
+
+def failure_targets(args: dict, label: str | None) -> list[tuple[str, str]]:
+    """(``logs.<name>``, path) of each file, for an unknown finding when the scan could not run."""
+    pairs = []
+    for item in args.get("files") if isinstance(args.get("files"), list) else []:
+        path = str(item.get("path") or "") if isinstance(item, dict) else str(item)
+        try:
+            name = log_name(item["name"]) if isinstance(item, dict) and item.get("name") else default_name(path)
+        except LogScanError:
+            name = default_name(path)
+        pairs.append((f"logs.{name}", path or "log"))
+    return pairs or [("logs.scan", label or "logs")]

@@ -29,7 +29,7 @@ from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (
 __all__ = [
     "CRITICAL", "OK", "UNKNOWN", "WARNING", "CmdResult", "MiddlewareError", "Problems", "Runner", "Which",
     "check_order", "check_percent", "check_positive", "first_error_line", "middleware_finding", "module_runner", "probe_tcp",
-    "redact",
+    "redact", "inspect_tcp", "tcp_failure_targets", "TCP_ARGUMENT_SPEC",
     "tcp_finding", "validate_tcp", "wrap_timeout",
 ]
 
@@ -206,3 +206,30 @@ def tcp_finding(name: str, address: str, port: int, probe: TcpProbe, expected: s
                 problems.add(WARNING, f"{address}:{port} accepts connections but sent {shown!r}, expected banner {expected!r}")
     healthy = f"{address}:{port} accepts connections" + (" and sent the expected banner" if expected else "")
     return middleware_finding(name, f"{name}:{port}", problems, healthy, host, details)
+
+
+# -- the TCP check, as tcp_service_info and host_inspection_info run it -------------------------------------
+TCP_ARGUMENT_SPEC: dict[str, dict] = {
+    "name": {"type": "str", "default": "license_server"},
+    "address": {"type": "str", "default": "127.0.0.1"},
+    "port": {"type": "int", "required": True},
+    "timeout": {"type": "float", "default": 5},
+    "banner": {"type": "str"},
+    "banner_bytes": {"type": "int", "default": 256},
+}
+
+
+def inspect_tcp(module: t.Any, params: dict, host: str | None) -> dict:
+    """TCP probe from this host (options: TCP_ARGUMENT_SPEC): one ``middleware.<name>`` finding and the probe."""
+    del module
+    validate_tcp(params["name"], params["port"], params["timeout"], params["banner_bytes"])
+    probe = probe_tcp(params["address"], params["port"], params["timeout"],
+                      params["banner_bytes"] if params["banner"] else 0, params["banner"])
+    return {"findings": [tcp_finding(params["name"], params["address"], params["port"], probe, params["banner"], host)],
+            "probe": probe._asdict()}
+
+
+def tcp_failure_targets(args: dict, label: str | None) -> list[tuple[str, str]]:
+    del label
+    name = str(args.get("name") or "tcp_service")
+    return [(f"middleware.{name}", f"{name}:{args.get('port')}")]

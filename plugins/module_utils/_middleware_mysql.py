@@ -15,7 +15,7 @@ import typing as t
 
 from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import (
     CRITICAL, OK, UNKNOWN, WARNING, MiddlewareError, Problems, Runner, Which, check_order, check_positive,
-    first_error_line, middleware_finding, redact, wrap_timeout,
+    first_error_line, middleware_finding, module_runner, redact, wrap_timeout,
 )
 
 # Uptime: 2271  Threads: 1  Questions: 12  Slow queries: 0  Opens: 33  Open tables: 26  Queries per second avg: 0.005
@@ -155,3 +155,34 @@ def check(opts: MysqlOptions, run: Runner, which: Which, host: str | None, tmpdi
     healthy = (f"alive, up {values.get('uptime_seconds')}s, {values.get('threads')} threads, "
                f"{values.get('slow_queries')} slow queries")
     return middleware_finding("mysql", target, problems, healthy, host, details), details
+
+
+# -- the check, as mysql_info and host_inspection_info run it -----------------------------------------------
+ARGUMENT_SPEC: dict[str, dict] = {
+    "login_user": {"type": "str"},
+    "login_password": {"type": "str", "no_log": True},
+    "login_host": {"type": "str"},
+    "login_port": {"type": "int", "default": 3306},
+    "login_unix_socket": {"type": "path"},
+    "mysqladmin_bin": {"type": "str", "default": "mysqladmin"},
+    "connect_timeout": {"type": "int", "default": 10},
+    "threads_warning": {"type": "int", "default": 100},
+    "threads_critical": {"type": "int", "default": 300},
+    "slow_queries_warning": {"type": "int"},
+    "command_timeout": {"type": "int", "default": 30},
+}
+
+
+def inspect(module: t.Any, params: dict, host: str | None) -> dict:
+    """MySQL/MariaDB seen from this host (options: ARGUMENT_SPEC): one ``middleware.mysql`` finding and its facts.
+    The option file with the credentials goes into the module's temporary directory."""
+    opts = MysqlOptions(**{k: v for k, v in params.items() if k in MysqlOptions._fields})
+    result, facts = check(opts, module_runner(module), module.get_bin_path, host, module.tmpdir)
+    return {"findings": [result], "mysql": facts}
+
+
+def failure_targets(args: dict, label: str | None) -> list[tuple[str, str]]:
+    del label
+    where = args.get("login_unix_socket") or (
+        f"{args['login_host']}:{args.get('login_port') or 3306}" if args.get("login_host") else "local")
+    return [("middleware.mysql", f"mysql:{where}")]

@@ -13,7 +13,7 @@ from urllib.error import HTTPError, URLError
 
 from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import (
     CRITICAL, OK, UNKNOWN, WARNING, MiddlewareError, Problems, Runner, Which, check_positive, first_error_line,
-    middleware_finding, wrap_timeout,
+    middleware_finding, module_runner, wrap_timeout,
 )
 from ansible_collections.kubeops.runbook.plugins.module_utils._redact import redact_text
 
@@ -276,3 +276,39 @@ def check(opts: NginxOptions, run: Runner, which: Which, host: str | None, fetch
     if opts.probe_url:
         parts.append(f"GET {shown_url} -> {details['probe']['status']}")
     return middleware_finding("nginx", "nginx", problems, ", ".join(parts), host, details), details
+
+
+# -- the check, as nginx_info and host_inspection_info run it -----------------------------------------------
+ARGUMENT_SPEC: dict[str, dict] = {
+    "nginx_bin": {"type": "str", "default": "nginx"},
+    "config_file": {"type": "path"},
+    "pid_file": {"type": "path", "default": "/run/nginx.pid"},
+    "probe_url": {"type": "str"},
+    "expected_status": {"type": "list", "elements": "int", "default": [200]},
+    "probe_timeout": {"type": "float", "default": 5},
+    "validate_certs": {"type": "bool", "default": True},
+    "command_timeout": {"type": "int", "default": 30},
+}
+
+
+def inspect(module: t.Any, params: dict, host: str | None) -> dict:
+    """nginx on this host (options: ARGUMENT_SPEC): one ``middleware.nginx`` finding and its facts (``nginx``,
+    with the log files its configuration declares)."""
+    opts = NginxOptions(**{k: tuple(v) if k == "expected_status" else v for k, v in params.items() if k in NginxOptions._fields})
+    result, facts = check(opts, module_runner(module), module.get_bin_path, host)
+    return {"findings": [result], "nginx": facts}
+
+
+def failure_targets(args: dict, label: str | None) -> list[tuple[str, str]]:
+    del args, label
+    return [("middleware.nginx", "nginx")]
+
+
+def scan_files(facts: dict | None, error_logs: bool = True, access_logs: bool = True) -> list[dict]:
+    """log_scan ``files`` entries of the logs an nginx check found declared: every error_log, and every access_log
+    as ``kind=access`` (optional: a dated access log may not exist yet)."""
+    logs = (facts or {}).get("logs") or {}
+    files = [dict(item) for item in logs.get("error") or []] if error_logs else []
+    if access_logs:
+        files += [dict(item, kind="access", optional=True) for item in logs.get("access") or []]
+    return files

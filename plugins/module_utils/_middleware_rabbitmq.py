@@ -14,7 +14,7 @@ import typing as t
 
 from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import (
     CRITICAL, OK, UNKNOWN, WARNING, MiddlewareError, Problems, Runner, Which, check_percent, check_positive,
-    first_error_line, middleware_finding, wrap_timeout,
+    first_error_line, middleware_finding, module_runner, wrap_timeout,
 )
 
 # rabbitmq-diagnostics could not even talk to the node: not a verdict on the node.
@@ -24,6 +24,8 @@ PERMISSION_MARKERS = ("Only root or rabbitmq can run", "Failed to create cookie 
 DIAGNOSIS_RE = re.compile(r"^\s*\*\s*(epmd reports: .*|unable to connect to epmd .*|TCP connection succeeded but .*|"
                           r"connected to epmd .*but .*)$", re.MULTILINE)
 ALARM_WORDS = (("memory", "memory"), ("disk", "disk"), ("file_descriptor", "file descriptors"))
+# The Erlang VM answers but the rabbit application is stopped (rabbitmqctl stop_app) or still booting.
+APP_STOPPED_MARKER = "requires the 'rabbit' app to be running"
 
 
 class RabbitmqOptions(t.NamedTuple):
@@ -70,19 +72,6 @@ def alarm_names(alarms: t.Any) -> list[str]:
     return names
 
 
-def alarms_from_text(text: str) -> list[str]:
-    """Alarm names from the human output of ``check_local_alarms`` when it fails."""
-    names: list[str] = []
-    for line in text.splitlines():
-        lower = line.lower()
-        if "no local alarms" in lower:
-            return []
-        for word, name in ALARM_WORDS:
-            if (word in lower or (word == "file_descriptor" and "file descriptor" in lower)) and name not in names:
-                names.append(name)
-    return names
-
-
 def classify_error(rc: int, stdout: str, stderr: str, what: str) -> tuple[str, str]:
     text = f"{stdout}\n{stderr}"
     line = first_error_line(stderr, stdout) or f"rc={rc}, no output"
@@ -91,6 +80,8 @@ def classify_error(rc: int, stdout: str, stderr: str, what: str) -> tuple[str, s
     if any(marker in text for marker in PERMISSION_MARKERS):
         return UNKNOWN, ("rabbitmq-diagnostics could not talk to the node: it must run as root or rabbitmq "
                          "(it needs the Erlang cookie); use become")
+    if APP_STOPPED_MARKER in text:
+        return CRITICAL, "the rabbit application is not running on the node (stopped with stop_app, or still booting)"
     diagnosis = DIAGNOSIS_RE.search(text)
     if diagnosis:
         return CRITICAL, f"node is not reachable ({diagnosis.group(1).strip()})"
@@ -143,6 +134,8 @@ def base_argv(tool: str, opts: RabbitmqOptions) -> list[str]:
 
 
 def check(opts: RabbitmqOptions, run: Runner, which: Which, host: str | None) -> tuple[dict, dict]:
+    """One ``rabbitmq-diagnostics status --formatter json`` (one Erlang VM start): whether the node answers, its
+    resource alarms, listeners and file descriptors."""
     validate(opts)
     problems = Problems()
     target = opts.node or "rabbitmq"
@@ -151,33 +144,45 @@ def check(opts: RabbitmqOptions, run: Runner, which: Which, host: str | None) ->
     if not tool:
         problems.add(UNKNOWN, f"{opts.diagnostics_bin} not found on this host: the rabbitmq check could not run")
         return middleware_finding("rabbitmq", target, problems, "", host, details), details
-    timeout = which("timeout")
-
-    def diag(*args: str) -> tuple[int, str, str]:
-        return run(wrap_timeout(timeout, opts.command_timeout, base_argv(tool, opts) + list(args)), None)
-
-    rc, out, err = diag("check_running")
-    details["running"] = rc == 0
-    if rc != 0:
-        problems.add(*classify_error(rc, out, err, "check_running"))
-        return middleware_finding("rabbitmq", target, problems, "", host, details), details
-    problems.add(OK, first_error_line(out))
-    rc, out, err = diag("check_local_alarms")
-    if rc == 0:
-        details["local_alarms"] = []
-    else:
-        names = alarms_from_text(f"{out}\n{err}")
-        details["local_alarms"] = names
-        if names:
-            problems.add(CRITICAL, f"resource alarm: {', '.join(names)} (publishers are blocked)")
-        else:
-            problems.add(*classify_error(rc, out, err, "check_local_alarms"))
-    rc, out, err = diag("status", "--formatter", "json")
+    argv = base_argv(tool, opts) + ["status", "--formatter", "json"]
+    rc, out, err = run(wrap_timeout(which("timeout"), opts.command_timeout, argv), None)
     status = parse_json(out) if rc == 0 else None
+    details["running"] = status is not None
+    if rc != 0:
+        problems.add(*classify_error(rc, out, err, "status"))
+        return middleware_finding("rabbitmq", target, problems, "", host, details), details
     if status is None:
-        problems.add(UNKNOWN, f"status could not be read: {first_error_line(err, out) or f'rc={rc}'}")
-    else:
-        details.update(evaluate_status(status, opts, problems))
+        problems.add(UNKNOWN, f"status could not be read: {first_error_line(err, out) or 'no JSON document'}")
+        return middleware_finding("rabbitmq", target, problems, "", host, details), details
+    problems.add(OK, "running")
+    details.update(evaluate_status(status, opts, problems))
+    details["local_alarms"] = details["alarms"]
+    if details["alarms"]:
+        problems.add(CRITICAL, f"resource alarm: {', '.join(details['alarms'])} (publishers are blocked)")
     healthy = (f"running, no alarms, RabbitMQ {details.get('version')}, "
                f"listeners {', '.join(details.get('listeners') or []) or 'none'}")
     return middleware_finding("rabbitmq", target, problems, healthy, host, details), details
+
+
+# -- the check, as rabbitmq_info and host_inspection_info run it --------------------------------------------
+ARGUMENT_SPEC: dict[str, dict] = {
+    "diagnostics_bin": {"type": "str", "default": "rabbitmq-diagnostics"},
+    "node": {"type": "str"},
+    "expected_listeners": {"type": "list", "elements": "str", "default": ["amqp"]},
+    "fd_warning_percent": {"type": "float", "default": 80},
+    "fd_critical_percent": {"type": "float", "default": 95},
+    "command_timeout": {"type": "int", "default": 60},
+}
+
+
+def inspect(module: t.Any, params: dict, host: str | None) -> dict:
+    """The RabbitMQ node on this host (options: ARGUMENT_SPEC): one ``middleware.rabbitmq`` finding and its facts."""
+    opts = RabbitmqOptions(**{k: tuple(v) if k == "expected_listeners" else v for k, v in params.items()
+                              if k in RabbitmqOptions._fields})
+    result, facts = check(opts, module_runner(module), module.get_bin_path, host)
+    return {"findings": [result], "rabbitmq": facts}
+
+
+def failure_targets(args: dict, label: str | None) -> list[tuple[str, str]]:
+    del label
+    return [("middleware.rabbitmq", str(args.get("node") or "rabbitmq"))]

@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import tempfile
+import time
 import typing as t
 
 from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (
@@ -189,9 +191,9 @@ def is_error(entry: dict, message: str, klog_errors: bool) -> bool:
     return klog_errors and bool(_KLOG_ERROR.match(message))
 
 
-def parse_journal(text: str, units: list[str], not_before_us: dict[str, int] | None = None,
+def parse_journal(text: str | t.Iterable[str], units: list[str], not_before_us: dict[str, int] | None = None,
                   samples: int = 3, klog_errors: bool = False) -> dict[str, dict]:
-    """``journalctl -o json`` lines -> per unit ``{"count", "samples", "last"}``.
+    """``journalctl -o json`` lines (the output, or its lines as they come) -> per unit ``{"count", "samples", "last"}``.
 
     Lines that are not JSON objects (a truncated last line, a warning from journalctl) are skipped and counted
     in ``{"_skipped": n}`` under the key ``""``. ``not_before_us`` drops entries older than a per-unit time
@@ -199,7 +201,7 @@ def parse_journal(text: str, units: list[str], not_before_us: dict[str, int] | N
     """
     result: dict[str, dict] = {unit: {"count": 0, "samples": [], "last": None} for unit in units}
     skipped = 0
-    for line in text.splitlines():
+    for line in text.splitlines() if isinstance(text, str) else text:
         line = line.strip()
         if not line:
             continue
@@ -232,6 +234,28 @@ def parse_journal(text: str, units: list[str], not_before_us: dict[str, int] | N
     if skipped:
         result[""] = {"count": 0, "samples": [], "last": None, "skipped_lines": skipped}
     return result
+
+
+def stream_command(argv: list[str], consume: t.Callable[[t.Iterator[str]], t.Any]) -> tuple[int, t.Any, str]:
+    """Run argv and hand its stdout to ``consume`` line by line as it comes; (rc, what consume returned, stderr).
+
+    For the journal: a day of a busy kube-apiserver is hundreds of MB of ``journalctl -o json``, which
+    AnsibleModule.run_command collects by appending chunks to one bytes object (quadratic: 137 MB took more than
+    seven minutes of CPU on the lab's master); read as a stream it is parsed in the time it takes to read.
+    """
+    with tempfile.TemporaryFile() as err:
+        # Line by line from a pipe, which run_command cannot do; the environment is the module's, in the C locale.
+        proc = subprocess.Popen(  # pylint: disable=consider-using-with,ansible-bad-function
+            argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, env=dict(os.environ, LC_ALL="C"))
+        try:
+            consumed = consume(raw.decode("utf-8", "replace") for raw in proc.stdout)
+            for _rest in proc.stdout:   # whatever consume left, so that the process can exit
+                pass
+        finally:
+            proc.stdout.close()
+            rc = proc.wait()
+        err.seek(0)
+        return rc, consumed, err.read(64 * 1024).decode("utf-8", "replace")
 
 
 # -- findings ---------------------------------------------------------------------------------------------
@@ -344,3 +368,89 @@ def updated_state(state: dict, units: list[str], now: float, props: dict[str, di
         if isinstance(count, int):
             restarts[unit] = count
     return {**state, "last_inspection": last, "restarts": restarts}
+
+
+# -- the check, as systemd_unit_info and host_inspection_info run it ----------------------------------------
+ARGUMENT_SPEC: dict[str, dict] = {
+    "units": {"type": "list", "elements": "str", "required": True},
+    "category": {"type": "str", "choices": list(CATEGORIES), "default": "node_services"},
+    "since": {"type": "str"},
+    "default_since": {"type": "str", "default": "-24h"},
+    "state_file": {"type": "path", "default": "/var/lib/kubeops/systemd_unit_info.json"},
+    "max_restarts": {"type": "int", "default": 3},
+    "journal_errors_warning": {"type": "int", "default": 1},
+    "samples": {"type": "int", "default": 3},
+    "klog_errors": {"type": "bool", "default": True},
+}
+
+
+def inspect(module: t.Any, params: dict, host: str | None) -> dict:
+    """State and error logs of ``params["units"]`` on this host (options: ARGUMENT_SPEC), as findings and facts.
+
+    ``module`` is the running AnsibleModule (``get_bin_path``, ``run_command``, ``check_mode``, ``warn``).
+    """
+    units = normalize_units(params["units"])
+    for option, minimum in (("max_restarts", 0), ("journal_errors_warning", 1), ("samples", 0)):
+        if params[option] < minimum:
+            raise SystemdError(f"{option}: must be at least {minimum}, got {params[option]}")
+    now = time.time()
+    props: dict[str, dict] = {}
+    show_problem = None
+    systemctl = module.get_bin_path("systemctl")
+    if not systemctl:
+        show_problem = "systemctl is not installed on this host"
+    else:
+        rc, out, err = module.run_command(show_command(systemctl, units))
+        if rc != 0:
+            show_problem = f"systemctl show failed (rc={rc}): {err.strip()[:200]}"
+        else:
+            try:
+                props = match_units(units, parse_show(out))
+            except SystemdError as exc:
+                show_problem = str(exc)
+    state = {} if params["since"] else load_state(params["state_file"])
+    if params["since"]:
+        since, cutoffs = params["since"], {}
+    else:
+        since, cutoffs = window_since(units, state, params["default_since"], now)
+    journal, note = None, None
+    journalctl = module.get_bin_path("journalctl")
+    if not journalctl:
+        note = "journalctl is not installed on this host: unit states only, no error-log check"
+    else:
+        try:
+            rc, parsed, err = stream_command(
+                journal_command(journalctl, units, since, params["klog_errors"]),
+                lambda lines: parse_journal(lines, units, cutoffs, params["samples"], params["klog_errors"]))
+        except OSError as exc:
+            rc, parsed, err = 127, None, str(exc)
+        if rc != 0:
+            note = f"journalctl failed (rc={rc}): {err.strip()[:200]}; unit states only, no error-log check"
+        else:
+            journal = parsed
+    findings = unit_findings(units, props, journal, params["category"], host, params["max_restarts"],
+                             params["journal_errors_warning"], note, since, previous_restarts(state))
+    if show_problem:
+        findings = [dict(f, summary=show_problem) if f["details"].get("unit") in units and f["details"]["unit"] not in props
+                    else f for f in findings]
+    facts = {}
+    for unit in units:
+        facts[unit] = dict(props.get(unit) or {})
+        facts[unit].pop("id", None)
+        if journal is not None:
+            facts[unit]["journal_errors"] = journal[unit]["count"]
+            facts[unit]["journal_samples"] = journal[unit]["samples"]
+    if not params["since"] and not module.check_mode and props:
+        try:
+            save_state(params["state_file"], updated_state(state, list(props), now, props))
+        except OSError as exc:
+            module.warn(f"could not record the inspection time in {params['state_file']}: {exc}")
+    return {"findings": findings, "units": facts, "journal_since": since, "journal_available": journal is not None}
+
+
+def failure_targets(args: dict, label: str | None) -> list[tuple[str, str]]:
+    """(finding id, target) of each unit, for an unknown finding when the check could not run."""
+    del label
+    category = args.get("category") if args.get("category") in CATEGORIES else "node_services"
+    units = args.get("units") if isinstance(args.get("units"), list) else [args.get("units") or "systemd"]
+    return [(f"{category}.unit", str(unit)) for unit in units]

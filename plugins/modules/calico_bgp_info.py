@@ -89,34 +89,16 @@ source:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeops.runbook.plugins.module_utils._calico import CalicoError, run_bgp_check
+from ansible_collections.kubeops.runbook.plugins.module_utils import _calico
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "socket": {"type": "path", "default": "/var/run/calico/bird.ctl"},
-            "birdcl_path": {"type": "str", "default": "birdcl"},
-            "calicoctl_path": {"type": "str", "default": "calicoctl"},
-            "host_name": {"type": "str", "required": True},
-            "local_address": {"type": "str"},
-            "peer_hosts": {"type": "dict", "default": {}},
-        },
-        supports_check_mode=True,
-    )
-    p = module.params
-    birdcl = module.get_bin_path(p["birdcl_path"], opt_dirs=["/usr/sbin", "/usr/local/sbin"]) if p["birdcl_path"] else None
-    calicoctl = module.get_bin_path(p["calicoctl_path"], opt_dirs=["/usr/local/bin", "/opt/cni/bin"]) if p["calicoctl_path"] else None
-
-    def run(argv: list[str]) -> tuple[int, str, str]:
-        return module.run_command(argv, environ_update={"LC_ALL": "C"})
-
+    module = AnsibleModule(argument_spec=_calico.ARGUMENT_SPEC, supports_check_mode=True)
     try:
-        peers, findings, source = run_bgp_check(run, p["host_name"], p["socket"], birdcl, calicoctl,
-                                                p["local_address"], p["peer_hosts"])
-    except CalicoError as exc:
-        module.fail_json(msg=f"cannot understand the BGP state on {p['host_name']}: {exc}")
-    module.exit_json(changed=False, findings=findings, peers=peers, source=source)
+        result = _calico.inspect(module, module.params, module.params["host_name"])
+    except _calico.CalicoError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, **result)
 
 
 if __name__ == "__main__":

@@ -95,54 +95,22 @@ backend:
 
 import platform
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeops.runbook.plugins.module_utils import _certs as C
-
-try:
-    import cryptography  # noqa: F401  pylint: disable=unused-import
-    HAS_CRYPTOGRAPHY = True
-except ImportError:
-    HAS_CRYPTOGRAPHY = False
-
-
-def run(module: AnsibleModule) -> dict:
-    params = module.params
-    backend = params["backend"]
-    if backend == "auto":
-        backend = "cryptography" if HAS_CRYPTOGRAPHY else "openssl"
-    if backend == "cryptography" and not HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"))
-    openssl = module.get_bin_path("openssl", required=backend == "openssl")
-
-    def run_openssl(pem: str) -> tuple[int, str, str]:
-        return module.run_command([openssl, "x509", "-noout", "-enddate", "-subject"], data=pem)
-
-    checker = C.CertChecker(backend, params["host"] or platform.node(), params["warning_days"],
-                            params["critical_days"], run_openssl if openssl else None, max_depth=params["max_depth"])
-    for directory in params["dirs"]:
-        checker.check_dir(directory)
-    for path in params["paths"]:
-        checker.check_file(path, explicit=True)
-    return {"findings": checker.findings, "certificates": checker.facts, "backend": backend}
+from ansible_collections.kubeops.runbook.plugins.module_utils import _certs
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "dirs": {"type": "list", "elements": "path", "default": []},
-            "paths": {"type": "list", "elements": "path", "default": []},
-            "max_depth": {"type": "int", "default": 3},
-            "warning_days": {"type": "int", "default": 30},
-            "critical_days": {"type": "int", "default": 7},
-            "backend": {"type": "str", "choices": ["auto", "cryptography", "openssl"], "default": "auto"},
+            **_certs.ARGUMENT_SPEC,
             "host": {"type": "str", "removed_in_version": "2.0.0", "removed_from_collection": "kubeops.runbook"},
         },
         supports_check_mode=True,
     )
     try:
-        result = run(module)
-    except C.CertError as exc:
+        result = _certs.inspect(module, module.params, module.params["host"] or platform.node())
+    except _certs.CertError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)
 

@@ -94,47 +94,24 @@ mounts:
               inodes_total: 1310720, inodes_used: 254000, inodes_free: 1056720, inodes_used_percent: 19.4}
 """
 
-import os
 import platform
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeops.runbook.plugins.module_utils import _disk as D
-
-
-def run(module: AnsibleModule) -> dict:
-    params = module.params
-    D.validate_thresholds(params)
-    try:
-        with open("/proc/mounts", encoding="utf-8", errors="surrogateescape") as handle:
-            mounts = D.parse_mounts(handle.read(), include_fs=params["include_fs"])
-        mounts = [m for m in mounts if os.path.isdir(m["mountpoint"])]  # not files bind-mounted over files
-    except OSError as exc:
-        if not params["paths"]:
-            problem = {"target": "/proc/mounts", "error": f"cannot read /proc/mounts: {exc.strerror}"}
-            return {"findings": D.disk_findings([problem], params["host"] or platform.node(), params), "mounts": []}
-        mounts = []
-    entries = D.collect(mounts, params["paths"])
-    findings = D.disk_findings(entries, params["host"] or platform.node(), params)
-    return {"findings": findings, "mounts": entries}
+from ansible_collections.kubeops.runbook.plugins.module_utils import _disk
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "paths": {"type": "list", "elements": "path"},
-            "include_fs": {"type": "list", "elements": "str", "default": []},
-            "space_warning": {"type": "float", "default": 80},
-            "space_critical": {"type": "float", "default": 90},
-            "inodes_warning": {"type": "float", "default": 80},
-            "inodes_critical": {"type": "float", "default": 90},
+            **_disk.ARGUMENT_SPEC,
             "host": {"type": "str", "removed_in_version": "2.0.0", "removed_from_collection": "kubeops.runbook"},
         },
         supports_check_mode=True,
     )
     try:
-        result = run(module)
-    except D.DiskError as exc:
+        result = _disk.inspect(module, module.params, module.params["host"] or platform.node())
+    except _disk.DiskError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)
 

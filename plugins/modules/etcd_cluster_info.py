@@ -111,53 +111,24 @@ etcdctl:
   type: str
 """
 
-import time
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeops.runbook.plugins.module_utils._etcd import (
-    ETCD_AUTH_SPEC, EtcdError, find_etcdctl, list_snapshots, run_cluster_check, snapshot_findings,
-)
-from ansible_collections.kubeops.runbook.plugins.module_utils._findings import finding
+from ansible_collections.kubeops.runbook.plugins.module_utils import _etcd
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
-            ETCD_AUTH_SPEC,
-            member_hosts={"type": "dict", "default": {}},
-            quota_backend_bytes={"type": "int", "default": 2 * 2 ** 30},
-            db_size_warning_percent={"type": "float", "default": 80},
-            db_size_critical_percent={"type": "float", "default": 95},
-            backup_dir={"type": "path"},
-            backup_pattern={"type": "str", "default": "*.db"},
-            backup_warning_hours={"type": "float", "default": 25},
-            backup_critical_hours={"type": "float", "default": 73},
-            backup_missing_status={"type": "str", "choices": ["warning", "critical"], "default": "warning"},
+            _etcd.ARGUMENT_SPEC,
             host_name={"type": "str", "removed_in_version": "2.0.0", "removed_from_collection": "kubeops.runbook"},
         ),
         supports_check_mode=True,
     )
-    p = module.params
-    etcdctl = find_etcdctl(p["etcdctl_path"])
-
-    def run(argv: list, env: dict) -> tuple[int, str, str]:
-        return module.run_command(argv, environ_update={**env, "LC_ALL": "C"})
-
     try:
-        if etcdctl is None:
-            result = {"members": [], "endpoints": {}, "alarms": [],
-                      "findings": [finding("etcd.quorum", "cluster", "unknown", f"etcdctl not found ({p['etcdctl_path']})")]}
-        else:
-            result = run_cluster_check(run, p, etcdctl, p["member_hosts"], p["quota_backend_bytes"],
-                                       p["db_size_warning_percent"], p["db_size_critical_percent"])
-        if p["backup_dir"]:
-            result["findings"] += snapshot_findings(list_snapshots(p["backup_dir"], p["backup_pattern"]), p["backup_dir"],
-                                                    None, time.time(), p["backup_warning_hours"],
-                                                    p["backup_critical_hours"], p["backup_missing_status"])
-    except (EtcdError, OSError) as exc:
+        result = _etcd.inspect(module, module.params, None)
+    except (_etcd.EtcdError, OSError) as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, etcdctl=etcdctl, **result)
+    module.exit_json(changed=False, **result)
 
 
 if __name__ == "__main__":

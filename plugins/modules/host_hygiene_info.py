@@ -95,68 +95,20 @@ import platform
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeops.runbook.plugins.module_utils import _hygiene as H
-
-
-def run(module: AnsibleModule) -> dict:
-    params = module.params
-    if params["max_skew"] < 0:
-        raise H.HygieneError(f"max_skew: must be 0 or more, got {params['max_skew']}")
-    host = params["host"] or platform.node()
-    findings: list[dict] = []
-    result: dict = {}
-    if "container_root" in params["checks"]:
-        findings += [H.container_root_finding(path, host) for path in params["container_roots"]]
-    if "may_detach_mounts" in params["checks"]:
-        value, error = H.read_may_detach_mounts()
-        findings.append(H.may_detach_mounts_finding(value, host, error))
-    if "kubectl_skew" in params["checks"]:
-        findings.append(kubectl_skew(module, host, result))
-    return {"findings": findings, **result}
-
-
-def kubectl_skew(module: AnsibleModule, host: str, result: dict) -> dict:
-    params = module.params
-    kubectl = module.get_bin_path(params["kubectl"]) if "/" not in params["kubectl"] else params["kubectl"]
-    if not kubectl:
-        return H.kubectl_skew_finding(None, host, problem=f"kubectl {params['kubectl']!r} is not installed")
-    argv = [kubectl, "version", "-o", "json", "--request-timeout=10s"]
-    if params["kubeconfig"]:
-        argv += ["--kubeconfig", params["kubeconfig"]]
-    if params["context"]:
-        argv += ["--context", params["context"]]
-    try:
-        rc, out, err = module.run_command(argv)
-    except OSError as exc:
-        return H.kubectl_skew_finding(None, host, problem=f"{kubectl} cannot be run: {exc}")
-    try:
-        versions = H.parse_kubectl_version(out)
-    except H.HygieneError as exc:
-        return H.kubectl_skew_finding(None, host, problem=f"{exc} (rc={rc}): {err.strip()[:200]}")
-    result["kubectl_versions"] = {"client": versions["client_git"], "server": versions["server_git"]}
-    if versions["server"] is None and err.strip():
-        return H.kubectl_skew_finding(None, host, problem=f"kubectl {versions['client_git']} could not get the "
-                                      f"server version: {err.strip()[:200]}")
-    return H.kubectl_skew_finding(versions, host, params["max_skew"])
+from ansible_collections.kubeops.runbook.plugins.module_utils import _hygiene
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "checks": {"type": "list", "elements": "str", "choices": ["container_root", "may_detach_mounts", "kubectl_skew"],
-                       "default": ["container_root", "may_detach_mounts"]},
-            "container_roots": {"type": "list", "elements": "path", "default": ["/var/lib/docker", "/var/lib/containerd"]},
-            "kubectl": {"type": "str", "default": "kubectl"},
-            "kubeconfig": {"type": "path"},
-            "context": {"type": "str"},
-            "max_skew": {"type": "int", "default": 1},
+            **_hygiene.ARGUMENT_SPEC,
             "host": {"type": "str", "removed_in_version": "2.0.0", "removed_from_collection": "kubeops.runbook"},
         },
         supports_check_mode=True,
     )
     try:
-        result = run(module)
-    except H.HygieneError as exc:
+        result = _hygiene.inspect(module, module.params, module.params["host"] or platform.node())
+    except _hygiene.HygieneError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)
 

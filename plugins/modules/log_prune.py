@@ -1,6 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeops.runbook contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# This file only documents the action plugin plugins/action/log_prune.py. The work is done on the target by the
+# helper the log_prune role ships (roles/log_prune/files/kubeops_prune.py), the same file its timer runs.
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -28,8 +30,10 @@ description:
   - The result holds counts and the first O(list_limit) names (by name) of each list, not every file, so a
     directory of 100,000 files gives a small result.
   - In check mode the module reports exactly what would go and how many bytes that frees.
-  - The controller-side action plugin appends one line per run that changed something (or would, in check mode)
-    to the audit log C(kubeops_audit_log) (default C(~/.local/state/kubeops.runbook/audit.log)).
+  - The action plugin runs the helper that the C(kubeops.runbook.log_prune) role ships (the file its systemd timer
+    runs), with the host's Python 3 (C(ansible_python_interpreter), else C(/usr/bin/python3)), so a playbook run and a
+    scheduled run prune alike. It appends one line per run that changed something (or would, in check mode) to the
+    audit log C(kubeops_audit_log) (default C(~/.local/state/kubeops.runbook/audit.log)).
 author:
   - kubeops.runbook maintainers (@kubeops)
 options:
@@ -191,54 +195,3 @@ audit:
   type: list
   elements: dict
 """
-
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.kubeops.runbook.plugins.module_utils._audit import record
-from ansible_collections.kubeops.runbook.plugins.module_utils import _prune
-
-ARGUMENT_SPEC = {
-    "path": {"type": "path", "required": True},
-    "pattern": {"type": "str", "default": "tomcat_access.*.log"},
-    "age_source": {"type": "str", "choices": list(_prune.AGE_SOURCES), "default": "name"},
-    "date_format": {"type": "str", "default": "%Y-%m-%d"},
-    "keep_days": {"type": "int", "default": 0},
-    "mode": {"type": "str", "choices": list(_prune.MODES), "default": "delete"},
-    "when_usage_over": {"type": "float"},
-    "allowed_roots": {"type": "list", "elements": "path", "default": list(_prune.DEFAULT_ALLOWED_ROOTS)},
-    "list_limit": {"type": "int", "default": _prune.DEFAULT_LIST_LIMIT},
-}
-
-
-def _listing(result: dict, key: str) -> str:
-    lines = "".join(f"{item[key]}\n" for item in result["pruned"] if key in item)
-    more = result["files_pruned"] - len(result["pruned"])
-    return lines + (f"... and {more} more\n" if more > 0 and lines else "")
-
-
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    p = module.params
-    try:
-        result = _prune.prune(p["path"], p["pattern"], p["keep_days"], p["age_source"], p["date_format"], p["mode"],
-                              p["when_usage_over"], module.check_mode, allowed_roots=p["allowed_roots"],
-                              list_limit=p["list_limit"])
-    except _prune.PruneError as exc:
-        module.fail_json(msg=str(exc))
-    except OSError as exc:
-        module.fail_json(msg=f"cannot prune path={p['path']}: {exc}")
-    sample = [i["path"] for i in result["pruned"]]
-    result["audit"] = [record("prune", p["path"], {"files": result["files_pruned"], "first": sample},
-                              {"files": 0, "compressed": [i["compressed_to"] for i in result["pruned"]
-                                                          if "compressed_to" in i]},
-                              pattern=p["pattern"], mode=p["mode"], keep_days=p["keep_days"],
-                              cutoff=result["cutoff"], bytes_freed=result["bytes_freed"])] if result["files_pruned"] else []
-    if module._diff:
-        header = f"{p['path']}/{p['pattern']}"
-        result["diff"] = {"before": _listing(result, "path"), "after": _listing(result, "compressed_to"),
-                          "before_header": header, "after_header": header}
-    module.exit_json(**result)
-
-
-if __name__ == "__main__":
-    main()

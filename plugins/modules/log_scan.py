@@ -247,93 +247,16 @@ files:
 """
 
 import platform
-import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubeops.runbook.plugins.module_utils import _logscan
-from ansible_collections.kubeops.runbook.plugins.module_utils._systemd import load_state, save_state
-
-ARGUMENT_SPEC = {
-    "files": {"type": "list", "elements": "dict", "required": True, "options": {
-        "path": {"type": "path", "required": True},
-        "name": {"type": "str"},
-        "optional": {"type": "bool", "default": False},
-        "kind": {"type": "str", "choices": list(_logscan.KINDS), "default": "errors"},
-        "patterns": {"type": "list", "elements": "dict"},
-        "ignore": {"type": "list", "elements": "str"},
-        "status_regex": {"type": "str"},
-    }},
-    "patterns": {"type": "list", "elements": "dict"},
-    "ignore": {"type": "list", "elements": "str", "default": []},
-    "extra_patterns": {"type": "list", "elements": "dict", "default": []},
-    "mode": {"type": "str", "choices": ["incremental", "tail"], "default": "incremental"},
-    "lines": {"type": "int", "default": 1000},
-    "max_bytes": {"type": "int", "default": 4194304},
-    "time_budget": {"type": "float", "default": 120},
-    "min_count": {"type": "int", "default": 1},
-    "samples": {"type": "int", "default": 5},
-    "access_5xx_warning": {"type": "float", "default": 1.0},
-    "access_5xx_critical": {"type": "float", "default": 5.0},
-    "access_min_requests": {"type": "int", "default": 20},
-    "host": {"type": "str"},
-    "state_file": {"type": "path", "default": "/var/lib/kubeops/log_scan.json"},
-}
-
-
-def file_specs(params: dict) -> list:
-    base = _logscan.compile_patterns(params["patterns"]) + _logscan.compile_patterns(params["extra_patterns"])
-    specs, seen = [], set()
-    for item in params["files"]:
-        path = item["path"]
-        name = _logscan.log_name(item["name"]) if item.get("name") else _logscan.default_name(path)
-        if name in seen:
-            raise _logscan.LogScanError(f"files: name {name!r} is used twice; give each file its own name")
-        seen.add(name)
-        patterns = base if item.get("patterns") is None else _logscan.compile_patterns(item["patterns"])
-        status_regex = None
-        if item["kind"] == "access":
-            status_regex = _logscan.compile_status_regex(item.get("status_regex"))
-        elif item.get("status_regex") is not None:
-            raise _logscan.LogScanError(f"files: status_regex of {name!r} needs kind=access")
-        ignore = _logscan.compile_ignore(params["ignore"] + (item.get("ignore") or []))
-        specs.append(_logscan.FileSpec(path, name, item["optional"], item["kind"], patterns, status_regex, ignore))
-    return specs
-
-
-def run(module: AnsibleModule) -> dict:
-    params = module.params
-    for option, minimum in (("lines", 1), ("max_bytes", 1024), ("min_count", 1), ("samples", 0),
-                            ("access_min_requests", 0), ("time_budget", 0)):
-        if not params[option] >= minimum:  # also refuses nan
-            raise _logscan.LogScanError(f"{option}: must be at least {minimum}, got {params[option]}")
-    for option in ("access_5xx_warning", "access_5xx_critical"):
-        if not 0 <= params[option] <= 100:
-            raise _logscan.LogScanError(f"{option}: must be a percentage between 0 and 100, got {params[option]}")
-    if params["access_5xx_warning"] > params["access_5xx_critical"]:
-        raise _logscan.LogScanError(f"access_5xx_warning {params['access_5xx_warning']} is above "
-                                    f"access_5xx_critical {params['access_5xx_critical']}")
-    specs = file_specs(params)
-    incremental = params["mode"] == "incremental"
-    state = load_state(params["state_file"]) if incremental else {}
-    offsets = state.get("files") if isinstance(state.get("files"), dict) else {}
-    findings, facts, offsets = _logscan.run_scan(
-        specs, mode=params["mode"], lines=params["lines"], max_bytes=params["max_bytes"], samples=params["samples"],
-        min_count=params["min_count"], host=params["host"] or platform.node(), offsets=offsets,
-        time_budget=params["time_budget"], grep=_logscan.find_grep(), clock=time.monotonic,
-        access_thresholds=(params["access_5xx_warning"], params["access_5xx_critical"], params["access_min_requests"]))
-    if incremental and not module.check_mode:
-        try:
-            save_state(params["state_file"], {**state, "files": offsets})
-        except OSError as exc:
-            module.warn(f"could not record the scan offsets in {params['state_file']}: {exc}")
-    return {"findings": findings, "files": facts}
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec={**_logscan.ARGUMENT_SPEC, "host": {"type": "str"}}, supports_check_mode=True)
     try:
-        result = run(module)
+        result = _logscan.inspect(module, module.params, module.params["host"] or platform.node())
     except _logscan.LogScanError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)

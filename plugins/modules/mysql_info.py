@@ -118,39 +118,23 @@ mysql:
 import platform
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import MiddlewareError, module_runner
-from ansible_collections.kubeops.runbook.plugins.module_utils import _middleware_mysql as M
+from ansible_collections.kubeops.runbook.plugins.module_utils import _middleware_mysql
+from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import MiddlewareError
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "login_user": {"type": "str"},
-            "login_password": {"type": "str", "no_log": True},
-            "login_host": {"type": "str"},
-            "login_port": {"type": "int", "default": 3306},
-            "login_unix_socket": {"type": "path"},
-            "mysqladmin_bin": {"type": "str", "default": "mysqladmin"},
-            "connect_timeout": {"type": "int", "default": 10},
-            "threads_warning": {"type": "int", "default": 100},
-            "threads_critical": {"type": "int", "default": 300},
-            "slow_queries_warning": {"type": "int"},
+            **_middleware_mysql.ARGUMENT_SPEC,
             "host": {"type": "str", "removed_in_version": "2.0.0", "removed_from_collection": "kubeops.runbook"},
-            "command_timeout": {"type": "int", "default": 30},
         },
         supports_check_mode=True,
     )
-    params = dict(module.params)
-    host = params.pop("host") or platform.node()
-    opts = M.MysqlOptions(**params)
-
-    run = module_runner(module)
-
     try:
-        result, facts = M.check(opts, run, module.get_bin_path, host, module.tmpdir)
+        result = _middleware_mysql.inspect(module, module.params, module.params["host"] or platform.node())
     except MiddlewareError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, findings=[result], mysql=facts)
+    module.exit_json(changed=False, **result)
 
 
 if __name__ == "__main__":

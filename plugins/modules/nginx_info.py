@@ -125,37 +125,23 @@ nginx:
 import platform
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import MiddlewareError, module_runner
-from ansible_collections.kubeops.runbook.plugins.module_utils import _middleware_nginx as N
+from ansible_collections.kubeops.runbook.plugins.module_utils import _middleware_nginx
+from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import MiddlewareError
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "nginx_bin": {"type": "str", "default": "nginx"},
-            "config_file": {"type": "path"},
-            "pid_file": {"type": "path", "default": "/run/nginx.pid"},
-            "probe_url": {"type": "str"},
-            "expected_status": {"type": "list", "elements": "int", "default": [200]},
-            "probe_timeout": {"type": "float", "default": 5},
-            "validate_certs": {"type": "bool", "default": True},
+            **_middleware_nginx.ARGUMENT_SPEC,
             "host": {"type": "str", "removed_in_version": "2.0.0", "removed_from_collection": "kubeops.runbook"},
-            "command_timeout": {"type": "int", "default": 30},
         },
         supports_check_mode=True,
     )
-    params = dict(module.params)
-    host = params.pop("host") or platform.node()
-    params["expected_status"] = tuple(params["expected_status"])
-    opts = N.NginxOptions(**params)
-
-    run = module_runner(module)
-
     try:
-        result, facts = N.check(opts, run, module.get_bin_path, host)
+        result = _middleware_nginx.inspect(module, module.params, module.params["host"] or platform.node())
     except MiddlewareError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, findings=[result], nginx=facts)
+    module.exit_json(changed=False, **result)
 
 
 if __name__ == "__main__":

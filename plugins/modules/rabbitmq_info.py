@@ -8,8 +8,9 @@ module: rabbitmq_info
 short_description: Health of a RabbitMQ node through rabbitmq-diagnostics, as an inspection finding
 version_added: 1.0.0
 description:
-  - Runs C(rabbitmq-diagnostics -q check_running), C(check_local_alarms) and C(status --formatter json) on the
-    host and returns one C(middleware.rabbitmq) finding.
+  - Runs C(rabbitmq-diagnostics -q status --formatter json) on the host, one Erlang VM start, and returns one
+    C(middleware.rabbitmq) finding from what the node reports (whether it answers, its resource alarms, listeners and
+    file descriptors).
   - V(critical) when the node is not running, when a memory, disk or file descriptor alarm is raised (RabbitMQ
     blocks publishers then), when an expected listener (O(expected_listeners)) is missing, or when file descriptor
     usage crosses O(fd_critical_percent).
@@ -103,35 +104,23 @@ rabbitmq:
 import platform
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import MiddlewareError, module_runner
-from ansible_collections.kubeops.runbook.plugins.module_utils import _middleware_rabbitmq as Q
+from ansible_collections.kubeops.runbook.plugins.module_utils import _middleware_rabbitmq
+from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import MiddlewareError
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "diagnostics_bin": {"type": "str", "default": "rabbitmq-diagnostics"},
-            "node": {"type": "str"},
-            "expected_listeners": {"type": "list", "elements": "str", "default": ["amqp"]},
-            "fd_warning_percent": {"type": "float", "default": 80},
-            "fd_critical_percent": {"type": "float", "default": 95},
+            **_middleware_rabbitmq.ARGUMENT_SPEC,
             "host": {"type": "str", "removed_in_version": "2.0.0", "removed_from_collection": "kubeops.runbook"},
-            "command_timeout": {"type": "int", "default": 60},
         },
         supports_check_mode=True,
     )
-    params = dict(module.params)
-    host = params.pop("host") or platform.node()
-    params["expected_listeners"] = tuple(params["expected_listeners"])
-    opts = Q.RabbitmqOptions(**params)
-
-    run = module_runner(module)
-
     try:
-        result, facts = Q.check(opts, run, module.get_bin_path, host)
+        result = _middleware_rabbitmq.inspect(module, module.params, module.params["host"] or platform.node())
     except MiddlewareError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, findings=[result], rabbitmq=facts)
+    module.exit_json(changed=False, **result)
 
 
 if __name__ == "__main__":

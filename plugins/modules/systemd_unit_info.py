@@ -147,89 +147,23 @@ journal_available:
 """
 
 import platform
-import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeops.runbook.plugins.module_utils import _systemd as S
-
-
-def run(module: AnsibleModule) -> dict:
-    params = module.params
-    units = S.normalize_units(params["units"])
-    for option, minimum in (("max_restarts", 0), ("journal_errors_warning", 1), ("samples", 0)):
-        if params[option] < minimum:
-            raise S.SystemdError(f"{option}: must be at least {minimum}, got {params[option]}")
-    host = params["host"] or platform.node()
-    now = time.time()
-    props: dict[str, dict] = {}
-    show_problem = None
-    systemctl = module.get_bin_path("systemctl")
-    if not systemctl:
-        show_problem = "systemctl is not installed on this host"
-    else:
-        rc, out, err = module.run_command(S.show_command(systemctl, units))
-        if rc != 0:
-            show_problem = f"systemctl show failed (rc={rc}): {err.strip()[:200]}"
-        else:
-            try:
-                props = S.match_units(units, S.parse_show(out))
-            except S.SystemdError as exc:
-                show_problem = str(exc)
-    state = {} if params["since"] else S.load_state(params["state_file"])
-    if params["since"]:
-        since, cutoffs = params["since"], {}
-    else:
-        since, cutoffs = S.window_since(units, state, params["default_since"], now)
-    journal, note = None, None
-    journalctl = module.get_bin_path("journalctl")
-    if not journalctl:
-        note = "journalctl is not installed on this host: unit states only, no error-log check"
-    else:
-        rc, out, err = module.run_command(S.journal_command(journalctl, units, since, params["klog_errors"]))
-        if rc != 0:
-            note = f"journalctl failed (rc={rc}): {err.strip()[:200]}; unit states only, no error-log check"
-        else:
-            journal = S.parse_journal(out, units, cutoffs, params["samples"], params["klog_errors"])
-    findings = S.unit_findings(units, props, journal, params["category"], host, params["max_restarts"],
-                               params["journal_errors_warning"], note, since, S.previous_restarts(state))
-    if show_problem:
-        findings = [dict(f, summary=show_problem) if f["details"].get("unit") in units and f["details"]["unit"] not in props
-                    else f for f in findings]
-    facts = {}
-    for unit in units:
-        facts[unit] = dict(props.get(unit) or {})
-        facts[unit].pop("id", None)
-        if journal is not None:
-            facts[unit]["journal_errors"] = journal[unit]["count"]
-            facts[unit]["journal_samples"] = journal[unit]["samples"]
-    if not params["since"] and not module.check_mode and props:
-        try:
-            S.save_state(params["state_file"], S.updated_state(state, list(props), now, props))
-        except OSError as exc:
-            module.warn(f"could not record the inspection time in {params['state_file']}: {exc}")
-    return {"findings": findings, "units": facts, "journal_since": since, "journal_available": journal is not None}
+from ansible_collections.kubeops.runbook.plugins.module_utils import _systemd
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "units": {"type": "list", "elements": "str", "required": True},
-            "category": {"type": "str", "choices": list(S.CATEGORIES), "default": "node_services"},
+            **_systemd.ARGUMENT_SPEC,
             "host": {"type": "str", "removed_in_version": "2.0.0", "removed_from_collection": "kubeops.runbook"},
-            "since": {"type": "str"},
-            "default_since": {"type": "str", "default": "-24h"},
-            "state_file": {"type": "path", "default": "/var/lib/kubeops/systemd_unit_info.json"},
-            "max_restarts": {"type": "int", "default": 3},
-            "journal_errors_warning": {"type": "int", "default": 1},
-            "samples": {"type": "int", "default": 3},
-            "klog_errors": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
     )
     try:
-        result = run(module)
-    except S.SystemdError as exc:
+        result = _systemd.inspect(module, module.params, module.params["host"] or platform.node())
+    except _systemd.SystemdError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)
 

@@ -86,30 +86,22 @@ probe:
 import platform
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubeops.runbook.plugins.module_utils import _middleware as W
+from ansible_collections.kubeops.runbook.plugins.module_utils import _middleware
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "name": {"type": "str", "default": "license_server"},
-            "address": {"type": "str", "default": "127.0.0.1"},
-            "port": {"type": "int", "required": True},
-            "timeout": {"type": "float", "default": 5},
-            "banner": {"type": "str"},
-            "banner_bytes": {"type": "int", "default": 256},
+            **_middleware.TCP_ARGUMENT_SPEC,
             "host": {"type": "str", "removed_in_version": "2.0.0", "removed_from_collection": "kubeops.runbook"},
         },
         supports_check_mode=True,
     )
-    p = module.params
     try:
-        W.validate_tcp(p["name"], p["port"], p["timeout"], p["banner_bytes"])
-    except W.MiddlewareError as exc:
+        result = _middleware.inspect_tcp(module, module.params, module.params["host"] or platform.node())
+    except _middleware.MiddlewareError as exc:
         module.fail_json(msg=str(exc))
-    probe = W.probe_tcp(p["address"], p["port"], p["timeout"], p["banner_bytes"] if p["banner"] else 0, p["banner"])
-    result = W.tcp_finding(p["name"], p["address"], p["port"], probe, p["banner"], p["host"] or platform.node())
-    module.exit_json(changed=False, findings=[result], probe=probe._asdict())
+    module.exit_json(changed=False, **result)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from ansible_collections.kubeops.runbook.plugins.module_utils import _findings
 FACT = "kubeops_findings"
 # Set on a host that stopped answering in the middle of its inspection; the report makes it a host.reachable finding.
 LOST_FACT = "kubeops_inspection_lost"
-_MAX_ERROR = 300
+_MAX_ERROR = _findings.MAX_ERROR
 
 
 def recorded_findings(hostvars: t.Any) -> list:
@@ -57,8 +57,7 @@ def recorded_findings(hostvars: t.Any) -> list:
 
 def one_line(text: t.Any, limit: int = _MAX_ERROR) -> str:
     """An error message as one line of at most ``limit`` characters."""
-    line = " ".join(to_text(text or "", errors="surrogate_or_replace").split())
-    return line if len(line) <= limit else line[:limit - 1] + "…"
+    return _findings.one_line(to_text(text or "", errors="surrogate_or_replace"), limit)
 
 
 class FindingsActionBase(ActionBase):
@@ -69,6 +68,10 @@ class FindingsActionBase(ActionBase):
     # What an unknown finding is about when the module could not run (see failure_findings).
     FAILURE_ID: str = ""
     FAILURE_TARGET: str | None = None
+
+    # A host that does not answer: False records unknown findings and marks the host lost (it answered earlier in
+    # the run); True leaves the task unreachable, for a check that is the host's first contact of the run.
+    UNREACHABLE_IS_UNREACHABLE: bool = False
 
     TRANSFERS_FILES = False
     _supports_check_mode = True
@@ -115,6 +118,9 @@ class FindingsActionBase(ActionBase):
             outcome = self._execute_module(module_name=self.MODULE, module_args=args, task_vars=task_vars)
         except AnsibleConnectionFailure as exc:
             outcome = {"unreachable": True, "msg": to_text(exc)}
+        if outcome.get("unreachable") and self.UNREACHABLE_IS_UNREACHABLE:
+            result.update({"unreachable": True, "changed": False, "msg": one_line(outcome.get("msg"))})
+            return result
         result.update(outcome)
         facts: dict[str, t.Any] = {}
         if outcome.get("failed") or outcome.get("unreachable"):
@@ -140,11 +146,7 @@ class FindingsActionBase(ActionBase):
 
     def failure_findings(self, args: dict, label: str | None, error: str, reason: str) -> list[dict]:
         """``unknown`` findings for a check that could not run, built by the one findings model."""
-        summary = (f"host stopped answering during the check: {error}" if reason == "unreachable"
-                   else f"check could not run: {error}")
-        return [_findings.finding(fid, target, _findings.UNKNOWN, summary, host=label,
-                                  details={"module": self.MODULE, "reason": reason, "error": error})
-                for fid, target in self.failure_targets(args, label)]
+        return _findings.could_not_run(self.failure_targets(args, label), error, self.MODULE, label, reason)
 
     def validated(self, items: t.Any, label: str | None) -> list[dict]:
         """The module's findings through the findings model; a malformed one becomes an unknown finding."""

@@ -1,5 +1,6 @@
 """rabbitmq check (plugins/module_utils/_middleware_rabbitmq.py) on rabbitmq-diagnostics 3.10.8 outputs captured on
-the lab's mw1: healthy, node stopped, disk and memory alarms raised, run as a user without the Erlang cookie."""
+the lab: healthy, node stopped, rabbit application stopped, disk alarm raised, run as a user without the Erlang cookie.
+The check makes one ``status --formatter json`` call (one Erlang VM start)."""
 from __future__ import annotations
 
 import json
@@ -20,29 +21,18 @@ def cap(name: str) -> W.CmdResult:
 
 
 class FakeDiagnostics:
-    def __init__(self, running="rabbitmq_check_running_ok", alarms="rabbitmq_check_local_alarms_ok",
-                 status="rabbitmq_status_json"):
-        self.answers = {"check_running": cap(running), "check_local_alarms": cap(alarms), "status": cap(status)}
+    def __init__(self, status="rabbitmq_status_json"):
+        self.answer = cap(status)
         self.calls: list[list[str]] = []
 
     def __call__(self, argv, env):
         self.calls.append(list(argv))
-        command = next(a for a in argv if a in self.answers)
-        return self.answers[command]
+        assert "status" in argv
+        return self.answer
 
 
 def which(name):
     return f"/usr/sbin/{name}"
-
-
-@pytest.mark.parametrize("name, alarms", [
-    ("rabbitmq_check_local_alarms_ok", []),
-    ("rabbitmq_check_local_alarms_disk", ["disk"]),
-    ("rabbitmq_check_local_alarms_memory", ["memory"]),
-])
-def test_alarms_from_text(name, alarms):
-    result = cap(name)
-    assert Q.alarms_from_text(result.stdout + result.stderr) == alarms
 
 
 @pytest.mark.parametrize("name, alarms", [("rabbitmq_status_json", []), ("rabbitmq_status_json_disk_alarm", ["disk"])])
@@ -71,24 +61,38 @@ def test_evaluate_status_thresholds(opts, status, needle):
     assert problems.status == status and needle in problems.summary("")
 
 
-@pytest.mark.parametrize("fake, status, summary, calls", [
-    (FakeDiagnostics(), W.OK, "running, no alarms, RabbitMQ 3.10.8, listeners clustering:25672, amqp:5672", 3),
-    (FakeDiagnostics(running="rabbitmq_check_running_stopped"), W.CRITICAL,
-     "node is not reachable (epmd reports: node 'rabbit' not running at all)", 1),
-    (FakeDiagnostics(alarms="rabbitmq_check_local_alarms_disk", status="rabbitmq_status_json_disk_alarm"), W.CRITICAL,
-     "resource alarm: disk (publishers are blocked)", 3),
-    (FakeDiagnostics(alarms="rabbitmq_check_local_alarms_memory"), W.CRITICAL,
-     "resource alarm: memory (publishers are blocked)", 3),
-    (FakeDiagnostics(running="rabbitmq_check_running_not_root"), W.UNKNOWN,
-     "rabbitmq-diagnostics could not talk to the node: it must run as root or rabbitmq (it needs the Erlang cookie); use become", 1),
-    (FakeDiagnostics(status="rabbitmq_check_running_not_root"), W.UNKNOWN, "status could not be read", 3),
+@pytest.mark.parametrize("fake, status, summary", [
+    (FakeDiagnostics(), W.OK, "running, no alarms, RabbitMQ 3.10.8, listeners clustering:25672, amqp:5672"),
+    (FakeDiagnostics("rabbitmq_status_node_down"), W.CRITICAL,
+     "node is not reachable (epmd reports: node 'rabbit' not running at all)"),
+    (FakeDiagnostics("rabbitmq_status_app_stopped"), W.CRITICAL,
+     "the rabbit application is not running on the node (stopped with stop_app, or still booting)"),
+    (FakeDiagnostics("rabbitmq_status_json_disk_alarm"), W.CRITICAL, "resource alarm: disk (publishers are blocked)"),
+    (FakeDiagnostics("rabbitmq_status_not_root"), W.UNKNOWN,
+     "rabbitmq-diagnostics could not talk to the node: it must run as root or rabbitmq (it needs the Erlang cookie); use become"),
+    (FakeDiagnostics("rabbitmq_check_running_not_root"), W.UNKNOWN, "rabbitmq-diagnostics could not talk to the node"),
 ])
-def test_check(fake, status, summary, calls):
+def test_check(fake, status, summary):
     finding, facts = Q.check(Q.RabbitmqOptions(), fake, which, "mw1")
     assert finding["id"] == "middleware.rabbitmq" and finding["target"] == "rabbitmq"
     assert (finding["status"], finding["summary"][:len(summary)]) == (status, summary), finding
-    assert len(fake.calls) == calls
-    assert fake.calls[0][3:6] == ["/usr/sbin/rabbitmq-diagnostics", "-q", "check_running"]
+    # one call, one Erlang VM start, whatever the outcome
+    assert len(fake.calls) == 1
+    assert fake.calls[0][3:] == ["/usr/sbin/rabbitmq-diagnostics", "-q", "status", "--formatter", "json"]
+    assert facts["running"] is (status == W.OK or "alarm" in summary)
+
+
+def test_check_alarm_facts():
+    _finding, facts = Q.check(Q.RabbitmqOptions(), FakeDiagnostics("rabbitmq_status_json_disk_alarm"), which, "mw1")
+    assert facts["local_alarms"] == ["disk"] and facts["alarms"] == ["disk"] and facts["version"] == "3.10.8"
+
+
+def test_status_without_json_is_unknown():
+    fake = FakeDiagnostics()
+    fake.answer = W.CmdResult(0, "not json at all\n", "")
+    finding, facts = Q.check(Q.RabbitmqOptions(), fake, which, "mw1")
+    assert finding["status"] == W.UNKNOWN and finding["summary"] == "status could not be read: not json at all"
+    assert facts["running"] is False
 
 
 def test_check_named_node():
@@ -118,7 +122,6 @@ def test_bad_options(opts, message):
 @given(st.binary(max_size=3000))
 def test_parsers_fuzz(data):
     text = data.decode("utf-8", "replace")
-    Q.alarms_from_text(text)
     status = Q.parse_json(text)
     problems = W.Problems()
     if status is not None:

@@ -74,6 +74,12 @@ def incident_record(tmp: Path) -> Path:
             del label_selector
             return pods
 
+        @staticmethod
+        def list_nodes():  # both lab nodes were Ready when the pods were captured
+            names = sorted({(p.get("spec") or {}).get("nodeName") for p in pods} - {None})
+            return [{"metadata": {"name": n}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+                    for n in names]
+
     cleanup = C.cleanup(Captured(), C.Options(("developer-center",), terminating_seconds=0), check_mode=True, now=now)
     _blocks, findings, _left = D.describe(pods, events, deployments, namespaces=["developer-center"], now=now)
     stamp = R.iso(now)

@@ -1,5 +1,5 @@
-"""Unit tests of the pruning logic (plugins/module_utils/_prune.py) and of the timer's helper
-(roles/log_prune/files/kubeops_log_prune.py) on real files in temporary directories."""
+"""Unit tests of log pruning (roles/log_prune/files/kubeops_prune.py: the one implementation, which the timer runs and
+the log_prune module's action runs on the host) on real files in temporary directories."""
 from __future__ import annotations
 
 import datetime
@@ -16,21 +16,19 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ansible_collections.kubeops.runbook.plugins.module_utils import _prune as P
-
 FIXTURES = Path(__file__).parent / "fixtures" / "prune"
-HELPER = Path(__file__).parents[2] / "roles" / "log_prune" / "files" / "kubeops_log_prune.py"
+HELPER = Path(__file__).parents[2] / "roles" / "log_prune" / "files" / "kubeops_prune.py"
 TODAY = datetime.date(2021, 4, 27)
 
 
 def load_helper():
-    spec = importlib.util.spec_from_file_location("kubeops_log_prune", HELPER)
+    spec = importlib.util.spec_from_file_location("kubeops_prune", HELPER)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-H = load_helper()
+P = load_helper()
 
 
 @pytest.mark.parametrize("fmt,name,expected", [
@@ -95,13 +93,11 @@ def test_date_from_name_fuzz(name, fmt):
     ("/tmp", "a top-level directory"),
     ("/var", "a top-level directory"),
 ])
-@pytest.mark.parametrize("prune", [P.prune, H.prune], ids=["module", "helper"])
-def test_system_directories_are_refused_with_one_line(path, match, prune):
+def test_system_directories_are_refused_with_one_line(path, match):
     if not os.path.isdir(path):
         pytest.skip(f"{path} is not on this machine")
-    error = P.PruneError if prune is P.prune else H.Refused
-    with pytest.raises(error, match=match) as exc:
-        prune(path, "*.log", check_mode=True) if prune is P.prune else prune(path, "*.log", check=True)
+    with pytest.raises(P.PruneError, match=match) as exc:
+        P.prune(path, "*.log", check_mode=True)
     assert "\n" not in str(exc.value) and repr(path) in str(exc.value)
 
 
@@ -117,8 +113,6 @@ def test_over_broad_patterns_are_refused(tmp_path, pattern, match):
     (tmp_path / "a.log").write_text("x")
     with pytest.raises(P.PruneError, match=match):
         P.prune(str(tmp_path), pattern, check_mode=True)
-    with pytest.raises(H.Refused, match=match):
-        H.prune(str(tmp_path), pattern, check=True)
     assert (tmp_path / "a.log").exists()
 
 
@@ -128,11 +122,9 @@ def test_bracket_expressions_holding_a_closing_bracket_are_not_literal(tmp_path,
     guard - and fnmatch reads it as one bracket expression, matching every name that does not start with ] x y z."""
     for name in ("ibdata1", "keystore.jks", "app.conf"):
         (tmp_path / name).write_text("x")
-    assert P.literal_chars(pattern) < P.MIN_LITERAL_CHARS and H.glob_literals(pattern) < P.MIN_LITERAL_CHARS
+    assert P.literal_chars(pattern) < P.MIN_LITERAL_CHARS
     with pytest.raises(P.PruneError, match="too broad"):
         P.prune(str(tmp_path), pattern, check_mode=True)
-    with pytest.raises(H.Refused, match="too broad"):
-        H.prune(str(tmp_path), pattern, check=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["app.conf", "ibdata1", "keystore.jks"]
 
 
@@ -141,17 +133,16 @@ def test_bracket_expressions_holding_a_closing_bracket_are_not_literal(tmp_path,
     ("a?b?c", 3), ("[!]", 3), ("[]]x", 1),
 ])
 def test_literal_characters_are_counted_as_fnmatch_reads_the_glob(pattern, count):
-    assert P.literal_chars(pattern) == H.glob_literals(pattern) == count
+    assert P.literal_chars(pattern) == count
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet="ab.]![*?-", max_size=12), st.lists(st.text(alphabet="ab.]![-xyz", max_size=8), max_size=12))
 def test_a_glob_never_matches_a_name_shorter_than_its_literal_characters(pattern, names):
     """Every character counted as literal is one character every matching name must have: a glob with n literal
-    characters matches no name shorter than n. Module and helper count alike."""
+    characters matches no name shorter than n."""
     import fnmatch
     count = P.literal_chars(pattern)
-    assert H.glob_literals(pattern) == count
     for name in names:
         if fnmatch.fnmatchcase(name, pattern):
             assert len(name) >= count, (pattern, name)
@@ -266,14 +257,6 @@ def test_result_is_bounded_whatever_the_number_of_files(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_helper_sample_is_the_first_names(tmp_path):
-    names = [f"app.2020-01-01.{i:04d}.log" for i in range(500)]
-    for name in reversed(names):
-        (tmp_path / name).write_text("x")
-    out = H.prune(str(tmp_path), "app.*.log", today=TODAY)
-    assert out["files_pruned"] == 500 and out["pruned"] == names[:H.SAMPLE]
-
-
 def test_prune_compress(logdir):
     d = logdir[0]
     result = P.prune(str(d), "tomcat_access.*.log*", keep_days=27, mode="compress", today=TODAY)
@@ -349,45 +332,68 @@ def test_mtime_age_deletes_what_find_daystart_selects(tmp_path, keep_days):
     assert sorted(Path(i["path"]).name for i in result["pruned"]) == expected
 
 
-# -- the timer's helper decides like the module -----------------------------------------------------------
+# -- one file, two ways to run it: the timer's flags and the action's --args-file ---------------------------------
+def run_helper(*args: str) -> tuple[int, dict]:
+    proc = subprocess.run([sys.executable, str(HELPER), *args], capture_output=True, text=True, check=False)
+    assert proc.stdout.count("\n") == 1, proc.stdout + proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
 @pytest.mark.parametrize("kwargs", [
     {"keep_days": 0}, {"keep_days": 3}, {"keep_days": 3, "age_source": "mtime"},
     {"keep_days": 27, "mode": "compress"}, {"keep_days": 0, "date_format": "%Y%m%d"},
 ])
-def test_helper_prunes_the_same_files_as_the_module(logdir, tmp_path, kwargs):
+def test_helper_cli_and_args_file_decide_alike(logdir, tmp_path, kwargs):
+    """The timer (command-line flags) and the log_prune action (--args-file, what _host_script passes) run the same
+    file: on copies of one directory they prune the same files, as the function itself does."""
     d = logdir[0]
     for i, path in enumerate(sorted(d.iterdir())):
         if path.is_file() and not path.is_symlink():
             os.utime(path, (time.time() - i * 86400, time.time() - i * 86400))
-    copy = tmp_path / "copy"
-    shutil.copytree(d, copy, symlinks=True)
-    mod = P.prune(str(d), "tomcat_access.*.log", today=datetime.date.today(), list_limit=1000, **kwargs)
-    helper_kwargs = dict(kwargs)
-    out = H.prune(str(copy), "tomcat_access.*.log", today=datetime.date.today(), **helper_kwargs)
-    assert sorted(p.name for p in d.iterdir()) == sorted(p.name for p in copy.iterdir())
-    assert (out["files_pruned"], out["bytes_freed"], out["files_kept"], out["left_alone_reasons"]) == \
-        (mod["files_pruned"], mod["bytes_freed"], mod["files_kept"], mod["left_alone_reasons"])
+    timer, action = tmp_path / "timer", tmp_path / "action"
+    shutil.copytree(d, timer, symlinks=True)
+    shutil.copytree(d, action, symlinks=True)
+    direct = P.prune(str(d), "tomcat_access.*.log", list_limit=1000, allowed_roots=[str(tmp_path), str(d.parent)],
+                     **kwargs)
+    flags = ["--path", str(timer), "--pattern", "tomcat_access.*.log", "--allowed-root", str(tmp_path),
+             "--list-limit", "1000"] + [f"--{k.replace('_', '-')}={v}" for k, v in kwargs.items()]
+    rc_timer, by_timer = run_helper(*flags)
+    args_file = tmp_path / "args.json"
+    args_file.write_text(json.dumps({"path": str(action), "pattern": "tomcat_access.*.log", "check_mode": False,
+                                     "allowed_roots": [str(tmp_path)], "list_limit": 1000, **kwargs}))
+    rc_action, by_action = run_helper("--args-file", str(args_file))
+    assert rc_timer == rc_action == 0
+    assert sorted(p.name for p in d.iterdir()) == sorted(p.name for p in timer.iterdir()) == \
+        sorted(p.name for p in action.iterdir())
+    for out in (by_timer, by_action):
+        assert (out["files_pruned"], out["bytes_freed"], out["files_kept"], out["left_alone_reasons"]) == \
+            (direct["files_pruned"], direct["bytes_freed"], direct["files_kept"], direct["left_alone_reasons"])
+        assert [Path(i["path"]).name for i in out["pruned"]] == [Path(i["path"]).name for i in direct["pruned"]]
 
 
 def test_helper_cli_prints_one_json_line(logdir):
     d = logdir[0]
-    proc = subprocess.run([sys.executable, str(HELPER), "--path", str(d), "--pattern", "tomcat_access.*.log",
-                           "--keep-days", "3", "--check"], capture_output=True, text=True, check=False)
-    assert proc.returncode == 0 and proc.stdout.count("\n") == 1
-    out = json.loads(proc.stdout)
-    assert out["check"] and out["files_pruned"] > 0 and len(out["pruned"]) <= H.SAMPLE
-    bad = subprocess.run([sys.executable, str(HELPER), "--path", "/usr/bin", "--pattern", "*"], capture_output=True,
-                         text=True, check=False)
-    assert bad.returncode == 2 and json.loads(bad.stdout)["msg"].startswith("pattern '*' is too broad")
+    before = sorted(p.name for p in d.iterdir())
+    rc, out = run_helper("--path", str(d), "--pattern", "tomcat_access.*.log", "--keep-days", "3", "--check",
+                         "--allowed-root", str(d.parent))
+    assert rc == 0 and out["files_pruned"] > 0 and len(out["pruned"]) <= P.DEFAULT_LIST_LIMIT
+    assert sorted(p.name for p in d.iterdir()) == before          # --check deleted nothing
+    rc, bad = run_helper("--path", "/usr/bin", "--pattern", "*")
+    assert rc == 2 and bad["failed"] and bad["msg"].startswith("pattern '*' is too broad")
+
+
+def test_helper_args_file_that_is_no_object_is_one_line(tmp_path):
+    args_file = tmp_path / "args.json"
+    args_file.write_text("[1, 2]")
+    rc, out = run_helper("--args-file", str(args_file))
+    assert rc == 2 and out == {"failed": True, "changed": False, "msg": f"{args_file} holds no JSON object"}
 
 
 def test_helper_is_standard_library_only():
     text = HELPER.read_text()
-    assert "ansible" not in text.split('"""', 2)[2].split("def ")[0]  # no ansible import before the code
     imports = [line.split()[1] for line in text.splitlines() if line.startswith(("import ", "from "))]
-    assert set(imports) <= {"__future__", "argparse", "datetime", "fnmatch", "gzip", "json", "math", "os", "re",
-                            "stat", "sys", "time"}
-    assert P.SYSTEM_TREES == H.SYSTEM_TREES and P.DEFAULT_ALLOWED_ROOTS == H.DEFAULT_ALLOWED_ROOTS
+    assert set(imports) <= {"__future__", "argparse", "bisect", "datetime", "fnmatch", "gzip", "json", "math", "os",
+                            "re", "stat", "sys", "time", "typing"}
 
 
 # -- fuzz -------------------------------------------------------------------------------------------------

@@ -241,3 +241,20 @@ def test_journal_samples_carry_no_control_characters_nor_credentials():
     assert journal["count"] == 2
     assert journal["samples"] == ["[31mE1122[0m login failed password=<redacted>", "tornwrite token=<redacted>"]
     assert journal["last"] == "tornwrite token=<redacted>"
+
+
+def test_journal_is_read_as_a_stream(tmp_path):
+    """journalctl's output goes to the parser line by line as it comes (run_command's collected output is quadratic
+    in its size: a day of a busy apiserver's journal took minutes)."""
+    capture = tmp_path / "journal.json"
+    capture.write_text(text("fixture_err_journal.json"))
+    units = ["kubeops-fixture-err.service"]
+    rc, journal, err = S.stream_command(["cat", str(capture)], lambda lines: S.parse_journal(lines, units))
+    assert (rc, err) == (0, "")
+    assert journal == S.parse_journal(text("fixture_err_journal.json"), units)
+    assert journal["kubeops-fixture-err.service"]["count"] > 0
+    rc, seen, err = S.stream_command(["sh", "-c", "echo one; echo two; echo oops >&2; exit 3"], list)
+    assert (rc, [line.strip() for line in seen], err.strip()) == (3, ["one", "two"], "oops")
+    # a consumer that stops early does not leave the command hanging on a full pipe
+    rc, first, _err = S.stream_command(["seq", "1", "200000"], next)
+    assert (rc, first.strip()) == (0, "1")

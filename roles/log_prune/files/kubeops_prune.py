@@ -1,7 +1,18 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeops.runbook contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Pruning dated log files (tomcat_access.2021-04-27.log) in one directory. PRIVATE to the collection.
+"""Pruning dated log files (tomcat_access.2021-04-27.log) in one directory: the one implementation of log_prune.
+
+Standard library only, one file, Python 3.8 or later. It runs on the host in two ways, always this same file:
+
+- the systemd timer of the ``log_prune`` role runs it as ``kubeops_log_prune.py --path DIR --pattern GLOB ...``
+  (the role installs this file under that name);
+- the ``kubeops.runbook.log_prune`` action plugin copies it to the host and runs it with ``--args-file`` (a JSON
+  object of the module options, ``plugins/plugin_utils/_host_script.py``), so a playbook run and a scheduled run
+  decide alike.
+
+It prints one JSON object on stdout (the result, or ``failed`` with ``msg``) and exits 0, 2 when the arguments or the
+directory are refused, 1 when the directory cannot be pruned.
 
 Guards (refuse rather than over-act, one line naming the bad value):
 
@@ -21,20 +32,20 @@ not grow with the number of files.
 Age: a file goes when its date (from the name, or the local date of its mtime) is before ``today -
 keep_days``, i.e. calendar days: with mtimes this is the set ``find DIR -maxdepth 1 -daystart -mtime
 +<keep_days>`` selects.
-
-The timer installed by the ``log_prune`` role runs the role's own stdlib-only helper with the same rules
-(``roles/log_prune/files/kubeops_log_prune.py``); the unit tests check that both decide alike.
 """
 from __future__ import annotations
 
+import argparse
 import bisect
 import datetime
 import fnmatch
 import gzip
+import json
 import math
 import os
 import re
 import stat
+import sys
 import time
 import typing as t
 
@@ -456,3 +467,55 @@ def _exists(dir_fd: int, name: str) -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+# -- the command line (the timer) and --args-file (the action plugin) ----------------------------------------
+def parse_args(argv: list[str] | None = None) -> dict:
+    """The options of one run: from ``--args-file`` (the action's JSON object), else from the flags of the timer."""
+    parser = argparse.ArgumentParser(description="Prune dated log files in one directory (kubeops.runbook log_prune).")
+    parser.add_argument("--args-file", help="JSON object of the options (as the log_prune action passes them)")
+    parser.add_argument("--path")
+    parser.add_argument("--pattern")
+    parser.add_argument("--keep-days", type=int, default=0)
+    parser.add_argument("--age-source", choices=AGE_SOURCES, default="name")
+    parser.add_argument("--date-format", default="%Y-%m-%d")
+    parser.add_argument("--mode", choices=MODES, default="delete")
+    parser.add_argument("--when-usage-over", type=float, default=None)
+    parser.add_argument("--allowed-root", action="append", dest="allowed_roots")
+    parser.add_argument("--list-limit", type=int, default=DEFAULT_LIST_LIMIT)
+    parser.add_argument("--check", dest="check_mode", action="store_true")
+    args = vars(parser.parse_args(argv))
+    args_file = args.pop("args_file")
+    if args_file:
+        with open(args_file, encoding="utf-8") as handle:
+            options = json.load(handle)
+        if not isinstance(options, dict):
+            raise PruneError(f"{args_file} holds no JSON object")
+        return options
+    if not args["path"] or not args["pattern"]:
+        parser.error("--path and --pattern are required")
+    args["allowed_roots"] = args["allowed_roots"] or list(DEFAULT_ALLOWED_ROOTS)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """One JSON line on stdout: the result, or ``failed`` with ``msg``; exit 2 when refused, 1 on another failure."""
+    options: dict = {}
+    try:
+        options = parse_args(argv)
+        known = ("path", "pattern", "keep_days", "age_source", "date_format", "mode", "when_usage_over",
+                 "check_mode", "allowed_roots", "list_limit")
+        result = prune(**{k: v for k, v in options.items() if k in known and v is not None})
+    except (PruneError, TypeError, ValueError) as exc:
+        sys.stdout.write(json.dumps({"failed": True, "changed": False, "msg": str(exc)}) + "\n")
+        return 2
+    except OSError as exc:
+        sys.stdout.write(json.dumps({"failed": True, "changed": False,
+                                     "msg": f"cannot prune path={options.get('path')}: {exc}"}) + "\n")
+        return 1
+    sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
