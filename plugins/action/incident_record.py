@@ -23,6 +23,7 @@ ARGUMENT_SPEC: dict[str, t.Any] = {
     "audit_log": {"type": "path"},
     "template_dir": {"type": "path"},
     "findings": {"type": "list", "elements": "raw", "default": []},
+    "prefix": {"type": "str", "default": "incident"},
 }
 
 DEFAULT_TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -85,7 +86,8 @@ class ActionModule(ActionBase):
             record = _incident_record.build(args["runbook"], args["title"], args["cluster"], args["started"] or finished,
                                             finished, collected, _incident_record.timeline(entries),
                                             list(dict.fromkeys(problems)), check_mode, audit_log, seen)
-            where = _incident_record.write(record, args["report_dir"], args["template_dir"] or DEFAULT_TEMPLATE_DIR, moment)
+            where = _incident_record.write(record, args["report_dir"], args["template_dir"] or DEFAULT_TEMPLATE_DIR, moment,
+                                           prefix=args["prefix"])
         except _report.ReportError as exc:
             raise AnsibleActionFail(str(exc)) from exc
         where = {k: os.path.abspath(v) for k, v in where.items()}

@@ -68,6 +68,13 @@ options:
     type: list
     elements: raw
     default: []
+  prefix:
+    description:
+      - First part of the file names, C(<prefix>-<UTC time>.json); the maintenance runbooks use V(maintenance).
+      - A lowercase word (letters, digits, underscores).
+    type: str
+    default: incident
+    version_added: 2.0.0
 """
 
 EXAMPLES = r"""
