@@ -11,7 +11,7 @@ description:
   - The stop conditions between the waves of a node maintenance, as findings and one verdict (RV(ok)).
   - C(pods.ready_ratio) - of the pods that should run (not Succeeded or Failed, not being deleted), the share that is
     Ready, against O(min_ready_percent).
-  - C(deployments.available) - every Deployment of O(namespaces) has at least its minimum of available replicas:
+  - C(deployments.available) - every Deployment of O(namespaces) has at least its minimum of available replicas,
     C(spec.replicas) less what its rolling update may take down (C(maxUnavailable), 25% by default, rounded down as
     the Deployment controller rounds it; nothing for the C(Recreate) strategy).
   - With O(wait_timeout), looks again every few seconds until the conditions hold or the time is up (the pods a wave

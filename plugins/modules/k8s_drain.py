@@ -149,7 +149,9 @@ lines:
   returned: always
   type: list
   elements: str
-  sample: ["node1: evict 2 pod(s): product/oltp-gateway-1-3-0-6bdc7d7b75-89dr8, product/wcs-webui-1-3-0-5d9c6bbd9-x2x7k - left alone: kube-system/calico-node-4xk2p"]
+  sample:
+    - "node1: evict 2 pod(s): product/oltp-gateway-1-3-0-6bdc7d7b75-89dr8, product/wcs-webui-1-3-0-5d9c6bbd9-x2x7k - left
+      alone: kube-system/calico-node-4xk2p"
 seconds:
   description: How long the run took.
   returned: always
@@ -187,6 +189,7 @@ def main() -> None:
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
     p = module.params
+
     def entries(names: list[str]) -> tuple[dict, ...]:
         return tuple({"name": name, "address": str(p["addresses"].get(name) or "") or None} for name in names)
 

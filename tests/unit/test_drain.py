@@ -153,15 +153,16 @@ def test_selector_matches(selector, labels, expected):
     assert D.selector_matches(selector, labels) is expected
 
 
+EMPTYDIR_AND_BARE = {p["metadata"]["name"]: p for p in items("pods_emptydir_bare.json")}
+
+
 def test_emptydir_and_bare_pods_block_unless_allowed():
-    pod = copy.deepcopy(CAPTURE_PODS[0])
-    pod["spec"]["volumes"].append({"name": "scratch", "emptyDir": {}})
+    pod = EMPTYDIR_AND_BARE["capture-5b45cbc9b9-fkdpb"]
     assert D.classify(pod)[0] == "block" and "delete_emptydir_data" in D.classify(pod)[1]
-    assert D.classify(pod, delete_emptydir_data=True) == ("evict", "ReplicaSet capture-64b9fbd7c4, emptyDir scratch deleted")
-    bare = copy.deepcopy(CAPTURE_PODS[0])
-    bare["metadata"].pop("ownerReferences")
+    assert D.classify(pod, delete_emptydir_data=True) == ("evict", "ReplicaSet capture-5b45cbc9b9, emptyDir scratch deleted")
+    bare = EMPTYDIR_AND_BARE["capture-bare"]
     assert D.classify(bare) == ("block", "no controller would recreate it; set allow_bare_pods to evict it")
-    assert D.classify(bare, allow_bare_pods=True)[0] == "evict"
+    assert D.classify(bare, allow_bare_pods=True) == ("evict", "bare pod (allow_bare_pods)")
     finished = copy.deepcopy(bare)
     finished["status"]["phase"] = "Succeeded"
     assert D.classify(finished) == ("evict", "finished (Succeeded)")
@@ -182,8 +183,29 @@ def test_eviction_outcome(capture, outcome, why):
 
 
 def test_eviction_outcome_of_other_answers():
-    assert D.eviction_outcome(409, None)[0] == "replaced"
-    assert D.eviction_outcome(500, "not json at all") == ("failed", "HTTP 500: not json at all")
+    status, body = answer("evict_409_uid")
+    outcome, why = D.eviction_outcome(status, body)
+    assert outcome == "replaced" and "the UID in the precondition (00000000-0000-0000-0000-000000000000) does not match" in why
+    status, body = answer("evict_500_two_budgets")
+    assert D.eviction_outcome(status, body) == ("failed", "HTTP 500: This pod has more than one PodDisruptionBudget, which "
+                                                          "the eviction subresource does not support.")
+    assert D.eviction_outcome(503, "not json at all") == ("failed", "HTTP 503: not json at all")
+
+
+def test_two_budgets_on_one_pod_fail_the_drain_at_once():
+    """A 500 is not waited for: no retry cures two budgets over one pod."""
+    target = "product/ihs-conclude-1-3-0-b547fbcb-9k6qq"
+
+    def answers(pod, attempt):
+        key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+        return answer("evict_500_two_budgets") if key == target else answer("evict_201")
+
+    api = lab(answers=answers)
+    clock, sleep = ticking()
+    with pytest.raises(D.DrainFailed, match=f"cannot evict pod {target} from node1: HTTP 500: This pod has more than one "
+                                            "PodDisruptionBudget.*; node1 stay cordoned"):
+        D.run(api, opts("node1", timeout=300), check_mode=False, clock=clock, sleep=sleep)
+    assert api.attempts[target] == 1
 
 
 # -- the runs ---------------------------------------------------------------------------------------------------
@@ -254,12 +276,10 @@ def test_a_wave_that_cannot_finish_names_the_pods_that_blocked_and_stays_cordone
 
 
 def test_pods_that_cannot_be_evicted_refuse_before_the_cordon():
-    bare = copy.deepcopy(CAPTURE_PODS[0])
-    bare["metadata"].pop("ownerReferences")
-    bare["spec"]["nodeName"] = "node1"
-    api = lab(NODE1_PODS + [bare])
-    with pytest.raises(D.DrainRefused, match=r"refusing to drain: 1 pod\(s\) cannot be evicted: "
-                                             r"kubeops-drain-capture/capture-64b9fbd7c4-\w+ on node1: no controller"):
+    api = lab(NODE1_PODS + [p for p in EMPTYDIR_AND_BARE.values() if p["spec"]["nodeName"] == "node1"])
+    with pytest.raises(D.DrainRefused, match=r"refusing to drain: 2 pod\(s\) cannot be evicted: "
+                                             r"kubeops-drain-capture/capture-5b45cbc9b9-fkdpb on node1: uses emptyDir scratch "
+                                             r".*; kubeops-drain-capture/capture-bare on node1: no controller"):
         D.run(api, opts("node1"), check_mode=False)
     assert api.calls == []
 
