@@ -17,8 +17,10 @@ description:
   - With O(wait_timeout), looks again every few seconds until the conditions hold or the time is up (the pods a wave
     evicted take a moment to be Ready elsewhere), and returns the last look.
   - Reads the cluster with one paginated LIST of pods and one of Deployments.
-  - A run that cannot read the cluster fails (a stop condition nobody could check must stop a runbook); there is no
-    findings shim turning the failure into an C(unknown) finding.
+  - The controller-side action plugin records the findings in the host fact C(kubeops_findings), as every C(*_info)
+    module's does. A run that cannot read the cluster (or gets a bad option) becomes an C(unknown) C(pods.ready_ratio)
+    finding and the task succeeds without RV(ok) - gate on C(ok | default(false)), so that a stop condition nobody
+    could check stops the runbook.
 author:
   - kubeops.runbook maintainers (@kubeops)
 options:
@@ -50,13 +52,13 @@ EXAMPLES = r"""
     wait_timeout: 120
   delegate_to: localhost
   register: gate
-  failed_when: not gate.ok
+  failed_when: not gate.ok | default(false)
 """
 
 RETURN = r"""
 ok:
   description: True when every condition holds (no critical finding).
-  returned: always
+  returned: when the cluster could be read
   type: bool
 reasons:
   description: One line per condition that does not hold.
