@@ -268,6 +268,10 @@ molecule: venv link host-deps
 	PATH=$(BIN):$$PATH $(BIN)/molecule test -s daily_inspection
 	PATH=$(BIN):$$PATH $(BIN)/molecule reset -s incident
 	PATH=$(BIN):$$PATH $(BIN)/molecule test -s incident
+	PATH=$(BIN):$$PATH $(BIN)/molecule reset -s node_maintenance
+	PATH=$(BIN):$$PATH $(BIN)/molecule test -s node_maintenance
+	PATH=$(BIN):$$PATH $(BIN)/molecule reset -s etcd_maintenance
+	PATH=$(BIN):$$PATH $(BIN)/molecule test -s etcd_maintenance
 
 test: unit lint sanity sanity-matrix package integration molecule
 

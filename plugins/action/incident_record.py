@@ -13,6 +13,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.kubeops.runbook.plugins.plugin_utils import _report
 from ansible_collections.kubeops.runbook.plugins.plugin_utils import _incident_record
+from ansible_collections.kubeops.runbook.plugins.plugin_utils._audit_action import audit_log_path
 from ansible_collections.kubeops.runbook.plugins.plugin_utils._findings_action import recorded_findings
 
 ARGUMENT_SPEC: dict[str, t.Any] = {
@@ -24,6 +25,7 @@ ARGUMENT_SPEC: dict[str, t.Any] = {
     "audit_log": {"type": "path"},
     "template_dir": {"type": "path"},
     "findings": {"type": "list", "elements": "raw", "default": []},
+    "prefix": {"type": "str", "default": "incident"},
 }
 
 DEFAULT_TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -82,12 +84,15 @@ class ActionModule(ActionBase):
         # The task itself runs with check_mode: false (the record is written under --check too): ask the command line.
         check_mode = bool(context.CLIARGS.get("check")) or any(
             e.get("check_mode") for es in entries.values() for e in es if isinstance(e, t.Mapping))
-        audit_log = os.path.abspath(args["audit_log"]) if args["audit_log"] else None
+        # the log the remediations of this run wrote to, unless the task names another
+        audit_log = (os.path.abspath(os.path.expanduser(args["audit_log"])) if args["audit_log"]
+                     else audit_log_path(self, task_vars))
         try:
             record = _incident_record.build(args["runbook"], args["title"], args["cluster"], args["started"] or finished,
                                             finished, collected, _incident_record.timeline(entries),
                                             list(dict.fromkeys(problems)), check_mode, audit_log, seen)
-            where = _incident_record.write(record, args["report_dir"], args["template_dir"] or DEFAULT_TEMPLATE_DIR, moment)
+            where = _incident_record.write(record, args["report_dir"], args["template_dir"] or DEFAULT_TEMPLATE_DIR, moment,
+                                           prefix=args["prefix"])
         except _report.ReportError as exc:
             raise AnsibleActionFail(str(exc)) from exc
         where = {k: os.path.abspath(v) for k, v in where.items()}

@@ -58,7 +58,10 @@ options:
     description: When the run started (ISO 8601, UTC). Defaults to the time the record is written.
     type: str
   audit_log:
-    description: The audit log the run's actions were written to, named in the record.
+    description:
+      - The audit log the run's actions were written to, named in the record.
+      - Default C(kubeops_audit_log), else the collection's default audit log (C(~/.local/state/kubeops.runbook/audit.log),
+        or under C($XDG_STATE_HOME)).
     type: path
   template_dir:
     description: Directory holding C(incident_record.html.j2) and C(incident_record.md.j2); defaults to the C(incident_record) role's templates.
@@ -68,6 +71,13 @@ options:
     type: list
     elements: raw
     default: []
+  prefix:
+    description:
+      - First part of the file names, C(<prefix>-<UTC time>.json); the maintenance runbooks use V(maintenance).
+      - A lowercase word (letters, digits, underscores).
+    type: str
+    default: incident
+    version_added: 2.0.0
 """
 
 EXAMPLES = r"""

@@ -6,7 +6,8 @@
 Controller-only. The findings are collected, de-duplicated and rendered exactly as the daily inspection's
 (``_report``); the record adds a timeline - every step in order with its outcome, and every action it took (or,
 under ``--check``, would take) with the state before and after - and the problems that stopped it. Files are
-``incident-<UTC time>.{json,md,html}`` in the report directory; the inspection history is not touched (an
+``incident-<UTC time>.{json,md,html}`` in the report directory (the maintenance runbooks write the same record as
+``maintenance-<UTC time>.*``); the inspection history is not touched (an
 incident run is not a daily inspection and must not shift "new since last run").
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import re
 import typing as t
 
 from ansible_collections.kubeops.runbook.plugins.module_utils._findings import OK, STATUSES, finding_key, summarize
@@ -23,6 +25,7 @@ SCHEMA = "kubeops.runbook/incident/v1"
 HTML_TEMPLATE = "incident_record.html.j2"
 MARKDOWN_TEMPLATE = "incident_record.md.j2"
 OUTCOMES = ("looked", "unchanged", "would change", "changed", "refused", "failed")
+PREFIX = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 def observations(findings_by_host: t.Mapping[str, t.Any],
@@ -127,8 +130,11 @@ def render(record: dict, template_dir: str, kind: str) -> str:
         raise _report.ReportError(f"cannot render {name} from {template_dir}: {exc}") from exc
 
 
-def paths(out_dir: str, moment: _dt.datetime) -> dict[str, str]:
-    base = os.path.join(out_dir, f"incident-{_report.stamp(moment)}")
+def paths(out_dir: str, moment: _dt.datetime, prefix: str = "incident") -> dict[str, str]:
+    """``<prefix>-<UTC time>.{json,md,html}`` in ``out_dir``, with ``-2``, ``-3``... when a file of that name exists."""
+    if not PREFIX.match(prefix or ""):
+        raise _report.ReportError(f"record prefix {prefix!r} must be a lowercase word such as incident or maintenance")
+    base = os.path.join(out_dir, f"{prefix}-{_report.stamp(moment)}")
     candidate, n = base, 1
     while any(os.path.exists(f"{candidate}.{ext}") for ext in ("json", "md", "html")):
         n += 1
@@ -136,7 +142,8 @@ def paths(out_dir: str, moment: _dt.datetime) -> dict[str, str]:
     return {"json": f"{candidate}.json", "markdown": f"{candidate}.md", "html": f"{candidate}.html"}
 
 
-def write(record: dict, out_dir: str, template_dir: str, moment: _dt.datetime, mode: int = 0o640) -> dict[str, str]:
+def write(record: dict, out_dir: str, template_dir: str, moment: _dt.datetime, mode: int = 0o640,
+          prefix: str = "incident") -> dict[str, str]:
     """Render everything first, then write each file atomically (a record is never half-written)."""
     try:
         os.makedirs(out_dir, exist_ok=True)
@@ -145,7 +152,7 @@ def write(record: dict, out_dir: str, template_dir: str, moment: _dt.datetime, m
     document = _report.to_json(record)
     markdown = render(record, template_dir, "markdown")
     html = render(record, template_dir, "html")
-    where = paths(out_dir, moment)
+    where = paths(out_dir, moment, prefix)
     try:
         _report.atomic_write(where["json"], document, mode)
         _report.atomic_write(where["markdown"], markdown, mode)
