@@ -61,17 +61,17 @@ options:
         (the handbook's step 9 restarts it with calico-node).
     type: bool
     default: false
-    version_added: 1.2.0
+    version_added: 2.0.0
   kube_controllers_label_selector:
     description: Label (C(key=value)) of the calico-kube-controllers pod, in O(namespace).
     type: str
     default: k8s-app=calico-kube-controllers
-    version_added: 1.2.0
+    version_added: 2.0.0
   log_lines:
     description: How many of the last lines of calico-kube-controllers' log are searched for datastore errors.
     type: int
     default: 200
-    version_added: 1.2.0
+    version_added: 2.0.0
 extends_documentation_fragment:
   - kubeops.runbook.k8s_auth
   - kubeops.runbook.attributes
@@ -115,7 +115,7 @@ kube_controllers:
   description: With O(kube_controllers=true), what was done to calico-kube-controllers and why.
   returned: when O(kube_controllers=true)
   type: dict
-  version_added: 1.2.0
+  version_added: 2.0.0
   contains:
     old_pod: {description: C(namespace/name) of its pod (null when there is none)., type: str}
     new_pod: {description: "C(namespace/name) of the Ready replacement, when restarted.", type: str}

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: host_inspection_info
 short_description: The host side of the daily inspection in one call (units, logs, disks, certificates, middleware, BGP, etcd)
-version_added: 1.2.0
+version_added: 2.0.0
 description:
   - Runs, in one Python process on the host, every check of O(checks) one after the other and returns all their
     findings - one SSH round trip and one module start per host instead of one per check.

@@ -184,7 +184,7 @@ options:
       - Written atomically after the report, mode V(0644), since node_exporter runs as its own user and the file holds
         no summaries or log lines. A slice writes none; the merge step does.
     type: path
-    version_added: 1.2.0
+    version_added: 2.0.0
   junit_file:
     description:
       - Also write the findings as JUnit XML, for CI systems. It holds one test suite and one test case per
@@ -193,13 +193,13 @@ options:
       - A finding at or above O(junit_fail_on) is a C(failure) (its summary as the message, its details as the text),
         a silenced finding is C(skipped), and the others pass. Its directory is created; it gets O(report_mode).
     type: path
-    version_added: 1.2.0
+    version_added: 2.0.0
   junit_fail_on:
     description: Status at or above which a finding is a failure in O(junit_file) (V(never) makes none).
     type: str
     default: critical
     choices: [never, warning, unknown, critical]
-    version_added: 1.2.0
+    version_added: 2.0.0
 """
 
 EXAMPLES = r"""
@@ -281,12 +281,12 @@ paths:
       description: The Prometheus textfile (O(prometheus_textfile)).
       type: str
       returned: when O(prometheus_textfile) is set
-      version_added: 1.2.0
+      version_added: 2.0.0
     junit:
       description: The JUnit XML file (O(junit_file)).
       type: str
       returned: when O(junit_file) is set
-      version_added: 1.2.0
+      version_added: 2.0.0
   sample: {"json": "/srv/reports/inspection-20250101T090102Z.json", "latest": "/srv/reports/latest.json"}
 history_db:
   description: Absolute path of the SQLite history.

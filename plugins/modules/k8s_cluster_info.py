@@ -52,7 +52,7 @@ options:
         after a change.
     type: bool
     default: false
-    version_added: 1.2.0
+    version_added: 2.0.0
   restart_baseline:
     description:
       - Container restart counts of the previous inspection, the RV(restart_snapshot) of an earlier run (or the

@@ -62,7 +62,7 @@ options:
         Yesterday's evicted pods run nothing; removing them disturbs nothing, so their budget is larger.
     type: int
     default: 50
-    version_added: 1.2.0
+    version_added: 2.0.0
   confirmed_dead_nodes:
     description:
       - Nodes the operator confirms are off (powered down, or cut off for good). A stuck Terminating pod of a
@@ -71,18 +71,18 @@ options:
     type: list
     elements: str
     default: []
-    version_added: 1.2.0
+    version_added: 2.0.0
   protected_namespaces:
     description: Namespaces whose pods are refused unless O(allow_protected_namespace=true).
     type: list
     elements: str
     default: [kube-system, kube-public, kube-node-lease]
-    version_added: 1.2.0
+    version_added: 2.0.0
   allow_protected_namespace:
     description: Allow a cleanup in one of O(protected_namespaces).
     type: bool
     default: false
-    version_added: 1.2.0
+    version_added: 2.0.0
   pending_seconds:
     description: A pod Pending longer than this (since it was created) is abnormal.
     type: int
@@ -177,7 +177,7 @@ waiting_for_node:
   returned: always
   type: list
   elements: dict
-  version_added: 1.2.0
+  version_added: 2.0.0
   sample:
     - {pod: developer-center/app-db-0, node: node2}
 matched:

@@ -85,12 +85,12 @@ options:
     type: list
     elements: str
     default: [kube-system, kube-public, kube-node-lease]
-    version_added: 1.2.0
+    version_added: 2.0.0
   allow_protected_namespace:
     description: Allow workloads in one of O(protected_namespaces).
     type: bool
     default: false
-    version_added: 1.2.0
+    version_added: 2.0.0
 extends_documentation_fragment:
   - kubeops.runbook.k8s_auth
   - kubeops.runbook.attributes

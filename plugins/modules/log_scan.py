@@ -83,7 +83,7 @@ options:
         type: list
         elements: dict
       ignore:
-        version_added: 1.2.0
+        version_added: 2.0.0
         description:
           - Python regexes (case-insensitive) of lines of this file that are known and harmless; added to O(ignore).
           - A line that matches one of them is counted for no pattern (the finding's C(ignored_lines) says how many
@@ -116,7 +116,7 @@ options:
     elements: dict
     default: []
   ignore:
-    version_added: 1.2.0
+    version_added: 2.0.0
     description:
       - Python regexes (case-insensitive) of lines that are known and harmless, in every file; a line that matches
         one is counted for no pattern.

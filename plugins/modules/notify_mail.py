@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: notify_mail
 short_description: Mail a notification (the inspection summary) over SMTP with STARTTLS
-version_added: 1.2.0
+version_added: 2.0.0
 description:
   - Sends one plain-text mail, optionally with files attached (the self-contained HTML report), through an SMTP
     server. The C(kubeops.runbook.report) role uses it when C(inspection_notify_kind) is V(email).

@@ -73,7 +73,7 @@ options:
     type: int
     default: 30
   check_overcommit:
-    version_added: 1.2.0
+    version_added: 2.0.0
     description:
       - Report C(middleware.redis_overcommit) from the host's C(vm.overcommit_memory) when O(login_host) is a
         loopback address (redis on this host). A redis on another host is not judged by this host's setting.
