@@ -117,7 +117,7 @@ def test_execution_environment_pins_its_base_and_takes_kubectl_of_the_labs_minor
     steps = "\n".join(ee["additional_build_steps"]["append_final"])
     lab_minor = re.search(r'K8S_VERSION = "(v\d+\.\d+)\.\d+"', (ROOT / "lab" / "config.py").read_text()).group(1)
     assert f"ARG KUBECTL_MINOR={lab_minor}" in steps           # the minor the integration tests run against
-    assert "https://pkgs.k8s.io/core:/stable:/%s/rpm/" in steps and "gpgcheck=1" in steps
+    assert "baseurl=https://pkgs.k8s.io/core:/stable:/$KUBECTL_MINOR/rpm/" in steps and "gpgcheck=1" in steps
     assert "dnf install" in steps and not re.search(r"curl|wget|dl\.k8s\.io|amd64", steps)
 
 
