@@ -91,7 +91,7 @@ def test_real_nginx_access_log_counts_requests_since_the_last_scan(lab, scratch)
         lab.wait(lambda: int(lab.ssh("mw1", f"cat {glob} | grep -c kubeops-itest-{scratch['tag']} || true").stdout) >= 25,
                  "nginx logged the requests", timeout=60, interval=1)
     except AssertionError as exc:
-        seen = lab.ssh("mw1", f"ls -l /data/iuap/logs/nginx/; tail -n 5 /data/iuap/logs/nginx/developer-center_error.log "
+        seen = lab.ssh("mw1", "ls -l /data/iuap/logs/nginx/; tail -n 5 /data/iuap/logs/nginx/developer-center_error.log "
                               "/var/log/nginx/error.log; systemctl is-active nginx", check=False).stdout
         raise AssertionError(f"{exc}; curl got: {codes}\n{seen}") from None
     predicted = run_module(lab, "mw1", "kubeops.runbook.log_scan", args, check=True)

@@ -93,7 +93,8 @@ def log_baseline(lab, tmp_path_factory):
     lab.ssh("mw1", f"rm -f {STATE_FILE}", check=False)
     lab.ssh("mw2", f"rm -f {STATE_FILE}", check=False)
     _proc, findings = run_role(lab, tmp_path_factory.mktemp("baseline"), False)
-    redis_log = next(f for f in findings["mw2"] if f["id"] == "logs.redis")
+    redis_log = next((f for f in findings["mw2"] if f["id"] == "logs.redis"), None)
+    assert redis_log is not None, findings["mw2"]
     assert not any("overcommit" in line.lower() for lines in redis_log["details"]["samples"].values() for line in lines), \
         redis_log
     yield findings
