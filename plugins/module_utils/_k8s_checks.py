@@ -591,9 +591,14 @@ class _PerNamespace:
         self.healthy: dict[str, int] = {}
         self.seen: list[str] = []
 
-    def visit(self, namespace: str) -> None:
-        if namespace not in self.seen:
-            self.seen.append(namespace)
+    def each(self, objects: list[dict], namespaces: t.Collection[str] | None) -> t.Iterator[tuple[dict, str, str]]:
+        """(object, namespace, name) of the objects in the namespaces checked."""
+        for obj in objects:
+            namespace, name = _meta(obj)
+            if _in_namespaces(namespace, namespaces):
+                if namespace not in self.seen:
+                    self.seen.append(namespace)
+                yield obj, namespace, name
 
     def fine(self, namespace: str) -> None:
         self.healthy[namespace] = self.healthy.get(namespace, 0) + 1
@@ -624,11 +629,7 @@ def daemonset_findings(daemonsets: list[dict], namespaces: t.Collection[str] | N
     grace = _seconds("rollout_grace_seconds", rollout_grace_seconds)
     now = now or dt.datetime.now(dt.timezone.utc)
     out = _PerNamespace("daemonsets.pods", "daemonsets", "have every desired pod scheduled, ready and up-to-date")
-    for ds in daemonsets:
-        namespace, name = _meta(ds)
-        if not _in_namespaces(namespace, namespaces):
-            continue
-        out.visit(namespace)
+    for ds, namespace, name in out.each(daemonsets, namespaces):
         status = ds.get("status") or {}
         desired, current = _count(status.get("desiredNumberScheduled")), _count(status.get("currentNumberScheduled"))
         ready, updated = _count(status.get("numberReady")), _count(status.get("updatedNumberScheduled"))
@@ -678,11 +679,7 @@ def statefulset_findings(statefulsets: list[dict], namespaces: t.Collection[str]
     grace = _seconds("rollout_grace_seconds", rollout_grace_seconds)
     now = now or dt.datetime.now(dt.timezone.utc)
     out = _PerNamespace("statefulsets.replicas", "statefulsets", "have every replica ready on the update revision")
-    for sts in statefulsets:
-        namespace, name = _meta(sts)
-        if not _in_namespaces(namespace, namespaces):
-            continue
-        out.visit(namespace)
+    for sts, namespace, name in out.each(statefulsets, namespaces):
         spec, status = sts.get("spec") or {}, sts.get("status") or {}
         desired = _count(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
         current, ready = _count(status.get("replicas")), _count(status.get("readyReplicas"))
@@ -736,11 +733,7 @@ def job_findings(jobs: list[dict], cronjobs: list[dict] | None = None,
     succeeded_at = {"/".join(_meta(cj)): parse_time((cj.get("status") or {}).get("lastSuccessfulTime"))
                     for cj in cronjobs or []}
     out = _PerNamespace("jobs.failed", "jobs", "running, complete, or failed before a later success of their CronJob")
-    for job in jobs:
-        namespace, name = _meta(job)
-        if not _in_namespaces(namespace, namespaces):
-            continue
-        out.visit(namespace)
+    for job, namespace, name in out.each(jobs, namespaces):
         failed = _conditions(job).get("Failed") or {}
         if failed.get("status") != "True":
             out.fine(namespace)
@@ -781,11 +774,7 @@ def cronjob_findings(cronjobs: list[dict], namespaces: t.Collection[str] | None 
     active_limit = _seconds("cronjob_active_seconds", active_seconds)
     now = now or dt.datetime.now(dt.timezone.utc)
     out = _PerNamespace("cronjobs.runs", "cronjobs", "suspended or succeeding on schedule")
-    for cj in cronjobs:
-        namespace, name = _meta(cj)
-        if not _in_namespaces(namespace, namespaces):
-            continue
-        out.visit(namespace)
+    for cj, namespace, name in out.each(cronjobs, namespaces):
         spec, status = cj.get("spec") or {}, cj.get("status") or {}
         scheduled = parse_time(status.get("lastScheduleTime"))
         succeeded = parse_time(status.get("lastSuccessfulTime"))
@@ -821,11 +810,7 @@ def pvc_findings(claims: list[dict], namespaces: t.Collection[str] | None = None
     pending_limit = _seconds("pvc_pending_seconds", pending_seconds)
     now = now or dt.datetime.now(dt.timezone.utc)
     out = _PerNamespace("persistentvolumeclaims.phase", "claims", "Bound (or Pending for less than the threshold)")
-    for pvc in claims:
-        namespace, name = _meta(pvc)
-        if not _in_namespaces(namespace, namespaces):
-            continue
-        out.visit(namespace)
+    for pvc, namespace, name in out.each(claims, namespaces):
         spec, status = pvc.get("spec") or {}, pvc.get("status") or {}
         phase = status.get("phase") or "Pending"
         details = {"phase": phase, "storage_class": spec.get("storageClassName"), "volume": spec.get("volumeName"),
@@ -854,11 +839,7 @@ def hpa_findings(hpas: list[dict], namespaces: t.Collection[str] | None = None) 
     with reason ScalingDisabled (the target was scaled to 0 by hand) is not a problem.
     """
     out = _PerNamespace("horizontalpodautoscalers.scaling", "autoscalers", "able to scale and below their maximum")
-    for hpa in hpas:
-        namespace, name = _meta(hpa)
-        if not _in_namespaces(namespace, namespaces):
-            continue
-        out.visit(namespace)
+    for hpa, namespace, name in out.each(hpas, namespaces):
         spec, status = hpa.get("spec") or {}, hpa.get("status") or {}
         maximum = _count(spec.get("maxReplicas"))
         minimum = _count(spec.get("minReplicas") if spec.get("minReplicas") is not None else 1)
