@@ -19,15 +19,19 @@ from bench._measure import Command, Stats
 CASE = "P1"
 TITLE = "cluster inspection (k8s_cluster_info)"
 NEEDS = ("lab", "scale")
+# The kinds the module's default checks list (every workload kind since 2.0.0), so kubectl's floor reads the same.
 KINDS = {"nodes": "/api/v1/nodes", "deployments": "/apis/apps/v1/deployments", "pods": "/api/v1/pods",
-         "services": "/api/v1/services", "endpoints": "/api/v1/endpoints"}
+         "services": "/api/v1/services", "endpoints": "/api/v1/endpoints", "daemonsets": "/apis/apps/v1/daemonsets",
+         "statefulsets": "/apis/apps/v1/statefulsets", "jobs": "/apis/batch/v1/jobs", "cronjobs": "/apis/batch/v1/cronjobs",
+         "persistentvolumeclaims": "/api/v1/persistentvolumeclaims",
+         "horizontalpodautoscalers": "/apis/autoscaling/v2/horizontalpodautoscalers"}
 
 MODULE_PLAY = """- name: Inspect the cluster as the cluster_inspection role does
   hosts: localhost
   connection: local
   gather_facts: false
   tasks:
-    - name: Inspect nodes, deployments, pods, services and workload policy
+    - name: Inspect nodes, workloads, pods, services, claims, autoscalers and workload policy
       kubeops.runbook.k8s_cluster_info: {args}
       register: bench_k8s
 """
@@ -53,7 +57,10 @@ NAIVE_TASK = """    - name: List {kind}
       register: bench_{name}
 """
 NAIVE_KINDS = {"nodes": ("v1", "Node"), "deployments": ("apps/v1", "Deployment"), "pods": ("v1", "Pod"),
-               "services": ("v1", "Service"), "endpoints": ("v1", "Endpoints")}
+               "services": ("v1", "Service"), "endpoints": ("v1", "Endpoints"), "daemonsets": ("apps/v1", "DaemonSet"),
+               "statefulsets": ("apps/v1", "StatefulSet"), "jobs": ("batch/v1", "Job"), "cronjobs": ("batch/v1", "CronJob"),
+               "persistentvolumeclaims": ("v1", "PersistentVolumeClaim"),
+               "horizontalpodautoscalers": ("autoscaling/v2", "HorizontalPodAutoscaler")}
 
 
 def _verify(ctx: _case.Context) -> dict:

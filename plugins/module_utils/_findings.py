@@ -27,7 +27,7 @@ _RANK = {s: i for i, s in enumerate(STATUSES)}
 CATEGORIES = (
     "control_plane_services", "node_services", "nodes", "deployments", "pods", "services",
     "middleware", "logs", "disk", "calico", "etcd", "certificates", "workload_policy", "host",
-    "backups",
+    "backups", "daemonsets", "statefulsets", "jobs", "cronjobs", "persistentvolumeclaims", "horizontalpodautoscalers",
 )
 
 

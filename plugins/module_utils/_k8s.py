@@ -21,7 +21,7 @@ from ansible.module_utils.common.parameters import env_fallback
 
 # What a LIST needs from the official client: kubernetes.client.<these> and kubernetes.config.<these>.
 _CLIENT_MODULES = ("configuration", "exceptions", "rest", "api_client", "api.core_v1_api", "api.apps_v1_api",
-                   "api.version_api", "api.policy_v1_api")
+                   "api.version_api", "api.policy_v1_api", "api.batch_v1_api", "api.autoscaling_v2_api")
 _CONFIG_MODULES = ("config_exception", "kube_config", "incluster_config")
 _SHELLS = ("kubernetes", "kubernetes.client", "kubernetes.client.api", "kubernetes.client.models", "kubernetes.config")
 
@@ -73,7 +73,7 @@ def _import_kubernetes() -> tuple[t.Any, t.Any]:
         client.ApiClient = sys.modules["kubernetes.client.api_client"].ApiClient
         for sub in _CLIENT_MODULES[4:]:
             module = importlib.import_module(f"kubernetes.client.{sub}")
-            for attr in ("CoreV1Api", "AppsV1Api", "VersionApi", "PolicyV1Api"):
+            for attr in ("CoreV1Api", "AppsV1Api", "VersionApi", "PolicyV1Api", "BatchV1Api", "AutoscalingV2Api"):
                 if hasattr(module, attr):
                     setattr(client, attr, getattr(module, attr))
         config = shells["kubernetes.config"]
@@ -128,6 +128,11 @@ KINDS: dict[str, tuple[str, str]] = {
     "namespaces": ("CoreV1Api", "list_namespace"),
     "deployments": ("AppsV1Api", "list_deployment_for_all_namespaces"),
     "daemonsets": ("AppsV1Api", "list_daemon_set_for_all_namespaces"),
+    "statefulsets": ("AppsV1Api", "list_stateful_set_for_all_namespaces"),
+    "jobs": ("BatchV1Api", "list_job_for_all_namespaces"),
+    "cronjobs": ("BatchV1Api", "list_cron_job_for_all_namespaces"),
+    "persistentvolumeclaims": ("CoreV1Api", "list_persistent_volume_claim_for_all_namespaces"),
+    "horizontalpodautoscalers": ("AutoscalingV2Api", "list_horizontal_pod_autoscaler_for_all_namespaces"),
     "events": ("CoreV1Api", "list_event_for_all_namespaces"),
     "poddisruptionbudgets": ("PolicyV1Api", "list_pod_disruption_budget_for_all_namespaces"),
 }

@@ -6,9 +6,10 @@
 PRIVATE to the collection: not a public API. Every function here is pure: no API access, no clock unless
 ``now`` is passed in, so unit tests feed captured JSON.
 
-Volume rule: nodes and deployments get one finding per object and check (ok included); pods, services and
-workload policy report only what is wrong plus ONE aggregate ok finding per namespace, so a cluster of a few
-thousand pods gives a readable report.
+Volume rule: nodes and deployments get one finding per object and check (ok included); pods, services, workload
+policy and the other workload kinds (DaemonSets, StatefulSets, Jobs, CronJobs, PersistentVolumeClaims,
+HorizontalPodAutoscalers) report only what is wrong plus ONE aggregate ok finding per namespace, so a cluster of a
+few thousand pods gives a readable report.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import re
 import typing as t
 
 from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (
-    CRITICAL, OK, WARNING, by_threshold, finding,
+    CRITICAL, OK, WARNING, by_threshold, could_not_run, finding,
 )
 from ansible_collections.kubeops.runbook.plugins.module_utils._quantity import (
     QuantityError, jvm_max_heap, parse_quantity,
@@ -538,12 +539,376 @@ def namespace_findings(namespaces: list[dict], expected: t.Collection[str] | Non
     return findings
 
 
+# -- other workload kinds: DaemonSets, StatefulSets, Jobs, CronJobs, PVCs, HPAs --------------------------------
+# These follow the pods rule: a finding per object that is not fine, plus ONE aggregate ok per namespace, because a
+# cluster of 2,000 nodes has thousands of Jobs and claims and an operator reads the ones that are wrong.
+def _count(value: object) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _seconds(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise CheckError(f"{name} must be a whole number of seconds >= 0, got {value!r}")
+    return value
+
+
+def spec_changed_at(obj: dict) -> dt.datetime | None:
+    """When the object itself (not its status) was last written: the newest ``managedFields`` time of a write that
+    was not to a subresource. A rollout of a DaemonSet or StatefulSet starts then; None when the API gave no
+    managedFields (``kubectl get`` hides them unless ``--show-managed-fields``; the API's LIST returns them)."""
+    times = [parse_time(entry.get("time")) for entry in (obj.get("metadata") or {}).get("managedFields") or []
+             if isinstance(entry, dict) and not entry.get("subresource")]
+    known = [when for when in times if when is not None]
+    return max(known) if known else None
+
+
+def _age(when: dt.datetime | None, now: dt.datetime) -> float | None:
+    return (now - when).total_seconds() if when is not None else None
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "an unknown time"
+    seconds = int(seconds)
+    if seconds >= 2 * 86400:
+        return f"{seconds // 86400}d"
+    if seconds >= 2 * 3600:
+        return f"{seconds // 3600}h"
+    if seconds >= 120:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
+
+
+class _PerNamespace:
+    """Collects the not-ok findings of a check and counts the fine objects per namespace for the aggregate ok."""
+
+    def __init__(self, fid: str, noun: str, text: str) -> None:
+        self.fid, self.noun, self.text = fid, noun, text
+        self.findings: list[dict] = []
+        self.healthy: dict[str, int] = {}
+        self.seen: list[str] = []
+
+    def each(self, objects: list[dict], namespaces: t.Collection[str] | None) -> t.Iterator[tuple[dict, str, str]]:
+        """(object, namespace, name) of the objects in the namespaces checked."""
+        for obj in objects:
+            namespace, name = _meta(obj)
+            if _in_namespaces(namespace, namespaces):
+                if namespace not in self.seen:
+                    self.seen.append(namespace)
+                yield obj, namespace, name
+
+    def fine(self, namespace: str) -> None:
+        self.healthy[namespace] = self.healthy.get(namespace, 0) + 1
+
+    def bad(self, target: str, status: str, summary: str, details: dict) -> None:
+        self.findings.append(finding(self.fid, target, status, summary, details=details))
+
+    def result(self) -> list[dict]:
+        return self.findings + [finding(self.fid, f"{ns}/*", OK, f"{self.healthy[ns]} {self.noun} {self.text}",
+                                        details={self.noun: self.healthy[ns]})
+                                for ns in self.seen if self.healthy.get(ns)]
+
+
+def _rollout(obj: dict, rolling: bool, grace: int, now: dt.datetime) -> tuple[bool, float | None]:
+    """(within the grace period, seconds since the spec changed) of a rollout in progress."""
+    age = _age(spec_changed_at(obj), now)
+    return rolling and age is not None and age <= grace, age
+
+
+def daemonset_findings(daemonsets: list[dict], namespaces: t.Collection[str] | None = None,
+                       rollout_grace_seconds: int = 600, now: dt.datetime | None = None) -> list[dict]:
+    """daemonsets.pods: DESIRED = CURRENT = READY = UP-TO-DATE, nothing misscheduled; one aggregate ok per namespace.
+
+    None ready of a desired count above 0 -> critical. Any other gap -> warning, except while a rollout (the
+    controller has not observed the newest generation, or pods are not up-to-date yet) is younger than
+    ``rollout_grace_seconds``, counted from the last write of the DaemonSet's spec.
+    """
+    grace = _seconds("rollout_grace_seconds", rollout_grace_seconds)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    out = _PerNamespace("daemonsets.pods", "daemonsets", "have every desired pod scheduled, ready and up-to-date")
+    for ds, namespace, name in out.each(daemonsets, namespaces):
+        status = ds.get("status") or {}
+        desired, current = _count(status.get("desiredNumberScheduled")), _count(status.get("currentNumberScheduled"))
+        ready, updated = _count(status.get("numberReady")), _count(status.get("updatedNumberScheduled"))
+        available, unavailable = _count(status.get("numberAvailable")), _count(status.get("numberUnavailable"))
+        misscheduled = _count(status.get("numberMisscheduled"))
+        generation = _count((ds.get("metadata") or {}).get("generation"))
+        observed = _count(status.get("observedGeneration"))
+        gaps = []
+        if current < desired:
+            gaps.append(f"{desired - current} not scheduled")
+        if ready < desired:
+            gaps.append(f"{desired - ready} not ready")
+        elif unavailable:
+            gaps.append(f"{unavailable} unavailable")
+        if updated < desired:
+            gaps.append(f"{desired - updated} not up-to-date")
+        if observed < generation:
+            gaps.append(f"the controller has not observed generation {generation} (it has {observed})")
+        if misscheduled:
+            gaps.append(f"{misscheduled} running on nodes they should not run on")
+        in_grace, age = _rollout(ds, observed < generation or updated < desired, grace, now)
+        details = {"desired": desired, "current": current, "ready": ready, "up_to_date": updated,
+                   "available": available, "unavailable": unavailable, "misscheduled": misscheduled,
+                   "generation": generation, "observed_generation": observed, "spec_changed_seconds_ago": age}
+        line = f"desired {desired}, current {current}, ready {ready}, up-to-date {updated}, available {available}"
+        target = f"{namespace}/{name}"
+        if desired > 0 and ready == 0:
+            others = [gap for gap in gaps if not gap.endswith(" not ready")]
+            out.bad(target, CRITICAL, f"{line}: none ready" + "".join(f", {gap}" for gap in others), details)
+        elif not gaps or (in_grace and not misscheduled):
+            out.fine(namespace)
+        else:
+            since = f" (spec changed {_duration(age)} ago)" if updated < desired or observed < generation else ""
+            out.bad(target, WARNING, f"{line}: {', '.join(gaps)}{since}", details)
+    return out.result()
+
+
+def statefulset_findings(statefulsets: list[dict], namespaces: t.Collection[str] | None = None,
+                         rollout_grace_seconds: int = 600, now: dt.datetime | None = None) -> list[dict]:
+    """statefulsets.replicas: READY = replicas and every pod on the update revision; one aggregate ok per namespace.
+
+    None ready of a desired count above 0 -> critical. Pods missing or not ready, or pods left on the current
+    revision while ``updateRevision`` differs (a stuck rollout) -> warning once the last write of the spec (a rollout
+    or a scale) is older than ``rollout_grace_seconds``. A partitioned rolling update (``partition`` > 0) keeps old
+    pods on purpose: not stuck.
+    """
+    grace = _seconds("rollout_grace_seconds", rollout_grace_seconds)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    out = _PerNamespace("statefulsets.replicas", "statefulsets", "have every replica ready on the update revision")
+    for sts, namespace, name in out.each(statefulsets, namespaces):
+        spec, status = sts.get("spec") or {}, sts.get("status") or {}
+        desired = _count(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
+        current, ready = _count(status.get("replicas")), _count(status.get("readyReplicas"))
+        updated = _count(status.get("updatedReplicas"))
+        strategy = spec.get("updateStrategy") or {}
+        partition = _count((strategy.get("rollingUpdate") or {}).get("partition"))
+        current_rev, update_rev = status.get("currentRevision"), status.get("updateRevision")
+        generation = _count((sts.get("metadata") or {}).get("generation"))
+        observed = _count(status.get("observedGeneration"))
+        revision_behind = bool(desired and current_rev and update_rev and current_rev != update_rev and not partition)
+        age = _age(spec_changed_at(sts), now)
+        gaps = []
+        if current != desired:
+            gaps.append(f"{desired - current} not created" if current < desired else f"{current - desired} surplus")
+        if ready < desired:
+            gaps.append(f"{desired - ready} not ready")
+        if revision_behind:
+            how = " (updateStrategy OnDelete: pods update when deleted)" if strategy.get("type") == "OnDelete" else ""
+            gaps.append(f"{max(desired - updated, 0)} pods on revision {current_rev}, not {update_rev}: rollout not "
+                        f"finished {_duration(age)} after the spec changed{how}")
+        elif observed < generation:
+            gaps.append(f"the controller has not observed generation {generation} (it has {observed})")
+        details = {"desired": desired, "current": current, "ready": ready, "updated": updated,
+                   "current_revision": current_rev, "update_revision": update_rev, "partition": partition,
+                   "update_strategy": strategy.get("type") or "RollingUpdate", "generation": generation,
+                   "observed_generation": observed, "spec_changed_seconds_ago": age}
+        line = f"replicas {desired}, current {current}, ready {ready}, updated {updated}"
+        target = f"{namespace}/{name}"
+        if desired > 0 and ready == 0:
+            out.bad(target, CRITICAL, f"{line}: none ready", details)
+        elif not gaps or (age is not None and age <= grace):   # a rollout or a scale the pods are catching up with
+            out.fine(namespace)
+        else:
+            out.bad(target, WARNING, f"{line}: {', '.join(gaps)}", details)
+    return out.result()
+
+
+def _controller(obj: dict) -> tuple[str, str] | None:
+    refs = [r for r in (obj.get("metadata") or {}).get("ownerReferences") or [] if isinstance(r, dict)]
+    ref = next((r for r in refs if r.get("controller")), None)
+    return (str(ref.get("kind")), str(ref.get("name"))) if ref else None
+
+
+def job_findings(jobs: list[dict], cronjobs: list[dict] | None = None,
+                 namespaces: t.Collection[str] | None = None) -> list[dict]:
+    """jobs.failed: a Job with condition Failed=True is a warning; one aggregate ok per namespace.
+
+    A failed Job of a CronJob whose ``lastSuccessfulTime`` is later than the failure is not reported: a later run
+    of the same CronJob succeeded (the Job is kept only by ``failedJobsHistoryLimit``).
+    """
+    succeeded_at = {"/".join(_meta(cj)): parse_time((cj.get("status") or {}).get("lastSuccessfulTime"))
+                    for cj in cronjobs or []}
+    out = _PerNamespace("jobs.failed", "jobs", "running, complete, or failed before a later success of their CronJob")
+    for job, namespace, name in out.each(jobs, namespaces):
+        failed = _conditions(job).get("Failed") or {}
+        if failed.get("status") != "True":
+            out.fine(namespace)
+            continue
+        owner = _controller(job)
+        cronjob = f"{namespace}/{owner[1]}" if owner and owner[0] == "CronJob" else None
+        failed_at = parse_time(failed.get("lastTransitionTime"))
+        later = succeeded_at.get(cronjob) if cronjob else None
+        if later is not None and failed_at is not None and later > failed_at:
+            out.fine(namespace)
+            continue
+        status = job.get("status") or {}
+        why = failed.get("reason") or "Failed"
+        message = failed.get("message")
+        out.bad(f"{namespace}/{name}", WARNING,
+                f"failed ({why}{': ' + message if message else ''})" + (f", CronJob {owner[1]}" if cronjob else ""),
+                {"reason": failed.get("reason"), "message": message, "failed_at": failed.get("lastTransitionTime"),
+                 "cronjob": owner[1] if cronjob else None, "failed_pods": _count(status.get("failed")),
+                 "succeeded_pods": _count(status.get("succeeded")),
+                 "backoff_limit": (job.get("spec") or {}).get("backoffLimit")})
+    return out.result()
+
+
+def cronjob_findings(cronjobs: list[dict], namespaces: t.Collection[str] | None = None, failing_seconds: int = 3600,
+                     active_seconds: int = 86400, now: dt.datetime | None = None) -> list[dict]:
+    """cronjobs.runs: runs that stopped succeeding, or a run that does not end; one aggregate ok per namespace.
+
+    Without parsing the schedule (no cron parser among the collection's dependencies), two conservative rules:
+
+    - no run is active and the last scheduled run is later than the last success (or, never succeeded, than the
+      CronJob's creation) by more than ``failing_seconds``: the runs since have not succeeded -> warning;
+    - a run is active and the last run was scheduled more than ``active_seconds`` ago: the active run has been
+      going at least that long -> warning.
+
+    A suspended CronJob is ok. A schedule that stopped firing altogether is not detected (that needs the schedule).
+    """
+    failing = _seconds("cronjob_failing_seconds", failing_seconds)
+    active_limit = _seconds("cronjob_active_seconds", active_seconds)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    out = _PerNamespace("cronjobs.runs", "cronjobs", "suspended or succeeding on schedule")
+    for cj, namespace, name in out.each(cronjobs, namespaces):
+        spec, status = cj.get("spec") or {}, cj.get("status") or {}
+        scheduled = parse_time(status.get("lastScheduleTime"))
+        succeeded = parse_time(status.get("lastSuccessfulTime"))
+        active = [a.get("name") for a in status.get("active") or [] if isinstance(a, dict)]
+        details = {"schedule": spec.get("schedule"), "suspend": bool(spec.get("suspend")),
+                   "last_schedule": status.get("lastScheduleTime"), "last_success": status.get("lastSuccessfulTime"),
+                   "active": active}
+        problems = []
+        if spec.get("suspend") or scheduled is None:
+            out.fine(namespace)
+            continue
+        if active:
+            running = _age(scheduled, now)
+            if running is not None and running > active_limit:
+                problems.append(f"{len(active)} run(s) active, the newest scheduled {_duration(running)} ago "
+                                f"({', '.join(active[:3])})")
+        else:
+            since = succeeded or parse_time((cj.get("metadata") or {}).get("creationTimestamp"))
+            if since is not None and scheduled > since and (scheduled - since).total_seconds() > failing:
+                last = (f"last success {_duration(_age(succeeded, now))} ago" if succeeded
+                        else "no run has succeeded since it was created")
+                problems.append(f"the runs scheduled up to {status.get('lastScheduleTime')} did not succeed; {last}")
+        if problems:
+            out.bad(f"{namespace}/{name}", WARNING, "; ".join(problems), details)
+        else:
+            out.fine(namespace)
+    return out.result()
+
+
+def pvc_findings(claims: list[dict], namespaces: t.Collection[str] | None = None, pending_seconds: int = 600,
+                 now: dt.datetime | None = None) -> list[dict]:
+    """persistentvolumeclaims.phase: Lost -> critical, Pending longer than ``pending_seconds`` -> warning."""
+    pending_limit = _seconds("pvc_pending_seconds", pending_seconds)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    out = _PerNamespace("persistentvolumeclaims.phase", "claims", "Bound (or Pending for less than the threshold)")
+    for pvc, namespace, name in out.each(claims, namespaces):
+        spec, status = pvc.get("spec") or {}, pvc.get("status") or {}
+        phase = status.get("phase") or "Pending"
+        details = {"phase": phase, "storage_class": spec.get("storageClassName"), "volume": spec.get("volumeName"),
+                   "requested": ((spec.get("resources") or {}).get("requests") or {}).get("storage")}
+        target = f"{namespace}/{name}"
+        if phase == "Lost":
+            out.bad(target, CRITICAL, f"Lost: its PersistentVolume {spec.get('volumeName') or '?'} no longer exists",
+                    details)
+        elif phase == "Pending":
+            age = _age(parse_time((pvc.get("metadata") or {}).get("creationTimestamp")), now)
+            if age is None or age > pending_limit:
+                out.bad(target, WARNING, f"Pending for {_duration(age)} (storage class "
+                        f"{spec.get('storageClassName') or 'default'}, {details['requested'] or '?'})",
+                        {**details, "pending_seconds": age})
+            else:
+                out.fine(namespace)
+        else:
+            out.fine(namespace)
+    return out.result()
+
+
+def hpa_findings(hpas: list[dict], namespaces: t.Collection[str] | None = None) -> list[dict]:
+    """horizontalpodautoscalers.scaling (autoscaling/v2): at maxReplicas, or AbleToScale / ScalingActive False.
+
+    At its maximum is a warning unless minReplicas = maxReplicas (a fixed size on purpose). ScalingActive False
+    with reason ScalingDisabled (the target was scaled to 0 by hand) is not a problem.
+    """
+    out = _PerNamespace("horizontalpodautoscalers.scaling", "autoscalers", "able to scale and below their maximum")
+    for hpa, namespace, name in out.each(hpas, namespaces):
+        spec, status = hpa.get("spec") or {}, hpa.get("status") or {}
+        maximum = _count(spec.get("maxReplicas"))
+        minimum = _count(spec.get("minReplicas") if spec.get("minReplicas") is not None else 1)
+        current, desired = _count(status.get("currentReplicas")), _count(status.get("desiredReplicas"))
+        conds = _conditions(hpa)
+        ref = spec.get("scaleTargetRef") or {}
+        problems = []
+        if maximum and current >= maximum and minimum < maximum:
+            limited = conds.get("ScalingLimited") or {}
+            wants = " and wants more" if limited.get("status") == "True" and limited.get("reason") == "TooManyReplicas" else ""
+            problems.append(f"at its maximum ({current}/{maximum} replicas){wants}")
+        for ctype in ("AbleToScale", "ScalingActive"):
+            cond = conds.get(ctype) or {}
+            if cond.get("status") == "False" and not (ctype == "ScalingActive" and cond.get("reason") == "ScalingDisabled"):
+                problems.append(f"{ctype} False ({cond.get('reason') or 'no reason'}"
+                                + (f": {cond['message']}" if cond.get("message") else "") + ")")
+        if problems:
+            out.bad(f"{namespace}/{name}", WARNING, "; ".join(problems),
+                    {"target": f"{ref.get('kind', '?')}/{ref.get('name', '?')}", "min": minimum, "max": maximum,
+                     "current": current, "desired": desired,
+                     "conditions": {k: v.get("status") for k, v in conds.items()}})
+        else:
+            out.fine(namespace)
+    return out.result()
+
+
 # -- orchestration: one LIST per kind, then the pure checks ---------------------------------------------------
-CHECKS = ("nodes", "deployments", "pods", "services", "workload_policy", "calico_node_pods", "namespaces")
-DEFAULT_CHECKS = CHECKS[:6]   # what the daily inspection runs; "namespaces" is asked for by the incident runbook
+CHECKS = ("nodes", "deployments", "pods", "services", "workload_policy", "calico_node_pods", "namespaces",
+          "daemonsets", "statefulsets", "jobs", "cronjobs", "persistentvolumeclaims", "horizontalpodautoscalers")
+# What the daily inspection runs; "namespaces" is asked for by the incident runbook.
+DEFAULT_CHECKS = tuple(c for c in CHECKS if c != "namespaces")
 KINDS_FOR = {"nodes": ("nodes",), "deployments": ("deployments",), "pods": ("pods",),
              "services": ("services", "endpoints"), "workload_policy": ("deployments",),
-             "calico_node_pods": ("nodes", "pods"), "namespaces": ("namespaces",)}
+             "calico_node_pods": ("nodes", "pods"), "namespaces": ("namespaces",),
+             "daemonsets": ("daemonsets",), "statefulsets": ("statefulsets",), "jobs": ("jobs", "cronjobs"),
+             "cronjobs": ("cronjobs",), "persistentvolumeclaims": ("persistentvolumeclaims",),
+             "horizontalpodautoscalers": ("horizontalpodautoscalers",)}
+# The finding id of each check whose kinds a cluster may not serve (autoscaling/v2 before 1.23) or a user may not be
+# allowed to list: a LIST that fails for one of them is an unknown finding of that check, and the others still run.
+OPTIONAL_CHECK_IDS = {"daemonsets": "daemonsets.pods", "statefulsets": "statefulsets.replicas", "jobs": "jobs.failed",
+                      "cronjobs": "cronjobs.runs", "persistentvolumeclaims": "persistentvolumeclaims.phase",
+                      "horizontalpodautoscalers": "horizontalpodautoscalers.scaling"}
+
+
+def _workload_kind_findings(checks: list[str], objects: dict[str, list[dict]], unlisted: dict[str, str],
+                            namespaces: t.Collection[str] | None, options: dict) -> list[dict]:
+    """The checks of OPTIONAL_CHECK_IDS: their findings, or an unknown finding when one of their kinds was not listed."""
+    now = options.get("now") or dt.datetime.now(dt.timezone.utc)
+    grace = options.get("rollout_grace_seconds", 600)
+    run = {
+        "daemonsets": lambda: daemonset_findings(objects["daemonsets"], namespaces, grace, now),
+        "statefulsets": lambda: statefulset_findings(objects["statefulsets"], namespaces, grace, now),
+        "jobs": lambda: job_findings(objects["jobs"], objects["cronjobs"], namespaces),
+        "cronjobs": lambda: cronjob_findings(objects["cronjobs"], namespaces, options.get("cronjob_failing_seconds", 3600),
+                                             options.get("cronjob_active_seconds", 86400), now),
+        "persistentvolumeclaims": lambda: pvc_findings(objects["persistentvolumeclaims"], namespaces,
+                                                       options.get("pvc_pending_seconds", 600), now),
+        "horizontalpodautoscalers": lambda: hpa_findings(objects["horizontalpodautoscalers"], namespaces),
+    }
+    findings: list[dict] = []
+    for check in checks:
+        if check not in OPTIONAL_CHECK_IDS:
+            continue
+        missing = [unlisted[kind] for kind in KINDS_FOR[check] if kind in unlisted]
+        if missing:
+            findings += could_not_run([(OPTIONAL_CHECK_IDS[check], "cluster")], "; ".join(missing), "k8s_cluster_info", None)
+        else:
+            findings += run[check]()
+    return findings
 
 
 def inspect_cluster(api_client: t.Any, options: dict, lister: t.Callable | None = None) -> dict:
@@ -564,16 +929,26 @@ def inspect_cluster(api_client: t.Any, options: dict, lister: t.Callable | None 
     host = getattr(getattr(api_client, "configuration", None), "host", None) or "kubernetes"
     objects: dict[str, list[dict]] = {}
     requests: dict[str, int] = {}
+    unlisted: dict[str, str] = {}   # kind -> why its LIST failed (optional checks only)
     findings: list[dict] = []
     version = None
     try:
         version = _k8s.server_version(api_client, timeout)
         for check in checks:
             for kind in KINDS_FOR[check]:
-                if kind not in objects:
+                if kind in objects or kind in unlisted:
+                    continue
+                try:
                     result = lister(api_client, kind, page_size, timeout,
                                     from_cache=not options.get("consistent_read", False))
-                    objects[kind], requests[kind] = result.items, result.requests
+                except _k8s.K8sConfigError:
+                    raise
+                except _k8s.K8sError as exc:
+                    if check not in OPTIONAL_CHECK_IDS:
+                        raise
+                    unlisted[kind] = f"cannot list {kind}: {exc}"
+                    continue
+                objects[kind], requests[kind] = result.items, result.requests
     except _k8s.K8sConfigError:
         raise
     except _k8s.K8sError as exc:
@@ -603,6 +978,7 @@ def inspect_cluster(api_client: t.Any, options: dict, lister: t.Callable | None 
                                              options.get("calico_node_label", "k8s-app=calico-node"), node_hosts)
     if "namespaces" in checks:
         findings += namespace_findings(objects["namespaces"], options.get("expected_namespaces") or ())
+    findings += _workload_kind_findings(checks, objects, unlisted, namespaces, options)
     restarts = pod_restart_counts(objects["pods"]) if "pods" in objects else {}
     snapshot = restart_snapshot(objects["pods"], options.get("now") or dt.datetime.now(dt.timezone.utc)) \
         if "pods" in objects else None

@@ -16,8 +16,13 @@ description:
     that grew since O(restart_baseline)), services whose selector has no ready endpoint, the workload policy
     (requests equal to limits, liveness/readiness probes, JVM C(-Xmx) below the memory limit) and the
     calico-node pod of each node.
-  - Nodes and deployments get one finding per object, ok included. Pods, services and workload policy report
-    only what is wrong plus one aggregate ok finding per namespace.
+  - Since 2.0.0 also the other workload kinds, on by default - DaemonSets (desired, ready, up-to-date,
+    misscheduled), StatefulSets (ready replicas, a rollout stuck on the old revision), Jobs that failed,
+    CronJobs whose runs stopped succeeding or do not end, PersistentVolumeClaims Pending or Lost, and
+    HorizontalPodAutoscalers (autoscaling/v2) at their maximum or unable to scale. A kind the API does not serve
+    or the credentials may not list gives an C(unknown) finding of that check; the other checks still run.
+  - Nodes and deployments get one finding per object, ok included. Pods, services, workload policy and the other
+    workload kinds report only what is wrong plus one aggregate ok finding per namespace.
   - An API server that cannot be reached gives a critical C(control_plane_services.api) finding, not a failure.
 author:
   - kubeops.runbook maintainers (@kubeops)
@@ -30,11 +35,14 @@ options:
     description: Checks to run.
     type: list
     elements: str
-    choices: [nodes, deployments, pods, services, workload_policy, calico_node_pods, namespaces]
-    default: [nodes, deployments, pods, services, workload_policy, calico_node_pods]
+    choices: [nodes, deployments, pods, services, workload_policy, calico_node_pods, namespaces, daemonsets,
+              statefulsets, jobs, cronjobs, persistentvolumeclaims, horizontalpodautoscalers]
+    default: [nodes, deployments, pods, services, workload_policy, calico_node_pods, daemonsets, statefulsets, jobs,
+              cronjobs, persistentvolumeclaims, horizontalpodautoscalers]
   namespaces:
     description:
-      - Namespaces whose deployments, pods, services and workload policy are checked; empty means all.
+      - Namespaces whose deployments, pods, services, workload policy, DaemonSets, StatefulSets, Jobs, CronJobs,
+        PersistentVolumeClaims and HorizontalPodAutoscalers are checked; empty means all.
       - Filtering happens on the result of the one cluster-wide LIST.
     type: list
     elements: str
@@ -83,6 +91,34 @@ options:
         gap is a warning. 0 available of a desired count above 0 is always critical.
     type: float
     default: 0.5
+  rollout_grace_seconds:
+    description:
+      - A DaemonSet or StatefulSet rollout (for a StatefulSet also a scale) younger than this, counted from the last
+        write of its spec (the newest C(managedFields) time outside the status), is not reported while pods are not
+        ready or not up-to-date yet. Older, the gap is a warning (C(daemonsets.pods), C(statefulsets.replicas)).
+        None ready is critical at any age.
+    type: int
+    default: 600
+    version_added: 2.0.0
+  cronjob_failing_seconds:
+    description:
+      - A CronJob with no active run whose last scheduled run is later than its last success (or than its creation,
+        when no run ever succeeded) by more than this gets a C(cronjobs.runs) warning.
+    type: int
+    default: 3600
+    version_added: 2.0.0
+  cronjob_active_seconds:
+    description: A CronJob with an active run whose last run was scheduled more than this ago gets a C(cronjobs.runs) warning.
+    type: int
+    default: 86400
+    version_added: 2.0.0
+  pvc_pending_seconds:
+    description:
+      - A PersistentVolumeClaim Pending longer than this (since its creation) gets a C(persistentvolumeclaims.phase)
+        warning; a Lost claim is critical.
+    type: int
+    default: 600
+    version_added: 2.0.0
   jvm_heap_max_ratio:
     description: A JVM C(-Xmx) above this share of the container memory limit is a warning (at or above the limit, critical).
     type: float
@@ -166,7 +202,7 @@ objects:
   description: Number of objects listed per kind.
   returned: always
   type: dict
-  sample: {nodes: 2, pods: 14, deployments: 8}
+  sample: {nodes: 2, pods: 14, deployments: 8, daemonsets: 1, statefulsets: 1}
 api_requests:
   description: HTTP LIST requests made per kind (pages); one LIST per kind, several pages for big clusters.
   returned: always
@@ -199,6 +235,10 @@ def main() -> None:
         restart_delta_critical={"type": "int", "default": 5},
         pod_pending_seconds={"type": "int", "default": 300},
         deployment_available_critical_ratio={"type": "float", "default": 0.5},
+        rollout_grace_seconds={"type": "int", "default": 600},
+        cronjob_failing_seconds={"type": "int", "default": 3600},
+        cronjob_active_seconds={"type": "int", "default": 86400},
+        pvc_pending_seconds={"type": "int", "default": 600},
         jvm_heap_max_ratio={"type": "float", "default": 0.9},
         workload_policy_exclude_namespaces={"type": "list", "elements": "str",
                                             "default": ["kube-system", "kube-public", "kube-node-lease"]},

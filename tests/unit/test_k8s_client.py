@@ -66,6 +66,45 @@ def test_list_all_one_paginated_list(total, page, pages):
     assert [c[2].get("continue") for c in calls] == [None] + [str(page * i) for i in range(1, pages)]
 
 
+def _workload_items() -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for item in json.loads((FIX / "healthy_workloads.json").read_text())["items"]:
+        out.setdefault(item["kind"], []).append(item)
+    return out
+
+
+_WORKLOADS = _workload_items()
+WORKLOAD_PATHS = {
+    "/apis/apps/v1/daemonsets": _WORKLOADS.get("DaemonSet", []),
+    "/apis/apps/v1/statefulsets": _WORKLOADS.get("StatefulSet", []),
+    "/apis/batch/v1/jobs": _WORKLOADS.get("Job", []),
+    "/apis/batch/v1/cronjobs": _WORKLOADS.get("CronJob", []),
+    "/api/v1/persistentvolumeclaims": _WORKLOADS.get("PersistentVolumeClaim", []),
+    "/apis/autoscaling/v2/horizontalpodautoscalers": _WORKLOADS.get("HorizontalPodAutoscaler", []),
+}
+
+
+def test_a_kind_the_server_does_not_serve_is_an_unknown_finding_of_its_check():
+    """autoscaling/v2 answered 404 (a server before 1.23): the HPA check is unknown, the DaemonSet check runs."""
+    def request(self, method, url, query_params=None, headers=None, body=None, post_params=None,
+                _preload_content=True, _request_timeout=None):
+        path = url.split(":6443", 1)[1].rstrip("/")
+        if path == "/version":
+            return FakeResponse({"gitVersion": "v1.22.17"})
+        if path.startswith("/apis/autoscaling/v2/"):
+            raise rest.ApiException(status=404, reason="Not Found")
+        return FakeResponse({"metadata": {"continue": ""}, "items": WORKLOAD_PATHS[path]})
+
+    with mock.patch.object(rest.RESTClientObject, "request", request):
+        result = C.inspect_cluster(client(), {"checks": ["daemonsets", "horizontalpodautoscalers"]})
+    by_id = {f["id"]: f for f in result["findings"]}
+    assert by_id["horizontalpodautoscalers.scaling"]["status"] == "unknown"
+    assert "cannot list horizontalpodautoscalers" in by_id["horizontalpodautoscalers.scaling"]["summary"]
+    assert "HTTP 404" in by_id["horizontalpodautoscalers.scaling"]["summary"]
+    assert by_id["daemonsets.pods"]["status"] == "ok" and by_id["control_plane_services.api"]["status"] == "ok"
+    assert result["api_requests"] == {"daemonsets": 1}
+
+
 def test_inspect_cluster_lists_each_kind_once_for_a_big_cluster():
     """2,000 nodes and 6,000 pods: one LIST per kind (a few pages each), not a call per namespace or pod."""
     nodes = json.loads((FIX / "healthy_nodes.json").read_text())["items"]
@@ -76,6 +115,7 @@ def test_inspect_cluster_lists_each_kind_once_for_a_big_cluster():
         "/apis/apps/v1/deployments": json.loads((FIX / "healthy_deployments.json").read_text())["items"],
         "/api/v1/services": json.loads((FIX / "healthy_services.json").read_text())["items"],
         "/api/v1/endpoints": json.loads((FIX / "healthy_endpoints.json").read_text())["items"],
+        **WORKLOAD_PATHS,
     }
     calls = []
 
@@ -94,8 +134,11 @@ def test_inspect_cluster_lists_each_kind_once_for_a_big_cluster():
     with mock.patch.object(rest.RESTClientObject, "request", request):
         result = C.inspect_cluster(client(), {"page_size": 500})
     assert result["objects"]["nodes"] == 2000 and result["objects"]["pods"] == 6000
-    assert result["api_requests"] == {"nodes": 4, "deployments": 1, "pods": 12, "services": 1, "endpoints": 1}
-    assert len(calls) == 1 + 4 + 1 + 12 + 1 + 1
+    assert result["api_requests"] == {"nodes": 4, "deployments": 1, "pods": 12, "services": 1, "endpoints": 1,
+                                      "daemonsets": 1, "statefulsets": 1, "jobs": 1, "cronjobs": 1,
+                                      "persistentvolumeclaims": 1, "horizontalpodautoscalers": 1}
+    assert len(calls) == 1 + 4 + 1 + 12 + 1 + 1 + 6
+    assert sorted(set(calls) - {"/version"}) == sorted(by_kind)   # cluster-wide paths only, never per namespace
     assert sum(1 for f in result["findings"] if f["id"] == "nodes.ready") == 2000
 
 
