@@ -191,7 +191,7 @@ ee: dist tools
 	  --write-pip $(EE_DIR)/requirements.txt --write-bindep $(EE_DIR)/bindep.txt >/dev/null
 	@# kubectl from the Kubernetes package repository of one minor (no binary fetched from a fixed-architecture URL),
 	@# the base image at a fixed tag.
-	grep -q 'baseurl=https://pkgs.k8s.io/core:/stable:/%s/rpm/' $(EE_DIR)/context/Containerfile
+	grep -qF 'baseurl=https://pkgs.k8s.io/core:/stable:/$$KUBECTL_MINOR/rpm/' $(EE_DIR)/context/Containerfile
 	grep -q 'dnf install .*kubectl' $(EE_DIR)/context/Containerfile && ! grep -qE 'curl|dl\.k8s\.io|amd64' $(EE_DIR)/context/Containerfile
 	grep -qE '^ARG EE_BASE_IMAGE="?[^":]+:[0-9][^":]*"?$$' $(EE_DIR)/context/Containerfile
 	grep -q '^kubernetes>=.*# from collection kubeops.runbook' $(EE_DIR)/requirements.txt
