@@ -54,6 +54,8 @@ def test_load_balancer_out_before_the_cordon_and_in_after_the_uncordon(audit):
 def test_evictions_audited_and_on_the_record(audit):
     evicted = [line for line in audit if line["action"] == "evict"]
     assert evicted and all(line["before"]["node"] == "node1" for line in evicted)
+    # the prepared Deployment had one replica on node1
+    assert [line for line in evicted if line["target"].startswith("molecule-node-maintenance/spread-")], evicted
     assert not [line for line in evicted if line["target"].startswith("kube-system/calico-node-")]
     records = [json.loads(p.read_text()) for p in sorted(OUT.glob("maintenance-*.json"))]
     assert [r["title"].split()[2] for r in records] == ["drain", "uncordon"]
