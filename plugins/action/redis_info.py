@@ -4,7 +4,7 @@
 """Controller side of kubeops.runbook.redis_info: runs the module and records its findings in kubeops_findings."""
 from __future__ import annotations
 
-from ansible_collections.kubeops.runbook.plugins.module_utils._middleware_redis import is_local
+from ansible_collections.kubeops.runbook.plugins.module_utils import _middleware_redis
 from ansible_collections.kubeops.runbook.plugins.plugin_utils._findings_action import FindingsActionBase
 
 
@@ -13,7 +13,4 @@ class ActionModule(FindingsActionBase):
     FAILURE_ID = "middleware.redis"
 
     def failure_targets(self, args, label):
-        targets = [(self.FAILURE_ID, f"redis:{args.get('login_port') or 6379}")]
-        if args.get("check_overcommit", True) and is_local(str(args.get("login_host") or "127.0.0.1")):
-            targets.append(("middleware.redis_overcommit", "vm.overcommit_memory"))
-        return targets
+        return _middleware_redis.failure_targets(args, label)

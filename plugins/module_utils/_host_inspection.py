@@ -55,45 +55,6 @@ class CheckFailed(Exception):
     """A check's options are invalid; the message names the bad value."""
 
 
-# -- redis: its entry point is _middleware_redis.check(); the options are redis_info's --------------------------
-REDIS_ARGUMENT_SPEC: dict[str, dict] = {
-    "login_host": {"type": "str", "default": "127.0.0.1"},
-    "login_port": {"type": "int", "default": 6379},
-    "login_password": {"type": "str", "no_log": True},
-    "redis_cli": {"type": "str", "default": "redis-cli"},
-    "memory_warning_percent": {"type": "float", "default": 80},
-    "memory_critical_percent": {"type": "float", "default": 90},
-    "clients_warning": {"type": "int", "default": 1000},
-    "clients_critical": {"type": "int"},
-    "expected_role": {"type": "str", "choices": ["master", "replica", "slave"]},
-    "command_timeout": {"type": "int", "default": 30},
-    "check_overcommit": {"type": "bool", "default": True},
-}
-
-
-def _read_text(path: str) -> str:
-    with open(path, encoding="ascii", errors="replace") as handle:
-        return handle.read(64)
-
-
-def _redis(module: t.Any, params: dict, host: str | None) -> dict:
-    opts = _middleware_redis.RedisOptions(**{k: v for k, v in params.items()
-                                             if k in _middleware_redis.RedisOptions._fields})
-    result, facts = _middleware_redis.check(opts, _middleware.module_runner(module), module.get_bin_path, host)
-    findings = [result]
-    if params["check_overcommit"] and _middleware_redis.is_local(opts.login_host):
-        findings.append(_middleware_redis.overcommit_finding(_read_text, host))
-    return {"findings": findings, "redis": facts}
-
-
-def _redis_failure_targets(args: dict, label: str | None) -> list[tuple[str, str]]:
-    del label
-    targets = [("middleware.redis", f"redis:{args.get('login_port') or 6379}")]
-    if args.get("check_overcommit", True) and _middleware_redis.is_local(str(args.get("login_host") or "127.0.0.1")):
-        targets.append(("middleware.redis_overcommit", "vm.overcommit_memory"))
-    return targets
-
-
 # -- the middleware's logs: log_scan of the files given plus the logs nginx declared (nginx_info ran before) ------
 NGINX_LOGS_SPEC: dict[str, dict] = {
     "nginx_error_logs": {"type": "bool", "default": True},
@@ -122,7 +83,8 @@ CHECKS: dict[str, Check] = {
                                (_hygiene.HygieneError,)),
     "nginx_info": Check(_middleware_nginx.ARGUMENT_SPEC, _middleware_nginx.inspect, _middleware_nginx.failure_targets,
                         (_middleware.MiddlewareError,)),
-    "redis_info": Check(REDIS_ARGUMENT_SPEC, _redis, _redis_failure_targets, (_middleware.MiddlewareError,)),
+    "redis_info": Check(_middleware_redis.ARGUMENT_SPEC, _middleware_redis.inspect, _middleware_redis.failure_targets,
+                        (_middleware.MiddlewareError,)),
     "rabbitmq_info": Check(_middleware_rabbitmq.ARGUMENT_SPEC, _middleware_rabbitmq.inspect,
                            _middleware_rabbitmq.failure_targets, (_middleware.MiddlewareError,)),
     "mysql_info": Check(_middleware_mysql.ARGUMENT_SPEC, _middleware_mysql.inspect, _middleware_mysql.failure_targets,

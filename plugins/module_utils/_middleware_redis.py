@@ -12,7 +12,7 @@ import typing as t
 from ansible_collections.kubeops.runbook.plugins.module_utils._findings import finding
 from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import (
     CRITICAL, OK, UNKNOWN, WARNING, MiddlewareError, Problems, Runner, Which, check_order, check_percent,
-    check_positive, first_error_line, middleware_finding, redact, wrap_timeout,
+    check_positive, first_error_line, middleware_finding, module_runner, redact, wrap_timeout,
 )
 
 OVERCOMMIT_PATH = "/proc/sys/vm/overcommit_memory"
@@ -222,3 +222,44 @@ def overcommit_finding(read: t.Callable[[str], str], host: str | None) -> dict:
 def is_local(login_host: str) -> bool:
     """Whether redis runs on the inspected host itself (the only case where this host's sysctl is redis's)."""
     return login_host in LOOPBACK or login_host.startswith("127.")
+
+
+# -- the check's entry point, shared by redis_info and host_inspection_info ---------------------------------------
+ARGUMENT_SPEC: dict[str, dict] = {
+    "login_host": {"type": "str", "default": "127.0.0.1"},
+    "login_port": {"type": "int", "default": 6379},
+    "login_password": {"type": "str", "no_log": True},
+    "redis_cli": {"type": "str", "default": "redis-cli"},
+    "memory_warning_percent": {"type": "float", "default": 80},
+    "memory_critical_percent": {"type": "float", "default": 90},
+    "clients_warning": {"type": "int", "default": 1000},
+    "clients_critical": {"type": "int"},
+    "expected_role": {"type": "str", "choices": ["master", "replica", "slave"]},
+    "command_timeout": {"type": "int", "default": 30},
+    "check_overcommit": {"type": "bool", "default": True},
+}
+
+
+def read_text(path: str) -> str:
+    with open(path, encoding="ascii", errors="replace") as handle:
+        return handle.read(64)
+
+
+def inspect(module: t.Any, params: dict, host: str | None) -> dict:
+    """The redis of ``params`` (options: ARGUMENT_SPEC): its ``middleware.redis`` finding and facts, and for a redis on
+    this host the ``middleware.redis_overcommit`` finding."""
+    opts = RedisOptions(**{k: v for k, v in params.items() if k in RedisOptions._fields})
+    result, facts = check(opts, module_runner(module), module.get_bin_path, host)
+    findings = [result]
+    if params["check_overcommit"] and is_local(opts.login_host):
+        findings.append(overcommit_finding(read_text, host))
+    return {"findings": findings, "redis": facts}
+
+
+def failure_targets(args: dict, label: str | None) -> list[tuple[str, str]]:
+    """(finding id, target) of the unknown findings when the check cannot run."""
+    del label
+    targets = [("middleware.redis", f"redis:{args.get('login_port') or 6379}")]
+    if args.get("check_overcommit", True) and is_local(str(args.get("login_host") or "127.0.0.1")):
+        targets.append(("middleware.redis_overcommit", "vm.overcommit_memory"))
+    return targets

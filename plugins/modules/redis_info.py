@@ -132,48 +132,23 @@ redis:
 import platform
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import MiddlewareError, module_runner
-from ansible_collections.kubeops.runbook.plugins.module_utils import _middleware_redis as R
+from ansible_collections.kubeops.runbook.plugins.module_utils import _middleware_redis
+from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import MiddlewareError
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "login_host": {"type": "str", "default": "127.0.0.1"},
-            "login_port": {"type": "int", "default": 6379},
-            "login_password": {"type": "str", "no_log": True},
-            "redis_cli": {"type": "str", "default": "redis-cli"},
+            **_middleware_redis.ARGUMENT_SPEC,
             "host": {"type": "str", "removed_in_version": "2.0.0", "removed_from_collection": "kubeops.runbook"},
-            "memory_warning_percent": {"type": "float", "default": 80},
-            "memory_critical_percent": {"type": "float", "default": 90},
-            "clients_warning": {"type": "int", "default": 1000},
-            "clients_critical": {"type": "int"},
-            "expected_role": {"type": "str", "choices": ["master", "replica", "slave"]},
-            "command_timeout": {"type": "int", "default": 30},
-            "check_overcommit": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
     )
-    params = dict(module.params)
-    host = params.pop("host") or platform.node()
-    check_overcommit = params.pop("check_overcommit")
-    opts = R.RedisOptions(**params)
-
-    run = module_runner(module)
-
     try:
-        result, facts = R.check(opts, run, module.get_bin_path, host)
+        result = _middleware_redis.inspect(module, module.params, module.params["host"] or platform.node())
     except MiddlewareError as exc:
         module.fail_json(msg=str(exc))
-    findings = [result]
-    if check_overcommit and R.is_local(opts.login_host):
-        findings.append(R.overcommit_finding(_read_text, host))
-    module.exit_json(changed=False, findings=findings, redis=facts)
-
-
-def _read_text(path: str) -> str:
-    with open(path, encoding="ascii", errors="replace") as handle:
-        return handle.read(64)
+    module.exit_json(changed=False, **result)
 
 
 if __name__ == "__main__":

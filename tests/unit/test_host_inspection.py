@@ -132,7 +132,7 @@ def test_an_unknown_check_is_one_unknown_finding(tmp_path):
 def test_none_is_left_out_only_where_the_option_has_no_default():
     """None where the option has no default is `default(omit)` of a single-purpose task; where it has one, None is
     refused as redis_info itself refuses it."""
-    spec = HI.REDIS_ARGUMENT_SPEC
+    spec = HI.CHECKS["redis_info"].spec
     params = HI.validate(spec, {"expected_role": None, "login_password": None})
     assert params["expected_role"] is None and params["login_password"] is None and params["clients_warning"] == 1000
     with pytest.raises(HI.CheckFailed, match="argument 'clients_warning' is of type NoneType"):
