@@ -84,6 +84,13 @@ class Lab:
         return subprocess.run([str(self.kubectl_bin), "--kubeconfig", str(self.kubeconfig), *args],
                               capture_output=True, text=True, check=check, timeout=120)
 
+    def create_namespace(self, name: str) -> None:
+        """Create a namespace and wait for its ``default`` ServiceAccount. Pods created directly (not through a
+        controller that retries) are refused until the service account controller has made it."""
+        self.kubectl("create", "namespace", name)
+        self.wait(lambda: self.kubectl("-n", name, "get", "serviceaccount", "default", check=False).returncode == 0,
+                  f"ServiceAccount default in namespace {name}", 60, 0.5)
+
     def env(self) -> dict:
         env = dict(os.environ)
         env.update({

@@ -20,7 +20,7 @@ def delete_namespace(lab, namespace: str) -> None:
 
 @pytest.fixture(scope="module")
 def deployment(lab):
-    lab.kubectl("create", "namespace", NS)
+    lab.create_namespace(NS)
     lab.kubectl("-n", NS, "create", "deployment", "web", "--image=harbor.lab/product/oltp-gateway:1.3.0", "--replicas=2")
     lab.wait(lambda: lab.kubectl("-n", NS, "get", "deploy", "web", "-o", "jsonpath={.status.readyReplicas}").stdout == "2",
              "web has 2 ready replicas", 120)
@@ -103,7 +103,7 @@ def test_worker_joins_ready_labeled_and_runs_pods(lab, spare1_worker):
     assert "node-role.kubernetes.io/worker" in node["metadata"]["labels"]
     for unit in ("kubelet", "kube-proxy") if extra.get("k8s_worker_proxy_enabled", True) else ("kubelet",):
         assert lab.ssh("spare1", f"systemctl is-active {unit}").stdout.strip() == "active"
-    lab.kubectl("create", "namespace", f"{NS}-pods")
+    lab.create_namespace(f"{NS}-pods")
     try:
         lab.kubectl("-n", f"{NS}-pods", "run", "on-spare1", "--image=harbor.lab/product/oltp-gateway:1.3.0",
                     "--overrides", json.dumps({"spec": {"nodeSelector": {"kubernetes.io/hostname": "spare1"}}}))
@@ -186,7 +186,7 @@ def test_worker_removal_refused_on_a_control_plane_host_or_node(lab):
 
 def pinned_with_pdb(lab, ns: str) -> None:
     """A Deployment pinned to spare1 and a PodDisruptionBudget that allows no disruption of it."""
-    lab.kubectl("create", "namespace", ns)
+    lab.create_namespace(ns)
     lab.kubectl("-n", ns, "create", "deployment", "pinned", "--image=harbor.lab/product/oltp-gateway:1.3.0")
     lab.kubectl("-n", ns, "patch", "deployment", "pinned", "-p",
                 json.dumps({"spec": {"template": {"spec": {"nodeSelector": {"kubernetes.io/hostname": "spare1"}}}}}))
