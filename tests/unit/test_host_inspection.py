@@ -271,3 +271,84 @@ def test_action_an_unreachable_host_stays_unreachable():
     result = plugin.run(task_vars=task_vars)
     assert result["unreachable"] is True and "timed out" in result["msg"]
     assert "ansible_facts" not in result and "add_group" not in result and "findings" not in result
+
+
+# -- checks side by side (run_checks with workers) ----------------------------------------------------------------
+def _fake_check(run, prepare=None, module=""):
+    return HI.Check({"tag": {"type": "str"}}, run, lambda args, label: [("host.inspection", "fake")], module=module,
+                    prepare=prepare)
+
+
+def _found(tag, status="ok"):
+    return {"findings": [F.finding("host.fake", tag, status, f"{tag} ran")], "tag": tag}
+
+
+def test_checks_of_different_lanes_run_side_by_side_and_report_in_order(tmp_path, monkeypatch):
+    """The first check waits for the second to have started: only possible when they run at the same time. Its
+    findings still come first."""
+    import threading
+    second_started, patience = threading.Event(), [10.0]
+
+    def first(module, params, host):
+        return _found("first" if second_started.wait(patience[0]) else "first-alone")
+
+    def second(module, params, host):
+        second_started.set()
+        return _found("second")
+
+    monkeypatch.setitem(HI.CHECKS, "log_scan", _fake_check(first))
+    monkeypatch.setitem(HI.CHECKS, "disk_usage_info", _fake_check(second))
+    invocations = [{"check": "log_scan", "options": {}}, {"check": "disk_usage_info", "options": {}}]
+    findings, results = HI.run_checks(FakeModule(tmp_path), invocations, "node1")
+    assert [f["target"] for f in findings] == ["first", "second"]
+    assert [r["check"] for r in results] == ["log_scan", "disk_usage_info"]
+    second_started.clear()
+    patience[0] = 0.2
+    findings, _results = HI.run_checks(FakeModule(tmp_path), invocations, "node1", workers=1)
+    assert second_started.is_set() and findings[0]["target"] == "first-alone"   # one after the other: it waited
+
+
+def test_invocations_of_one_check_share_a_lane_and_a_prepared_check_waits_for_all_before_it(tmp_path, monkeypatch):
+    """Two systemd_unit_info invocations (one state file) never overlap; middleware_log_scan (in log_scan's lane)
+    starts after every earlier check and sees their results, without the failed one."""
+    import threading
+    running, overlaps, order = [0], [], []
+    lock = threading.Lock()
+
+    def units(module, params, host):
+        with lock:
+            running[0] += 1
+            overlaps.append(running[0])
+        threading.Event().wait(0.05)
+        with lock:
+            running[0] -= 1
+            order.append(params["tag"])
+        return _found(params["tag"])
+
+    def nginx(module, params, host):
+        order.append("nginx")
+        return {"findings": [], "nginx": {"seen": True}}
+
+    def logs(module, params, host):
+        order.append("logs")
+        return _found(params["tag"])
+
+    def prepare(args, earlier):
+        return dict(args, tag=",".join(sorted(earlier)))
+
+    monkeypatch.setitem(HI.CHECKS, "systemd_unit_info", _fake_check(units))
+    monkeypatch.setitem(HI.CHECKS, "nginx_info", _fake_check(nginx))
+    monkeypatch.setitem(HI.CHECKS, "redis_info", _fake_check(lambda m, p, h: (_ for _ in ()).throw(OSError("down"))))
+    monkeypatch.setitem(HI.CHECKS, "middleware_log_scan", _fake_check(logs, prepare=prepare, module="log_scan"))
+    findings, results = HI.run_checks(FakeModule(tmp_path), [
+        {"check": "systemd_unit_info", "options": {"tag": "cp"}},
+        {"check": "systemd_unit_info", "options": {"tag": "node"}},
+        {"check": "nginx_info", "options": {}},
+        {"check": "redis_info", "options": {}},
+        {"check": "middleware_log_scan", "options": {}},
+    ], "mw1")
+    assert max(overlaps) == 1 and order.index("cp") < order.index("node")
+    assert order[-1] == "logs"
+    assert [f["target"] for f in findings if f["id"] == "host.fake"] == ["cp", "node", "nginx_info,systemd_unit_info"]
+    assert "error" in results[3] and [r["check"] for r in results][-1] == "middleware_log_scan"
+    assert HI.lane_of("middleware_log_scan") == HI.lane_of("log_scan") == "log_scan"
