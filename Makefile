@@ -252,7 +252,7 @@ lab-down:
 	$(PY) -m lab down
 
 integration: venv link lab-up
-	$(BIN)/pytest -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+	$(BIN)/pytest -p no:cacheprovider --durations=25 tests/integration $(PYTEST_ARGS)
 
 # `lab up` is the recipe's first step, not a prerequisite: in `make test` the lab-up target already ran (make runs
 # a target once) before the integration tests, and those leave the lab to be repaired (pods the controller-manager
