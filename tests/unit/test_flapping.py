@@ -72,8 +72,8 @@ def test_only_the_last_runs_count(tmp_path):
     with H.History(str(tmp_path / "h.sqlite")) as history:
         for day, status in enumerate(["critical", "ok", "critical", "ok", "ok", "ok", "ok"], start=1):
             record(history, day, {EP: status})
-        report = {"summary": {"status": "ok"}, "findings": [finding("services.endpoints", "product/oltp-gateway-1-3-0",
-                                                                     "ok", "fine")]}
+        item = finding("services.endpoints", "product/oltp-gateway-1-3-0", "ok", "fine")
+        report = {"summary": {"status": "ok"}, "findings": [item]}
         assert F.mark(report, history.recent_runs("lab", 9))["flapping"]["keys"] == [EP]
         assert F.mark(report, history.recent_runs("lab", 4), runs=5)["flapping"]["keys"] == []
 
