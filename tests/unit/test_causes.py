@@ -176,6 +176,8 @@ def test_report_shows_the_cause_first_and_counts_everything(tmp_path):
     assert "10.0.0.22" not in attention and "oltp-db" not in attention
     cause = markdown.split("## k8snode02 is down (8 findings follow from it)", 1)[1].split("## Needs attention")[0]
     assert cause.count("| CRITICAL |") + cause.count("| WARNING |") == 1 + 8
+    # with the host: the sessions of two hosts to the same address are two rows one can tell apart
+    assert "| k8snode01 | `10.0.0.22` |" in cause and "| k8smaster01 | `10.0.0.22` |" in cause
     html = R.render(report, TEMPLATES, "html")
     assert "<p><b>k8snode02 is down (8 findings follow from it)</b></p>" in html
     section = html.split('<section class="causes">', 1)[1].split("</section>", 1)[0]
