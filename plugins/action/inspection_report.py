@@ -284,6 +284,9 @@ class ActionModule(ActionBase):
                 "new_since_last": len(report["new_since_last"]), "new": report["new_since_last"][:STATS_KEYS],
                 "resolved_since_last": len(report["resolved_since_last"]),
                 "resolved": report["resolved_since_last"][:STATS_KEYS],
+                "flapping": len(report["flapping"]["keys"]),
+                "causes": [{"key": c["key"], "what": c["what"], "consequences": c["consequences"]}
+                           for c in report.get("causes", [])[:STATS_KEYS]],
                 "report": {k: os.path.abspath(v) for k, v in paths.items()},
                 "slices": merged["slices"] - 1 if merged is not None else 0,
             },
