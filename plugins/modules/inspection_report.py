@@ -385,6 +385,8 @@ stats:
   description:
     - The outcome for AWX job artifacts (the C(report) role publishes it with C(set_stats) as C(kubeops_inspection)),
       so that a workflow can branch on it. C(new) and C(resolved) list at most 100 keys; the counts are complete.
+    - Since 2.0.0 also C(flapping), how many findings are flapping, and C(causes), the roots findings follow from
+      (C(key), C(what), C(consequences)).
   returned: success
   type: dict
   sample: {"cluster": "lab", "status": "critical", "summary": {"status": "critical", "ok": 120, "critical": 1},
