@@ -121,7 +121,9 @@ def outputs(size: dict) -> dict:
 
 def phases(size: dict, template_dir: str) -> dict[str, float]:
     """Where the time of one report goes (in this process, after the measured runs; for finding the costly step)."""
-    from ansible_collections.kubeops.runbook.plugins.plugin_utils import _history, _report, _slices  # pylint: disable=import-outside-toplevel
+    from ansible_collections.kubeops.runbook.plugins.plugin_utils import (  # pylint: disable=import-outside-toplevel
+        _causes, _flapping, _history, _report, _slices,
+    )
     base: Path = size["base"]
     tmp = Path(tempfile.mkdtemp(dir=base))
     shutil.copy2(base / "pristine" / "history.sqlite", tmp / "history.sqlite")
@@ -143,6 +145,10 @@ def phases(size: dict, template_dir: str) -> dict[str, float]:
         t0 = lap("history_last_run", t0)
         report = _report.build_report(_fleet.CLUSTER, merged["started"], merged["started"], findings, previous)
         t0 = lap("build_report", t0)
+        report = _flapping.mark(report, history.recent_runs(_fleet.CLUSTER, _flapping.RUNS - 1))
+        t0 = lap("flapping", t0)
+        report = _causes.mark(report, {})
+        t0 = lap("causes", t0)
         keys = _report.key_statuses(report["findings"])
         report["trends"] = history.trends(_fleet.CLUSTER, RUNS, current={"started": "x", "finished": "x", "status":
                                                                          report["summary"]["status"], "findings": keys})

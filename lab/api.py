@@ -132,10 +132,13 @@ def healthy(quiet: bool = True) -> bool:
 
 
 def repair() -> None:
-    """Start the lab's units that are not active and lift a partition (after a fault drill that did not clean up);
+    """Start the lab's units that are not active lift a partition and plug a node back in (after a fault drill that did not clean up);
     create the lab's objects a running lab of an earlier version lacks (the StatefulSet)."""
     from . import faults  # pylint: disable=import-outside-toplevel  # faults uses this module
     for node in config.NODES:
+        if faults.power_on_network(node):
+            log(f"{node.name}: a node-down drill left it off the network: plugged back in")
+            wait_for(f"SSH to {node.name}", lambda n=node: ssh(n.ip, "true", check=False).returncode == 0, timeout=120)
         ok, bad = units_active(node)
         if not ok:
             log(f"{node.name}: starting units that are not active: {bad}")

@@ -45,6 +45,7 @@ WATCH_UNIT = "lab-calico-node-watch"
 CRASHLOOP_SECONDS = 15
 PARTITION_NODE = "node2"
 PARTITION_COMMENT = "kubeops-lab-partition"
+NODE_DOWN = "node2"
 
 # kwok replaces its default pod Stages when any pod Stage is configured: pod-ready, pod-complete and pod-delete
 # are kwok v0.6's defaults (pod-delete leaves pods of the stuck-terminating fault alone), then the lab's own.
@@ -529,6 +530,41 @@ def partition_undo() -> str:
     return f"{PARTITION_NODE} {'reconnected' if lifted else 'was not partitioned'}; {cluster.STATEFUL[0]}-0 Ready"
 
 
+def _link_down(node: config.Node) -> bool:
+    """Whether the host side of a node's network cable (its veth on the lab bridge) exists and is set down."""
+    out = run_cmd(["ip", "-o", "link", "show", node.veth], check=False, capture=True).stdout
+    flags = out.split("<", 1)[1].split(">", 1)[0].split(",") if "<" in out else ["UP"]
+    return "UP" not in flags
+
+
+def power_on_network(node: config.Node) -> bool:
+    """Plug a node's cable back in after the node-down drill; True when it was out."""
+    if not _link_down(node):
+        return False
+    run_cmd(["ip", "link", "set", node.veth, "up"])
+    return True
+
+
+def node_down_inject() -> str:
+    """node2 gone as a powered-off machine is: its cable out (the host side of its veth down). Nothing reaches it
+    (SSH, etcd peer and client traffic, BGP) and it reaches nothing (its kubelet stops renewing its lease)."""
+    node = config.NODES_BY_NAME[NODE_DOWN]
+    started = time.monotonic()
+    run_cmd(["ip", "link", "set", node.veth, "down"])
+    api.wait_for(f"{NODE_DOWN} NotReady", lambda: not _node_ready(NODE_DOWN), 120)
+    return f"{NODE_DOWN} off the network (link {node.veth} down): NotReady after {time.monotonic() - started:.0f}s"
+
+
+def node_down_undo() -> str:
+    node = config.NODES_BY_NAME[NODE_DOWN]
+    was_down = power_on_network(node)
+    api.wait_for(f"SSH to {NODE_DOWN}", lambda: api.ssh(node.ip, "true", check=False).returncode == 0, 120)
+    api.resync_pods(NODE_DOWN)      # node Ready again; its pods Ready again (kwok marks them Ready only once)
+    api.wait_for(f"StatefulSet developer-center/{cluster.STATEFUL[0]} Ready",
+                 lambda: api._statefulset_ready(api._info().bin_dir), 180)  # pylint: disable=protected-access
+    return f"{NODE_DOWN} {'back on the network' if was_down else 'was not down'}; its pods Ready"
+
+
 FAULTS = {
     "app-base-1": (app_base_inject, app_base_undo, "developer-center/app-base scaled to 1 replica"),
     "crashloop": (crashloop_inject, crashloop_undo, "a developer-center pod in CrashLoopBackOff, restarts growing"),
@@ -537,9 +573,11 @@ FAULTS = {
     "bgp-down": (bgp_inject, bgp_undo, "BIRD stopped on node1, its BGP sessions down"),
     "partition": (partition_inject, partition_undo,
                   "node2 cut off from the apiserver: NotReady, its StatefulSet pod evicted and stuck Terminating"),
+    "node-down": (node_down_inject, node_down_undo,
+                  "node2 off the network as if powered off: unreachable, NotReady, its BGP sessions and etcd member down"),
 }
 # `all` is what the incident runbook repairs; a partition is a drill the runbook must survive, not repair: by name only.
-DRILLS = ("partition",)
+DRILLS = ("partition", "node-down")
 
 
 def run(action: str, names: list[str]) -> int:

@@ -16,7 +16,9 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.kubeops.runbook.plugins.module_utils import _findings
-from ansible_collections.kubeops.runbook.plugins.plugin_utils import _exports, _history, _report, _rules, _slices
+from ansible_collections.kubeops.runbook.plugins.plugin_utils import (
+    _causes, _exports, _flapping, _history, _report, _rules, _slices,
+)
 from ansible_collections.kubeops.runbook.plugins.plugin_utils._findings_action import LOST_FACT, recorded_findings
 
 LEVELS = list(_report.FAIL_LEVELS)
@@ -46,6 +48,9 @@ ARGUMENT_SPEC: dict[str, t.Any] = {
     "prometheus_textfile": {"type": "path"},
     "junit_file": {"type": "path"},
     "junit_fail_on": {"type": "str", "default": "critical", "choices": LEVELS},
+    "flapping_runs": {"type": "int", "default": _flapping.RUNS},
+    "flapping_changes": {"type": "int", "default": _flapping.CHANGES},
+    "group_by_cause": {"type": "bool", "default": True},
 }
 # How many finding keys the job artifacts (set_stats) list as new and resolved; the counts are always complete.
 STATS_KEYS = 100
@@ -78,6 +83,10 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(str(exc)) from exc
         if not 2 <= args["trend_runs"] <= 365:
             raise AnsibleActionFail(f"trend_runs must be between 2 and 365, got {args['trend_runs']}")
+        try:
+            _flapping.check_options(args["flapping_runs"], args["flapping_changes"])
+        except _flapping.FlappingError as exc:
+            raise AnsibleActionFail(str(exc)) from exc
         if args["cluster"] is not None and not args["cluster"].strip():
             raise AnsibleActionFail("cluster must be a non-empty name, got an empty string")
         if args["merge"] and not args["slice_dir"]:
@@ -123,6 +132,16 @@ class ActionModule(ActionBase):
         except (KeyError, TypeError):
             found = {}
         cache[host] = found
+        return found
+
+    def _addresses(self, task_vars: dict, hosts: t.Iterable[str]) -> dict[str, list[str]]:
+        """{host: [its ansible_host]} of the targeted hosts whose ansible_host is set and is not a template: the
+        addresses other hosts' findings (BGP peers, etcd URLs) name a host that is down by."""
+        found = {}
+        for host in hosts:
+            address = self._hostvars(task_vars, host).get("ansible_host")
+            if isinstance(address, str) and address and "{" not in address:
+                found[host] = [address]
         return found
 
     def _reachability(self, targeted: list[str], task_vars: dict, findings_by_host: dict) -> dict[str, tuple[str, str]]:
@@ -212,6 +231,11 @@ class ActionModule(ActionBase):
             report = _report.build_report(cluster, started, finished, findings, previous, dict(baselines) or None,
                                           inspected=(inspected | {"localhost"}) if targeted else None)
             report = _rules.apply_to_report(report, args["rules"], moment)
+            # flapping: the last runs of the cluster in one query; the causes: one pass over the findings
+            report = _flapping.mark(report, history.recent_runs(cluster, args["flapping_runs"] - 1),
+                                    args["flapping_runs"], args["flapping_changes"])
+            if args["group_by_cause"]:
+                report = _causes.mark(report, self._addresses(task_vars, targeted))
             keys = _report.key_statuses(report["findings"])
             report["trends"] = history.trends(cluster, args["trend_runs"], current={
                 "started": started, "finished": finished, "status": report["summary"]["status"], "findings": keys})
@@ -249,6 +273,8 @@ class ActionModule(ActionBase):
             "should_notify": _report.at_or_above(status, args["notify_on"]),
             "notify_text": _report.notify_text(report, html, args["notify_limit"]),
             "silences": report["silences"],
+            "flapping": report["flapping"]["keys"],
+            "causes": report.get("causes", []),
             "routes": routes,
             "slices": merged["slices"] - 1 if merged is not None else 0,
             "stats": {
@@ -258,6 +284,9 @@ class ActionModule(ActionBase):
                 "new_since_last": len(report["new_since_last"]), "new": report["new_since_last"][:STATS_KEYS],
                 "resolved_since_last": len(report["resolved_since_last"]),
                 "resolved": report["resolved_since_last"][:STATS_KEYS],
+                "flapping": len(report["flapping"]["keys"]),
+                "causes": [{"key": c["key"], "what": c["what"], "consequences": c["consequences"]}
+                           for c in report.get("causes", [])[:STATS_KEYS]],
                 "report": {k: os.path.abspath(v) for k, v in paths.items()},
                 "slices": merged["slices"] - 1 if merged is not None else 0,
             },

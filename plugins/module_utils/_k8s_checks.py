@@ -309,7 +309,9 @@ def pod_findings(pods: list[dict], namespaces: t.Collection[str] | None = None, 
         host = node_hosts.get(node, node) if node else None
         phase = status.get("phase") or "Unknown"
         ready, total = pod_ready(pod)
-        base = {"phase": phase, "ready": f"{ready}/{total}", "node": node, "restarts": current.get(key, 0)}
+        base = {"phase": phase, "ready": f"{ready}/{total}", "node": node, "restarts": current.get(key, 0),
+                # what the report needs to group a workload's or a Service's finding under a Node that is down
+                "owner": pod_owner(pod), "labels": dict((pod.get("metadata") or {}).get("labels") or {})}
         bad = []
         if status.get("reason") == "Evicted":
             bad.append(finding("pods.waiting", key, CRITICAL, f"Evicted: {status.get('message') or ''}".strip(),

@@ -108,6 +108,33 @@ options:
     type: int
     default: 30
     version_added: 1.1.0
+  flapping_runs:
+    description:
+      - Runs (this one included) in which a finding's status changes are counted to mark it flapping, 3 to 365.
+      - The history is read once for all findings (C(docs/report.md)).
+    type: int
+    default: 10
+    version_added: 2.0.0
+  flapping_changes:
+    description:
+      - A finding whose status changed this many times or more in the last O(flapping_runs) runs is marked
+        C(flapping) (V(true)), with C(flapping_statuses) (oldest first, this run last, V(null) where its host was not
+        inspected). At least 2, less than O(flapping_runs).
+    type: int
+    default: 3
+    version_added: 2.0.0
+  group_by_cause:
+    description:
+      - One cause first. When a host is down (C(host.reachable) critical, unreachable or lost) or a Node NotReady, the
+        findings that follow from it (its Node, its pods and their workloads and Services, the BGP sessions and the
+        etcd member naming its address or name, the etcd quorum warning) get C(caused_by) with the key of that root
+        finding, and the root gets C(consequences), their count. The Markdown and HTML reports show them under their
+        cause and start with e.g. C(node2 is down (7 findings follow from it)).
+      - Nothing is removed and no status changes; the counts still count every finding. Matching is exact on the
+        host's inventory name, its Node's name and its C(ansible_host) (C(docs/report.md)).
+    type: bool
+    default: true
+    version_added: 2.0.0
   report_mode:
     description:
       - File mode of the report files (octal string, or an integer), C(latest.json) included. Reports hold log lines,
@@ -327,6 +354,21 @@ routes:
   type: dict
   sample: {"etcd-oncall": "### Inspection lab: CRITICAL"}
   version_added: 1.1.0
+flapping:
+  description: The keys of the findings marked flapping (O(flapping_changes) or more status changes in the last
+    O(flapping_runs) runs).
+  returned: success, except for a slice
+  type: list
+  elements: str
+  sample: ["services.endpoints:product/oltp-gateway-1-3-0"]
+  version_added: 2.0.0
+causes:
+  description: The roots that findings follow from (O(group_by_cause)), most consequences first.
+  returned: success, except for a slice
+  type: list
+  elements: dict
+  sample: [{"key": "host.reachable:node2", "what": "node2 is down", "status": "critical", "consequences": 7}]
+  version_added: 2.0.0
 slices:
   description: How many slices' partials the merge step merged (0 for an unsliced run).
   returned: success, except for a slice
@@ -343,6 +385,8 @@ stats:
   description:
     - The outcome for AWX job artifacts (the C(report) role publishes it with C(set_stats) as C(kubeops_inspection)),
       so that a workflow can branch on it. C(new) and C(resolved) list at most 100 keys; the counts are complete.
+    - Since 2.0.0 also C(flapping), how many findings are flapping, and C(causes), the roots findings follow from
+      (C(key), C(what), C(consequences)).
   returned: success
   type: dict
   sample: {"cluster": "lab", "status": "critical", "summary": {"status": "critical", "ok": 120, "critical": 1},

@@ -223,6 +223,25 @@ class History:
                                "now": newest.get(key, "absent" if current else "ok")}
                               for key in recurring]}
 
+    def recent_runs(self, cluster: str, limit: int) -> list[dict]:
+        """The last ``limit`` runs of the cluster, oldest first, each {id, findings: {key: status}, hosts: {key: host}}
+        with the keys that were not ok: one query, whatever the number of findings (the flapping marks read it)."""
+        try:
+            rows = self._db.execute(
+                "SELECT r.id, f.key, f.status, f.host FROM "
+                "(SELECT id FROM runs WHERE cluster = ? ORDER BY id DESC LIMIT ?) AS r "
+                "LEFT JOIN findings AS f ON f.run_id = r.id AND f.status != 'ok' ORDER BY r.id",
+                (cluster, max(0, int(limit)))).fetchall()
+        except sqlite3.Error as exc:
+            raise HistoryError(f"cannot read inspection history {self.path}: {exc}") from exc
+        runs: dict[int, dict] = {}
+        for run_id, key, status, host in rows:
+            run = runs.setdefault(run_id, {"id": run_id, "findings": {}, "hosts": {}})
+            if key is not None:
+                run["findings"][key] = status
+                run["hosts"][key] = host
+        return list(runs.values())
+
     def runs(self, cluster: str) -> list[dict]:
         """All runs of a cluster, oldest first (for tools and tests)."""
         try:

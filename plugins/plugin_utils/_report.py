@@ -20,6 +20,7 @@ from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (
     CATEGORIES, CRITICAL, OK, STATUSES, UNKNOWN, FindingError, finding, finding_key, rank, summarize,
 )
 from ansible_collections.kubeops.runbook.plugins.module_utils._redact import redact_text
+from ansible_collections.kubeops.runbook.plugins.plugin_utils._causes import line as cause_line
 from ansible_collections.kubeops.runbook.plugins.plugin_utils._history import compare
 
 try:
@@ -253,7 +254,10 @@ def notify_text(report: dict, report_path: str | None = None, limit: int = 5) ->
              f"{md_escape(report['finished'])} - " + ", ".join(f"{s} {summary[s]}" for s in reversed(STATUSES)),
              f"new since last run: {len(report['new_since_last'])}, resolved: {len(report['resolved_since_last'])}"
              + (f", silenced: {summary['silenced']}" if summary.get("silenced") else "")]
-    wrong = [f for f in report["findings"] if f["status"] != OK and not f.get("silenced")]   # silenced: not notified
+    if report.get("causes"):
+        lines.insert(1, md_escape(cause_line(report["causes"], HEADLINE_CAUSES)))
+    # silenced: not notified; what follows from a cause: the cause's line says how many
+    wrong = [f for f in report["findings"] if f["status"] != OK and not f.get("silenced") and not f.get("caused_by")]
     for item in wrong[:limit]:
         where = f" @{md_escape(item['host'])}" if item.get("host") and item["host"] != item["target"] else ""
         lines.append(f"- **{item['status']}** {md_escape(item['id'])} {md_escape(item['target'])}{where}: "
@@ -324,6 +328,8 @@ def trend_chart(trends: t.Mapping | None) -> dict | None:
 # The HTML report lists every ok check row by row up to this many; above it (a fleet: 2,000 hosts have ~55,000 ok
 # checks, 32 MB of rows) it shows how many ok checks of each kind ran on how many hosts, and the JSON has every one.
 OK_ROWS_LIMIT = 2000
+# How many causes the report's first line names (most consequences first); the section lists them all.
+HEADLINE_CAUSES = 3
 
 
 class Entry:
@@ -386,9 +392,18 @@ def view_model(report: dict) -> dict:
         result.sort(key=lambda g: (-rank(g["status"]), g["category"]))
         return result
 
-    attention = [f for f in report["findings"] if f["status"] != OK]
+    # One cause first: a finding that follows from a host that is down (``caused_by``) is shown under its cause,
+    # not again among the others; the counts of the summary still count it.
+    attention = [f for f in report["findings"] if f["status"] != OK and not f.get("caused_by")]
     fine = [f for f in report["findings"] if f["status"] == OK]
     by_key = {finding_key(f): f for f in report["findings"]}
+    followers: dict[str, list[dict]] = {}
+    for item in report["findings"]:
+        if item.get("caused_by"):
+            followers.setdefault(item["caused_by"], []).append(item)
+    causes = [dict(cause, root=Entry(by_key[cause["key"]], new),
+                   entries=[Entry(f, new) for f in sort_findings(followers.get(cause["key"], []))])
+              for cause in report.get("causes") or () if cause["key"] in by_key]
     return {
         "r": report,
         "statuses": list(reversed(STATUSES)),
@@ -403,6 +418,11 @@ def view_model(report: dict) -> dict:
                         or {f["host"] for f in report["findings"] if f.get("host")}),
         "trend": trend_chart(report.get("trends")),
         "recurring": list((report.get("trends") or {}).get("recurring") or []),
+        "causes": causes,
+        "headline": cause_line(causes, HEADLINE_CAUSES),
+        "followers": sum(len(c["entries"]) for c in causes),
+        "flapping": [Entry(by_key[k], new) for k in (report.get("flapping") or {}).get("keys") or () if k in by_key],
+        "flapping_runs": (report.get("flapping") or {}).get("runs"),
     }
 
 
