@@ -3,10 +3,14 @@ objects captured on the lab: nodes, /version, etcd endpoint status, kube-proxy a
 from __future__ import annotations
 
 import copy
+import importlib
 import json
+import types
 from pathlib import Path
 
 import pytest
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar
 
 from ansible_collections.kubeops.runbook.plugins.module_utils import _etcd as E
 from ansible_collections.kubeops.runbook.plugins.module_utils import _versions as V
@@ -230,3 +234,56 @@ def test_bad_known_bad_file(tmp_path):
 def test_shipped_list_is_sourced():
     assert len(BUILTIN) >= 5
     assert all(e["url"] and e["url"].startswith("https://github.com/") for e in BUILTIN)
+
+
+def skew_action(args: dict, hostvars: dict):
+    """The version_skew_info action as Ansible runs it on localhost: everything real, no module is sent anywhere."""
+    module = importlib.import_module("ansible_collections.kubeops.runbook.plugins.action.version_skew_info")
+    task = types.SimpleNamespace(args=dict(args), async_val=0, check_mode=False, delegate_to=None, delegate_facts=False,
+                                 run_once=False, action="kubeops.runbook.version_skew_info",
+                                 get_name=lambda: "Compare the versions")
+    connection = types.SimpleNamespace(_shell=types.SimpleNamespace(tmpdir="/tmp/x"))
+    task_vars = {"inventory_hostname": "localhost", "ansible_facts": dict(hostvars["localhost"]["ansible_facts"]),
+                 "hostvars": hostvars, "groups": {"all": [h for h in hostvars if h != "localhost"]}}
+    plugin = module.ActionModule(task, connection, None, DataLoader(), Templar(loader=DataLoader(), variables=task_vars))
+    return plugin.run(task_vars=task_vars)
+
+
+def lab_hostvars() -> dict:
+    """Where a daily inspection run leaves the findings: the API check's and the etcd check's on localhost / master1,
+    each host's versions.host on that host."""
+    findings = lab_run()
+    local = [f for f in findings if f["id"] in ("control_plane_services.api", "nodes.ready")]
+    etcd = [f for f in findings if f["id"].startswith("etcd.")]
+    hosts = {f["host"]: f for f in findings if f["id"] == "versions.host"}
+    return {"localhost": {"ansible_facts": {"kubeops_findings": local}},
+            "master1": {"ansible_facts": {"kubeops_findings": etcd + [hosts["master1"]]}},
+            "node1": {"ansible_facts": {"kubeops_findings": [hosts["node1"]]}},
+            "node2": {"ansible_facts": {"kubeops_findings": [hosts["node2"]]}},
+            "mw1": {}}
+
+
+def test_action_reads_every_hosts_findings_and_records_on_localhost():
+    hostvars = lab_hostvars()
+    result = skew_action({}, hostvars)
+    assert not result.get("failed")
+    statuses = {f["id"]: f["status"] for f in result["findings"]}
+    assert statuses == {"versions.kube_apiserver": "ok", "versions.kubelet": "ok", "versions.kube_proxy": "ok",
+                        "versions.kubectl": "ok", "versions.etcd": "ok"}
+    assert result["known_bad_entries"] == len(BUILTIN)
+    # appended to what localhost already had
+    assert result["ansible_facts"]["kubeops_findings"] == hostvars["localhost"]["ansible_facts"]["kubeops_findings"] \
+        + result["findings"]
+
+
+def test_action_bad_file_is_unknown_for_every_component(tmp_path):
+    bad = tmp_path / "ours.yml"
+    bad.write_text("- {component: etcd, from: 3.4.23, reason: ''}\n")
+    result = skew_action({"known_bad_files": [str(bad)]}, lab_hostvars())
+    assert result["failed"] is False
+    assert {f["id"] for f in result["findings"]} == set(V.FINDING_IDS.values())
+    assert {f["status"] for f in result["findings"]} == {"unknown"}
+    assert result["findings"][0]["summary"] == f"check could not run: {bad}[0]: reason must be a non-empty string"
+    result = skew_action({"kubectl_max_skew": "one"}, lab_hostvars())
+    assert {f["status"] for f in result["findings"]} == {"unknown"}
+    assert "kubectl_max_skew" in result["findings"][0]["summary"]
