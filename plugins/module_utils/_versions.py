@@ -21,13 +21,13 @@ version either way.
 """
 from __future__ import annotations
 
-import json
 import re
 import typing as t
 
 from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (
     CRITICAL, OK, UNKNOWN, WARNING, finding, one_line, worst,
 )
+from ansible_collections.kubeops.runbook.plugins.module_utils._hygiene import HygieneError, parse_kubectl_version
 
 Version = t.Tuple[int, int, int]
 
@@ -286,13 +286,11 @@ def parse_kube_proxy_version(text: str) -> str | None:
 
 
 def parse_kubectl_client_version(text: str) -> str | None:
-    """``kubectl version --client -o json`` -> clientVersion.gitVersion."""
+    """``kubectl version --client -o json`` -> clientVersion.gitVersion (read as the kubectl skew check reads it)."""
     try:
-        data = json.loads(text or "")
-    except ValueError:
+        git = parse_kubectl_version(text or "")["client_git"]
+    except HygieneError:
         return None
-    client = data.get("clientVersion") if isinstance(data, dict) else None
-    git = client.get("gitVersion") if isinstance(client, dict) else None
     return str(git) if git else None
 
 
