@@ -150,6 +150,7 @@ def repair() -> None:
     wait_for("kube-apiserver /readyz", lambda: kubectl(info.bin_dir, "get", "--raw", "/readyz", check=False).returncode == 0,
              timeout=120)
     ensure_statefulset(info.bin_dir)
+    ensure_node_versions(info.bin_dir)
     for node in config.NODES:
         if "kube_node" in node.groups:
             age = _lease_age(info.bin_dir, node.name)
@@ -190,6 +191,21 @@ def ensure_statefulset(bin_dir: Path) -> None:
         return
     log(f"creating StatefulSet developer-center/{name} (one replica, its data on a local volume of {cluster.STATEFUL[1]})")
     kubectl(bin_dir, "apply", "-f", "-", input=cluster.statefulset_manifests())
+
+
+def ensure_node_versions(bin_dir: Path) -> None:
+    """Nodes of a lab built before the lab set their versions report kwok's (kwok-0.6.1): give them the lab's
+    Kubernetes release (``cluster.node_versions()``), which kwok keeps from then on."""
+    found = json.loads(kubectl(bin_dir, "get", "nodes", "-o", "json").stdout)
+    wanted = cluster.node_versions()
+    for item in found.get("items") or []:
+        info = (item.get("status") or {}).get("nodeInfo") or {}
+        if all(info.get(k) == v for k, v in wanted.items()) or not str(info.get("kubeletVersion", "")).startswith("kwok"):
+            continue
+        name = item["metadata"]["name"]
+        log(f"{name}: its kubelet reported version {info.get('kubeletVersion')!r}: set to {wanted['kubeletVersion']}")
+        kubectl(bin_dir, "patch", "node", name, "--subresource=status", "--type=merge",
+                "-p", json.dumps({"status": {"nodeInfo": wanted}}))
 
 
 def _statefulset_ready(bin_dir: Path) -> bool:

@@ -27,7 +27,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.kubeops.runbook.plugins.module_utils import (
     _calico, _certs, _disk, _etcd, _findings, _hygiene, _logscan, _middleware, _middleware_mysql, _middleware_nginx,
-    _middleware_rabbitmq, _middleware_redis, _systemd,
+    _middleware_rabbitmq, _middleware_redis, _systemd, _versions,
 )
 
 COLLECTION = "kubeops.runbook"
@@ -97,6 +97,9 @@ CHECKS: dict[str, Check] = {
     # the cluster's etcd, from the etcd host that runs it (in playbooks/daily_inspection.yml: the first of the play)
     "etcd_cluster_info": Check(_etcd.ARGUMENT_SPEC, _etcd.inspect, _etcd.failure_targets, (_etcd.EtcdError, OSError),
                                scope="cluster"),
+    # the versions of kube-proxy and kubectl installed here (version_skew_info compares the fleet on the controller)
+    "component_versions": Check(_versions.ARGUMENT_SPEC, _versions.inspect, _versions.failure_targets,
+                                (_versions.VersionError,), module="host_inspection_info"),
     # the middleware's own logs, after nginx_info in the same call (what middleware_inspection's log task scans)
     "middleware_log_scan": Check(_logscan.ARGUMENT_SPEC, _logscan.inspect, _logscan.failure_targets,
                                  (_logscan.LogScanError,), module="log_scan", prepare=_with_nginx_logs),

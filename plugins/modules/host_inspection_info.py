@@ -46,12 +46,19 @@ options:
     required: true
     suboptions:
       check:
-        description: Which check; the name of the single-purpose module that runs it alone, or V(middleware_log_scan).
+        description:
+          - Which check; the name of the single-purpose module that runs it alone, or V(middleware_log_scan), or
+            V(component_versions).
+          - V(component_versions) (since 2.0.0) reads the versions of kube-proxy (C(kube-proxy --version)) and kubectl
+            (C(kubectl version --client)) installed on the host, options C(components) (V(kube-proxy), V(kubectl)),
+            C(kube_proxy), C(kubectl) (names or paths) and C(bin_dirs) (searched before PATH); one V(ok)
+            C(versions.host) finding with them in its details, which M(kubeops.runbook.version_skew_info) compares
+            across the fleet.
         type: str
         required: true
         choices: [systemd_unit_info, log_scan, disk_usage_info, cert_expiry_info, host_hygiene_info, nginx_info,
                   redis_info, rabbitmq_info, mysql_info, tcp_service_info, calico_bgp_info, etcd_cluster_info,
-                  middleware_log_scan]
+                  component_versions, middleware_log_scan]
       options:
         description:
           - The options of the check, as its single-purpose module takes them (without its deprecated C(host)).

@@ -60,6 +60,10 @@ def test_healthy_lab_report(healthy_run, lab):
     # the host roles and the cluster role all contributed
     categories = {f["category"] for f in first["findings"]}
     assert {"control_plane_services", "node_services", "middleware", "host"} <= categories, categories
+    # the fleet's versions, compared once before the report (kube-proxy on node1/node2, kubectl on master1)
+    assert {f["id"] for f in first["findings"] if f["category"] == "versions"} == {
+        "versions.host", "versions.kube_apiserver", "versions.kubelet", "versions.kube_proxy", "versions.kubectl",
+        "versions.etcd"}
     html = next(report_dir.glob("inspection-*.html")).read_text(encoding="utf-8")
     assert "<script" not in html.lower()
 
