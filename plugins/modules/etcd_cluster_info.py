@@ -17,6 +17,8 @@ description:
   - With O(backup_dir) set, also reports the age of the newest snapshot there (C(backups.etcd_snapshot)). Empty files,
     files dated in the future and files changed after M(kubeops.runbook.etcd_snapshot) verified them never count; a
     verified snapshot is aged by when it was verified, one taken by other tools (no verification record) by its mtime.
+  - The daily inspection checks the snapshots with M(kubeops.runbook.etcd_backup_info) on each etcd host that takes
+    backups instead.
   - etcdctl missing is an C(unknown) finding; no member answering is a critical C(etcd.quorum) finding.
 author:
   - kubeops.runbook maintainers (@kubeops)
