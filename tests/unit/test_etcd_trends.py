@@ -231,3 +231,31 @@ def test_registered_host_check_labels_the_host(tmp_path):
     bad, result = H.run_one(None, "etcd_backup_info", {"backup_dir": str(tmp_path), "warning_hours": "soon"}, "node1", {})
     assert "error" in result and [(f["id"], f["target"], f["status"]) for f in bad] == [
         ("backups.etcd_snapshot", str(tmp_path), "unknown")]
+
+
+# -- which etcd hosts take backups (roles/cluster_inspection/defaults/main.yml) ---------------------------------
+def _backup_hosts(etcd_hosts: list[str], hostvars: dict, **variables) -> list[str]:
+    import yaml
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+    value = yaml.safe_load((Path(__file__).resolve().parents[2] / "roles" / "cluster_inspection" / "defaults"
+                            / "main.yml").read_text())["cluster_inspection_etcd_backup_hosts"]
+    try:    # ansible-core 2.19+ templates only what is marked trusted (a role's defaults are)
+        from ansible.template import trust_as_template  # pylint: disable=import-outside-toplevel
+        value = trust_as_template(value)
+    except ImportError:
+        pass
+    hostvars = {h: {"inventory_hostname": h, **hostvars.get(h, {})} for h in etcd_hosts}
+    return Templar(loader=DataLoader(), variables={"groups": {"etcd": etcd_hosts}, "hostvars": hostvars,
+                                                   **variables}).template(value)
+
+
+def test_backup_hosts_follow_the_etcd_backup_settings():
+    lab = ["master1", "node1", "node2"]
+    assert _backup_hosts(lab, {}) == ["master1"]                       # the lab: etcd_backup.yml's host, no schedule
+    assert _backup_hosts(lab, {}, etcd_backup_host="node1") == ["node1"]
+    scheduled = {"node2": {"etcd_backup_schedule": "*:0/15"}, "node1": {"etcd_backup_schedule": ""}}
+    assert _backup_hosts(lab, scheduled) == ["master1", "node2"]
+    every = {h: {"etcd_backup_schedule": "*:0/15"} for h in lab}
+    assert _backup_hosts(lab, every) == lab
+    assert _backup_hosts([], {}) == []
