@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 import typing as t
@@ -213,8 +214,12 @@ def _url_host(url: str) -> str:
 # -- assessment ----------------------------------------------------------------------------------------------
 def cluster_findings(members: list[dict], statuses: dict[str, dict], healths: dict[str, dict], alarms: list[dict],
                      member_hosts: dict | None = None, quota_bytes: int = 2 * 2 ** 30,
-                     db_warning_percent: float = 80, db_critical_percent: float = 95) -> list[dict]:
-    """etcd.member per member, etcd.quorum, etcd.leader, etcd.alarms, etcd.db_size per member."""
+                     db_warning_percent: float = 80, db_critical_percent: float = 95,
+                     over_time: dict | None = None) -> list[dict]:
+    """etcd.member per member, etcd.quorum, etcd.leader, etcd.alarms, etcd.db_size per member; with ``over_time``
+    (``_etcd_trends``: quota_source, defrag_warning_percent, defrag_min_quota_percent) etcd.member_count and
+    etcd.defrag per member too."""
+    from ansible_collections.kubeops.runbook.plugins.module_utils import _etcd_trends  # pylint: disable=import-outside-toplevel
     from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (  # pylint: disable=import-outside-toplevel
         CRITICAL, OK, WARNING, by_threshold, finding)
     if quota_bytes <= 0:
@@ -254,9 +259,18 @@ def cluster_findings(members: list[dict], statuses: dict[str, dict], healths: di
             findings.append(finding("etcd.db_size", name, level,
                                     f"DB {status['db_size'] // 2 ** 20} MiB = {percent}% of the {quota_bytes // 2 ** 20} MiB quota",
                                     host=host, details={"db_size": status["db_size"], "db_size_in_use": status["db_size_in_use"],
-                                                        "quota_bytes": quota_bytes, "percent": percent}))
+                                                        "quota_bytes": quota_bytes, "percent": percent,
+                                                        "defrag_free_percent": _etcd_trends.defrag_share(status)[1],
+                                                        "quota_source": (over_time or {}).get("quota_source")}))
+            if over_time is not None:
+                findings.append(_etcd_trends.defrag_finding(name, host, status, quota_bytes,
+                                                            over_time["defrag_warning_percent"],
+                                                            over_time["defrag_min_quota_percent"]))
     total = len(voters)
     quorum = total // 2 + 1 if total else 1
+    count = _etcd_trends.member_count_finding(members) if over_time is not None else None
+    if count is not None:
+        findings.append(count)
     qdetails = {"members": total, "healthy": healthy, "quorum": quorum,
                 "raft_index": {id_to_name.get(s["member_id"], ep): s["raft_index"] for ep, s in statuses.items()}}
     if not total:
@@ -305,6 +319,8 @@ def cluster_findings(members: list[dict], statuses: dict[str, dict], healths: di
 
 SNAPSHOT_RECORD_SUFFIX = ".verified.json"
 SNAPSHOT_RECORD_SCHEMA = "kubeops.runbook/etcd-snapshot/v1"
+# the names etcd_snapshot gives the snapshots it verified (it writes the record before it gives the name)
+SNAPSHOT_NAME_RE = re.compile(r"^etcd-snapshot-\d{8}T\d{6}Z\.db$")
 FUTURE_SKEW_SECONDS = 300
 
 
@@ -313,9 +329,11 @@ def snapshot_findings(entries: list[dict] | None, directory: str, host: str | No
     """backups.etcd_snapshot: age of the newest snapshot that counts (entries of list_snapshots; None = no directory).
 
     An empty file, a file dated in the future (a clock that ran ahead: it would look fresh for ever) and a file changed
-    after its verification record was written never count. A snapshot with a matching record is aged by when it was
-    verified; one without a record (taken by other tools, such as a plain ``etcdctl snapshot save`` timer) by its mtime,
-    and the details say it is unverified. What does not count is named in the details.
+    after its verification record was written never count, nor a file named as etcd_snapshot names its verified
+    snapshots that has no record (etcd_snapshot writes the record before it gives the name: a snapshot of 1.0.0, or not
+    one of its). A snapshot with a matching record is aged by when it was verified; one without a record (taken by other
+    tools, such as a plain ``etcdctl snapshot save`` timer, which writes ``<name>.part`` and renames it when complete)
+    by its mtime, and the details say it is unverified. What does not count is named in the details.
     """
     from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (  # pylint: disable=import-outside-toplevel
         by_threshold, finding, rank)
@@ -334,6 +352,8 @@ def snapshot_findings(entries: list[dict] | None, directory: str, host: str | No
             ignored.append(f"{entry['name']} (changed since it was verified)")
         elif when > now + FUTURE_SKEW_SECONDS:
             ignored.append(f"{entry['name']} (dated in the future)")
+        elif entry.get("verified") is None and SNAPSHOT_NAME_RE.match(entry["name"]):
+            ignored.append(f"{entry['name']} (not verified: no verification record)")
         else:
             files.append({**entry, "when": when})
     ignored.sort()
@@ -385,8 +405,9 @@ def list_snapshots(directory: str, pattern: str = "*.db") -> list[dict] | None:
     result = []
     with os.scandir(directory) as it:
         for entry in it:
+            # hidden: the temporary files of etcd_snapshot (.etcd-snapshot-*) and of other tools, never a backup
             if entry.is_file(follow_symlinks=False) and fnmatch.fnmatch(entry.name, pattern) \
-                    and not entry.name.endswith(SNAPSHOT_RECORD_SUFFIX):
+                    and not entry.name.startswith(".") and not entry.name.endswith(SNAPSHOT_RECORD_SUFFIX):
                 st = entry.stat(follow_symlinks=False)
                 verified, taken = _record_of(entry.path, st)
                 result.append({"name": entry.name, "mtime": st.st_mtime, "size": st.st_size, "verified": verified,
@@ -399,7 +420,7 @@ Runner = t.Callable[[list, dict], "tuple[int, str, str]"]
 
 def run_cluster_check(run: Runner, params: dict, etcdctl: str, member_hosts: dict | None = None,
                       quota_bytes: int = 2 * 2 ** 30, db_warning_percent: float = 80,
-                      db_critical_percent: float = 95) -> dict:
+                      db_critical_percent: float = 95, over_time: dict | None = None) -> dict:
     """member list, endpoint status/health of every member, alarm list -> {members, endpoints, alarms, findings}.
 
     ``run(argv, env) -> (rc, stdout, stderr)`` is the process boundary.
@@ -447,7 +468,7 @@ def run_cluster_check(run: Runner, params: dict, etcdctl: str, member_hosts: dic
     except EtcdError:
         alarms = []
     findings = cluster_findings(members, statuses, healths, alarms, member_hosts, quota_bytes,
-                                db_warning_percent, db_critical_percent)
+                                db_warning_percent, db_critical_percent, over_time)
     endpoints = {url: {"status": statuses.get(url), "health": healths.get(url)} for url in urls}
     return {"members": members, "endpoints": endpoints, "alarms": alarms, "findings": findings}
 
@@ -456,7 +477,10 @@ def run_cluster_check(run: Runner, params: dict, etcdctl: str, member_hosts: dic
 ARGUMENT_SPEC: dict[str, dict] = {
     **ETCD_AUTH_SPEC,
     "member_hosts": {"type": "dict", "default": {}},
-    "quota_backend_bytes": {"type": "int", "default": 2 * 2 ** 30},
+    "quota_backend_bytes": {"type": "int"},
+    "etcd_unit": {"type": "str", "default": "etcd"},
+    "defrag_warning_percent": {"type": "float", "default": 50},
+    "defrag_min_quota_percent": {"type": "float", "default": 25},
     "db_size_warning_percent": {"type": "float", "default": 80},
     "db_size_critical_percent": {"type": "float", "default": 95},
     "backup_dir": {"type": "path"},
@@ -472,8 +496,15 @@ def inspect(module: t.Any, params: dict, host: str | None) -> dict:
     size and the snapshots in ``backup_dir``. The findings are the cluster's (no host), except those the member or the
     backup directory names. Raises EtcdError or OSError (what the module fails with)."""
     from ansible_collections.kubeops.runbook.plugins.module_utils._findings import finding  # pylint: disable=import-outside-toplevel
+    from ansible_collections.kubeops.runbook.plugins.module_utils import _etcd_trends  # pylint: disable=import-outside-toplevel
     del host
     etcdctl = find_etcdctl(params["etcdctl_path"])
+    if params.get("quota_backend_bytes"):
+        quota, source = params["quota_backend_bytes"], "the quota_backend_bytes option"
+    else:
+        quota, source = _etcd_trends.read_quota(module, params["etcd_unit"])
+    over_time = {"quota_source": source, "defrag_warning_percent": params["defrag_warning_percent"],
+                 "defrag_min_quota_percent": params["defrag_min_quota_percent"]}
 
     def run(argv: list, env: dict) -> tuple[int, str, str]:
         return module.run_command(argv, environ_update={**env, "LC_ALL": "C"})
@@ -482,13 +513,13 @@ def inspect(module: t.Any, params: dict, host: str | None) -> dict:
         result = {"members": [], "endpoints": {}, "alarms": [],
                   "findings": [finding("etcd.quorum", "cluster", "unknown", f"etcdctl not found ({params['etcdctl_path']})")]}
     else:
-        result = run_cluster_check(run, params, etcdctl, params["member_hosts"], params["quota_backend_bytes"],
-                                   params["db_size_warning_percent"], params["db_size_critical_percent"])
+        result = run_cluster_check(run, params, etcdctl, params["member_hosts"], quota,
+                                   params["db_size_warning_percent"], params["db_size_critical_percent"], over_time)
     if params["backup_dir"]:
         result["findings"] += snapshot_findings(list_snapshots(params["backup_dir"], params["backup_pattern"]),
                                                 params["backup_dir"], None, time.time(), params["backup_warning_hours"],
                                                 params["backup_critical_hours"], params["backup_missing_status"])
-    return {"etcdctl": etcdctl, **result}
+    return {"etcdctl": etcdctl, "quota_backend_bytes": quota, "quota_source": source, **result}
 
 
 def failure_targets(args: dict, label: str | None) -> list[tuple[str, str]]:

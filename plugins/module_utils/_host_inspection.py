@@ -26,8 +26,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.kubeops.runbook.plugins.module_utils import (
-    _calico, _certs, _disk, _etcd, _findings, _hygiene, _logscan, _middleware, _middleware_mysql, _middleware_nginx,
-    _middleware_rabbitmq, _middleware_redis, _systemd, _versions,
+    _calico, _certs, _disk, _etcd, _etcd_trends, _findings, _hygiene, _logscan, _middleware, _middleware_mysql,
+    _middleware_nginx, _middleware_rabbitmq, _middleware_redis, _systemd, _versions,
 )
 
 COLLECTION = "kubeops.runbook"
@@ -100,6 +100,9 @@ CHECKS: dict[str, Check] = {
     # the versions of kube-proxy and kubectl installed here (version_skew_info compares the fleet on the controller)
     "component_versions": Check(_versions.ARGUMENT_SPEC, _versions.inspect, _versions.failure_targets,
                                 (_versions.VersionError,), module="host_inspection_info"),
+    # the etcd snapshots of an etcd host that takes backups (its backup directory and copy_to)
+    "etcd_backup_info": Check(_etcd_trends.BACKUP_SPEC, _etcd_trends.inspect_backups, _etcd_trends.backup_failure_targets,
+                              (_etcd.EtcdError,)),
     # the middleware's own logs, after nginx_info in the same call (what middleware_inspection's log task scans)
     "middleware_log_scan": Check(_logscan.ARGUMENT_SPEC, _logscan.inspect, _logscan.failure_targets,
                                  (_logscan.LogScanError,), module="log_scan", prepare=_with_nginx_logs),

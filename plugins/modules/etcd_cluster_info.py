@@ -12,9 +12,13 @@ description:
   - Reads C(member list), then C(endpoint status) and C(endpoint health) of every member's client URL
     and C(alarm list); reports each member (down is critical), quorum (lost is critical), the leader,
     alarms such as C(NOSPACE), and the database size against the backend quota.
+  - Warns when the cluster has an even number of voting members or fewer than 3 (C(etcd.member_count)), and per member
+    when a defragmentation would free a large share of a database that has grown towards its quota (C(etcd.defrag)).
   - With O(backup_dir) set, also reports the age of the newest snapshot there (C(backups.etcd_snapshot)). Empty files,
     files dated in the future and files changed after M(kubeops.runbook.etcd_snapshot) verified them never count; a
     verified snapshot is aged by when it was verified, one taken by other tools (no verification record) by its mtime.
+  - The daily inspection checks the snapshots with M(kubeops.runbook.etcd_backup_info) on each etcd host that takes
+    backups instead.
   - etcdctl missing is an C(unknown) finding; no member answering is a critical C(etcd.quorum) finding.
 author:
   - kubeops.runbook maintainers (@kubeops)
@@ -28,9 +32,34 @@ options:
     type: dict
     default: {}
   quota_backend_bytes:
-    description: The members' C(--quota-backend-bytes) (etcd's default is 2 GiB).
+    description:
+      - The members' C(--quota-backend-bytes).
+      - Unset, it is read from the etcd unit (O(etcd_unit)) on this host - its C(--config-file), the
+        C(--quota-backend-bytes) flag of its C(ExecStart), or C(ETCD_QUOTA_BACKEND_BYTES) of its C(Environment) or
+        C(EnvironmentFile) - and is etcd's default of 2 GiB when the unit sets none or cannot be read (RV(quota_source)
+        says which). All members are assumed to have this host's quota.
+      - Before 2.0.0 the default was 2147483648 and the unit was not read.
     type: int
-    default: 2147483648
+  etcd_unit:
+    description: The systemd unit of etcd on this host, whose settings give the quota when O(quota_backend_bytes) is unset.
+    type: str
+    default: etcd
+    version_added: 2.0.0
+  defrag_warning_percent:
+    description:
+      - Share of a member's database, in percent, that a defragmentation would free (C((dbSize - dbSizeInUse) / dbSize))
+        above which its C(etcd.defrag) finding is a warning pointing to the etcd_maintenance runbook's defragmentation
+        (M(kubeops.runbook.etcd_defrag)).
+    type: float
+    default: 50
+    version_added: 2.0.0
+  defrag_min_quota_percent:
+    description:
+      - The C(etcd.defrag) warning needs the database at this percent of the quota at least (defragmenting a small
+        database is not worth its pause).
+    type: float
+    default: 25
+    version_added: 2.0.0
   db_size_warning_percent:
     description: Database size, in percent of O(quota_backend_bytes), that makes a warning.
     type: float
@@ -79,7 +108,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 findings:
-  description: C(etcd.*) and C(backups.etcd_snapshot) findings of the one model.
+  description: C(etcd.*) (C(etcd.member), C(etcd.quorum), C(etcd.member_count), C(etcd.leader), C(etcd.alarms),
+    C(etcd.db_size), C(etcd.defrag)) and C(backups.etcd_snapshot) findings of the one model.
   returned: always
   type: list
   elements: dict
@@ -109,6 +139,18 @@ etcdctl:
   description: Path of the etcdctl binary used; null when none was found.
   returned: always
   type: str
+quota_backend_bytes:
+  description: The quota the database sizes were measured against.
+  returned: always
+  type: int
+  sample: 2147483648
+  version_added: 2.0.0
+quota_source:
+  description: Where RV(quota_backend_bytes) came from (the option, the etcd unit, or etcd's default and why).
+  returned: always
+  type: str
+  sample: etcd's default (not set in the etcd unit)
+  version_added: 2.0.0
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -17,7 +17,8 @@ description:
     (M(kubeops.runbook.systemd_unit_info), M(kubeops.runbook.log_scan), M(kubeops.runbook.disk_usage_info),
     M(kubeops.runbook.cert_expiry_info), M(kubeops.runbook.host_hygiene_info), M(kubeops.runbook.nginx_info),
     M(kubeops.runbook.redis_info), M(kubeops.runbook.rabbitmq_info), M(kubeops.runbook.mysql_info),
-    M(kubeops.runbook.tcp_service_info), M(kubeops.runbook.calico_bgp_info), M(kubeops.runbook.etcd_cluster_info)); the
+    M(kubeops.runbook.tcp_service_info), M(kubeops.runbook.calico_bgp_info), M(kubeops.runbook.etcd_cluster_info),
+    M(kubeops.runbook.etcd_backup_info)); the
     same options give the same findings either way.
   - V(middleware_log_scan) is M(kubeops.runbook.log_scan) of the given C(files) after the log files the
     configuration of nginx declares, as found by an V(nginx_info) check earlier in the same call (C(error_log)
@@ -58,7 +59,7 @@ options:
         required: true
         choices: [systemd_unit_info, log_scan, disk_usage_info, cert_expiry_info, host_hygiene_info, nginx_info,
                   redis_info, rabbitmq_info, mysql_info, tcp_service_info, calico_bgp_info, etcd_cluster_info,
-                  component_versions, middleware_log_scan]
+                  component_versions, etcd_backup_info, middleware_log_scan]
       options:
         description:
           - The options of the check, as its single-purpose module takes them (without its deprecated C(host)).
