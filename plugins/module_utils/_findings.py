@@ -28,6 +28,7 @@ CATEGORIES = (
     "control_plane_services", "node_services", "nodes", "deployments", "pods", "services",
     "middleware", "logs", "disk", "calico", "etcd", "certificates", "workload_policy", "host",
     "backups", "daemonsets", "statefulsets", "jobs", "cronjobs", "persistentvolumeclaims", "horizontalpodautoscalers",
+    "capacity",
 )
 
 
