@@ -67,3 +67,37 @@ def test_a_node_over_its_requests_threshold_and_a_pool_that_cannot_lose_a_node(l
     assert [(f["id"], f["target"], f["status"]) for f in usage if f["id"] == "capacity.usage"] == [
         ("capacity.usage", "cluster", "ok")], usage
     assert result["api_requests"] == {"nodes": 1, "pods": 1}
+
+
+# -- the disk check on a kubelet host: thresholds before the kubelet's eviction ones ---------------------------
+KUBELET_CONFIG = "/tmp/kubeops-itest-kubelet-config.yaml"
+
+
+def _root_disk(lab, **options) -> dict:
+    from test_cluster_inspection import run_module
+    result = run_module(lab, "node1", "kubeops.runbook.host_inspection_info",
+                        {"checks": [{"check": "disk_usage_info", "options": {"paths": ["/"], **options}}]})
+    [root] = [f for f in result["findings"] if f["id"] == "disk.space" and f["target"] == "/"]
+    return root
+
+
+def test_disk_thresholds_come_before_the_kubelets_eviction_thresholds(lab):
+    """node1's kubelet is kwok: its unit's --config is a kwok Stage file, so the configured thresholds stay and the
+    finding says why. Given a KubeletConfiguration whose nodefs.available keeps 10 % more than is free today, the
+    warning moves below today's usage (the kubelet would evict at the critical level, still above it)."""
+    plain = _root_disk(lab)
+    assert plain["status"] == "ok" and plain["details"]["warning"] == 80, plain
+    assert "not a KubeletConfiguration" in plain["details"]["kubelet"]["note"], plain
+    used = plain["details"]["used_percent"]
+    free_kept = int(100 - used - 10)                      # the kubelet would evict ~10 % above today's usage
+    config = ("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
+              f"evictionHard:\n  nodefs.available: \"{free_kept}%\"\n")
+    lab.ssh("node1", f"cat > {KUBELET_CONFIG} <<'EOF'\n{config}EOF\n")
+    try:
+        root = _root_disk(lab, kubelet_config=KUBELET_CONFIG, kubelet_eviction_margin=20)
+    finally:
+        lab.ssh("node1", f"rm -f {KUBELET_CONFIG}", check=False)
+    assert root["status"] == "warning", root
+    assert root["details"]["critical"] == 100 - free_kept and root["details"]["warning"] == 100 - free_kept - 20, root
+    assert root["details"]["kubelet"]["signals"] == {"nodefs.available": {"hard": f"{free_kept}%", "soft": None}}
+    assert f"the kubelet evicts pods below {free_kept}% free (nodefs.available)" in root["summary"], root
