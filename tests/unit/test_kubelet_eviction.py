@@ -49,7 +49,7 @@ def test_kubeadm_drop_in_gives_the_config_path_through_environment(tmp_path):
 
 
 def test_kubelet_configuration_yaml():
-    got = E.parse_config((FIX / "kubelet-config.yaml").read_text())
+    got = E.parse_config((FIX / "kubelet-config.yaml.txt").read_text())
     assert got["hard"] == {"imagefs.available": "20%", "memory.available": "200Mi", "nodefs.available": "15%",
                            "nodefs.inodesFree": "5%"}
     assert got["soft"] == {"nodefs.available": "25%"}
@@ -61,14 +61,14 @@ def test_kubelet_configuration_yaml():
 
 def test_the_labs_kwok_config_is_no_kubelet_configuration():
     with pytest.raises(E.EvictionError, match="not a KubeletConfiguration"):
-        E.parse_config((FIX / "lab-stages.yaml").read_text())
+        E.parse_config((FIX / "lab-stages.yaml.txt").read_text())
 
 
 def test_thresholds_come_before_eviction(tmp_path):
     """nodefs.available hard 15 %, soft 25 %, imagefs.available hard 20 %, one filesystem for both: the kubelet evicts
     from 80 % used (75 % after the soft grace period), so the root filesystem warns from 70 % and is critical from
     80 %; /data is not the kubelet's and keeps 80/90."""
-    unit = f"ExecStart=/usr/bin/kubelet --config={FIX / 'kubelet-config.yaml'} --root-dir=/var/lib/kubelet"
+    unit = f"ExecStart=/usr/bin/kubelet --config={FIX / 'kubelet-config.yaml.txt'} --root-dir=/var/lib/kubelet"
     found = entries(72.0, 72.0)
     E.apply(found, dict(PARAMS), _disk.mount_of, unit=unit)
     assert (found[0]["space_warning"], found[0]["space_critical"]) == (70.0, 80.0)
@@ -104,7 +104,7 @@ def test_kubelet_defaults_without_config_and_stricter_configured_thresholds_stay
 def test_an_unreadable_config_keeps_the_thresholds_and_says_why():
     """The lab: the kubelet unit is kwok's, its --config a kwok Stage file."""
     text = "\n".join((FIX / name).read_text() for name in ("lab_kubelet.service", "lab_20-lab-stages.conf"))
-    text = text.replace("\\\n", " ").replace("/etc/kwok/lab-stages.yaml", str(FIX / "lab-stages.yaml"))
+    text = text.replace("\\\n", " ").replace("/etc/kwok/lab-stages.yaml", str(FIX / "lab-stages.yaml.txt"))
     found = entries(88.0)
     E.apply(found, dict(PARAMS), _disk.mount_of, unit=text)
     assert "space_warning" not in found[0]
