@@ -200,8 +200,9 @@ def pool_findings(nodes: list[dict], pods: list[dict], label: str | None = None)
                             "without_largest": _num(spare)}
             if requested > spare:
                 short.append(f"{res} {_show(res, requested)} requested, {_show(res, spare)} left without it")
-        nodes_text = f"{len(schedulable)} schedulable node(s)" + (f", cordoned and not counted: {', '.join(cordoned)}"
-                                                               if cordoned else "")
+        nodes_text = f"{len(schedulable)} schedulable node(s)"
+        if cordoned:
+            nodes_text += f", cordoned and not counted: {', '.join(cordoned)}"
         details.update({"nodes": sorted(_name(n) for n in schedulable), "cordoned": cordoned,
                         "largest": _name(largest) if largest is not None else None})
         if short:
@@ -282,12 +283,12 @@ def cluster_findings(checks: t.Collection[str], objects: dict[str, list[dict]], 
                                      options.get("capacity_requests_critical", 95), node_hosts)
         findings += pool_findings(nodes, objects.get("pods") or [], options.get("capacity_pool_label") or None)
     if "node_usage" in checks:
-        if metrics_lister is None:
-            from ansible_collections.kubeops.runbook.plugins.module_utils import _k8s  # pylint: disable=import-outside-toplevel
-            timeout = _k8s.request_timeout(options.get("request_timeout") or 30)
-            metrics_lister = lambda: node_metrics(api_client, timeout)  # noqa: E731
         try:
-            metrics = metrics_lister()
+            if metrics_lister is not None:
+                metrics = metrics_lister()
+            else:
+                from ansible_collections.kubeops.runbook.plugins.module_utils import _k8s  # pylint: disable=import-outside-toplevel
+                metrics = node_metrics(api_client, _k8s.request_timeout(options.get("request_timeout") or 30))
         except NotServed as exc:
             findings.append(finding("capacity.usage", "cluster", OK, f"usage not measured: {exc}",
                                     details={"served": False}))

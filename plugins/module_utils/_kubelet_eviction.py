@@ -95,7 +95,8 @@ def _yaml_map(text: str, key: str) -> dict[str, str] | None:
         rest = match.group(1)
         if rest.startswith("{"):
             body = rest.strip("{}")
-            return {_unquote(k): _unquote(v) for k, _, v in (p.partition(":") for p in body.split(",")) if k.strip()}
+            pairs = [pair.split(":", 1) for pair in body.split(",") if ":" in pair]
+            return {_unquote(name): _unquote(value) for name, value in pairs if name.strip()}
         out: dict[str, str] = {}
         for item in lines[index + 1:]:
             if not item.strip() or item.lstrip().startswith("#"):
