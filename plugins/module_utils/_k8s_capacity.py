@@ -188,13 +188,14 @@ def pool_findings(nodes: list[dict], pods: list[dict], label: str | None = None)
     findings = []
     for target, members in sorted(node_pools(nodes, label).items()):
         schedulable = [n for n in members if not (n.get("spec") or {}).get("unschedulable")]
-        cordoned = sorted(_name(n) for n in members if n not in schedulable)
-        largest = max(schedulable, key=lambda n: (node_allocatable(n)["cpu"], node_allocatable(n)["memory"]),
-                      default=None)
+        cordoned = sorted(_name(n) for n in members if (n.get("spec") or {}).get("unschedulable"))
+        alloc = [node_allocatable(n) for n in schedulable]
+        biggest = max(range(len(alloc)), key=lambda i: (alloc[i]["cpu"], alloc[i]["memory"]), default=None)
+        largest, largest_alloc = (schedulable[biggest], alloc[biggest]) if biggest is not None else (None, None)
         short, details = [], {}
         for res in (*RESOURCES, "pods"):
-            total = sum((node_allocatable(n)[res] for n in schedulable), Decimal(0))
-            spare = total - (node_allocatable(largest)[res] if largest is not None else Decimal(0))
+            total = sum((a[res] for a in alloc), Decimal(0))
+            spare = total - (largest_alloc[res] if largest_alloc is not None else Decimal(0))
             requested = sum((used_by.get(_name(n), {}).get(res, Decimal(0)) for n in members), Decimal(0))
             details[res] = {"requested": _num(requested), "allocatable": _num(total),
                             "without_largest": _num(spare)}
