@@ -268,10 +268,11 @@ def usage_findings(nodes: list[dict], metrics: list[dict], warning: float | None
 
 # -- the checks, as k8s_cluster_info runs them ----------------------------------------------------------------
 def cluster_findings(checks: t.Collection[str], objects: dict[str, list[dict]], options: dict,
-                     api_client: t.Any = None, metrics_lister: t.Callable[[], list[dict]] | None = None) -> list[dict]:
+                     api_client: t.Any = None, metrics_lister: t.Callable[[], list[dict]] | None = None,
+                     requests: dict[str, int] | None = None) -> list[dict]:
     """The findings of the checks ``capacity`` (requests per node, headroom per pool) and ``node_usage``.
 
-    ``metrics_lister()`` defaults to ``node_metrics(api_client, ...)``. metrics.k8s.io not registered at all is an ok
+    ``metrics_lister()`` defaults to ``node_metrics(api_client, ...)``, counted as ``requests["node_metrics"]``. metrics.k8s.io not registered at all is an ok
     ``capacity.usage`` finding that says usage was not measured (a cluster without metrics-server is a choice, not a
     fault, and an unknown every day would hide the real ones); registered but failing, or refused, is unknown.
     """
@@ -289,6 +290,8 @@ def cluster_findings(checks: t.Collection[str], objects: dict[str, list[dict]], 
                 metrics = metrics_lister()
             else:
                 from ansible_collections.kubeops.runbook.plugins.module_utils import _k8s  # pylint: disable=import-outside-toplevel
+                if requests is not None:
+                    requests["node_metrics"] = requests.get("node_metrics", 0) + 1
                 metrics = node_metrics(api_client, _k8s.request_timeout(options.get("request_timeout") or 30))
         except NotServed as exc:
             findings.append(finding("capacity.usage", "cluster", OK, f"usage not measured: {exc}",

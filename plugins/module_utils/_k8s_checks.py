@@ -986,7 +986,7 @@ def inspect_cluster(api_client: t.Any, options: dict, lister: t.Callable | None 
     if "namespaces" in checks:
         findings += namespace_findings(objects["namespaces"], options.get("expected_namespaces") or ())
     findings += _workload_kind_findings(checks, objects, unlisted, namespaces, options)
-    findings += _k8s_capacity.cluster_findings(checks, objects, options, api_client)
+    findings += _k8s_capacity.cluster_findings(checks, objects, options, api_client, requests=requests)
     restarts = pod_restart_counts(objects["pods"]) if "pods" in objects else {}
     snapshot = restart_snapshot(objects["pods"], options.get("now") or dt.datetime.now(dt.timezone.utc)) \
         if "pods" in objects else None

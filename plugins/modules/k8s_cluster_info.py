@@ -240,7 +240,9 @@ objects:
   type: dict
   sample: {nodes: 2, pods: 14, deployments: 8, daemonsets: 1, statefulsets: 1}
 api_requests:
-  description: HTTP LIST requests made per kind (pages); one LIST per kind, several pages for big clusters.
+  description:
+    - HTTP LIST requests made per kind (pages); one LIST per kind, several pages for big clusters.
+    - C(node_metrics) counts the one LIST of metrics.k8s.io NodeMetrics of the check V(node_usage).
   returned: always
   type: dict
   sample: {nodes: 1, pods: 1}

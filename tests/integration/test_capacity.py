@@ -63,9 +63,11 @@ def test_a_node_over_its_requests_threshold_and_a_pool_that_cannot_lose_a_node(l
     assert pool["status"] == "warning" and "cannot lose its largest node" in pool["summary"], pool
     assert pool["details"]["nodes"] == ["node1", "node2"], pool
     # the lab serves no metrics.k8s.io: usage is said to be unmeasured, not a failure
-    usage = k8s(lab, checks=["node_usage"])["findings"]
+    usage_result = k8s(lab, checks=["node_usage"])
+    usage = usage_result["findings"]
     assert [(f["id"], f["target"], f["status"]) for f in usage if f["id"] == "capacity.usage"] == [
         ("capacity.usage", "cluster", "ok")], usage
+    assert usage_result["api_requests"] == {"nodes": 1, "node_metrics": 1}
     assert result["api_requests"] == {"nodes": 1, "pods": 1}
 
 

@@ -180,8 +180,9 @@ def test_metrics_api_answers(answer, status, summary):
                                                            403: "Forbidden"}[answer])
         return FakeResponse({"kind": "NodeMetricsList", "items": METRICS[:1]})
 
+    requests: dict[str, int] = {}
     with mock.patch.object(rest.RESTClientObject, "request", request):
-        found = C.cluster_findings(["node_usage"], {"nodes": OVER_NODES[:1]}, {}, api_client=_client())
-    assert calls == ["https://198.18.0.11:6443/apis/metrics.k8s.io/v1beta1/nodes"]
+        found = C.cluster_findings(["node_usage"], {"nodes": OVER_NODES[:1]}, {}, api_client=_client(), requests=requests)
+    assert calls == ["https://198.18.0.11:6443/apis/metrics.k8s.io/v1beta1/nodes"] and requests == {"node_metrics": 1}
     [usage] = found
     assert usage["status"] == status and usage["summary"].startswith(summary), usage

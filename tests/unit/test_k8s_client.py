@@ -138,7 +138,7 @@ def test_inspect_cluster_lists_each_kind_once_for_a_big_cluster():
     assert result["objects"]["nodes"] == 2000 and result["objects"]["pods"] == 6000
     assert result["api_requests"] == {"nodes": 4, "deployments": 1, "pods": 12, "services": 1, "endpoints": 1,
                                       "daemonsets": 1, "statefulsets": 1, "jobs": 1, "cronjobs": 1,
-                                      "persistentvolumeclaims": 1, "horizontalpodautoscalers": 1}
+                                      "persistentvolumeclaims": 1, "horizontalpodautoscalers": 1, "node_metrics": 1}
     assert len(calls) == 1 + 4 + 1 + 12 + 1 + 1 + 6 + 1    # + the one LIST of NodeMetrics
     assert sorted(set(calls) - {"/version", "/apis/metrics.k8s.io/v1beta1/nodes"}) == sorted(by_kind)   # never per namespace
     assert sum(1 for f in result["findings"] if f["id"] == "nodes.ready") == 2000
