@@ -14,6 +14,7 @@ import os
 import re
 import typing as t
 
+from ansible_collections.kubeops.runbook.plugins.module_utils import _kubelet_eviction
 from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (
     OK, UNKNOWN, by_threshold, finding,
 )
@@ -144,16 +145,23 @@ def disk_findings(entries: list[dict], host: str | None, params: dict) -> list[d
             continue
         use = entry["usage"]
         pct = use["used_percent"]
-        status = by_threshold(pct, params.get("space_warning"), params.get("space_critical"))
+        # the kubelet's filesystems carry thresholds below its eviction ones (_kubelet_eviction.apply)
+        space_warning = entry.get("space_warning", params.get("space_warning"))
+        space_critical = entry.get("space_critical", params.get("space_critical"))
+        status = by_threshold(pct, space_warning, space_critical)
         where = "" if target == entry.get("mountpoint") else f" (on {entry.get('mountpoint')})"
         summary = (f"{pct:g}% used, {_human(use['avail_bytes'])} free of {_human(use['size_bytes'])}{where}"
                    if pct is not None else f"size 0, nothing to measure{where}")
         if pct is None:
             status = OK
+        hard = [f"{v['hard']} free ({k})" for k, v in ((entry.get("kubelet") or {}).get("signals") or {}).items()
+                if v.get("hard")]
+        if status != OK and hard:
+            summary += f"; the kubelet evicts pods below {', '.join(hard)}"
         findings.append(finding("disk.space", target, status, summary, host=host, details={
             **base, "used_percent": pct, "size_bytes": use["size_bytes"], "used_bytes": use["used_bytes"],
-            "avail_bytes": use["avail_bytes"], "warning": params.get("space_warning"),
-            "critical": params.get("space_critical")}))
+            "avail_bytes": use["avail_bytes"], "warning": space_warning, "critical": space_critical,
+            **({"kubelet": entry["kubelet"]} if entry.get("kubelet") else {})}))
         ipct = use["inodes_used_percent"]
         if ipct is None:
             findings.append(finding("disk.inodes", target, OK, f"no inode limit on this filesystem{where}", host=host,
@@ -197,6 +205,9 @@ ARGUMENT_SPEC: dict[str, dict] = {
     "space_critical": {"type": "float", "default": 90},
     "inodes_warning": {"type": "float", "default": 80},
     "inodes_critical": {"type": "float", "default": 90},
+    "kubelet_eviction": {"type": "bool", "default": True},
+    "kubelet_config": {"type": "path"},
+    "kubelet_eviction_margin": {"type": "float", "default": 5},
 }
 
 
@@ -214,6 +225,7 @@ def inspect(module: t.Any, params: dict, host: str | None) -> dict:
             return {"findings": disk_findings([problem], host, params), "mounts": []}
         mounts = []
     entries = collect(mounts, params["paths"])
+    _kubelet_eviction.apply(entries, params, mount_of)
     return {"findings": disk_findings(entries, host, params), "mounts": entries}
 
 

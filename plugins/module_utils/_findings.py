@@ -29,6 +29,7 @@ CATEGORIES = (
     "middleware", "logs", "disk", "calico", "etcd", "certificates", "workload_policy", "host",
     "backups", "daemonsets", "statefulsets", "jobs", "cronjobs", "persistentvolumeclaims", "horizontalpodautoscalers",
     "versions",
+    "capacity",
 )
 
 

@@ -17,6 +17,7 @@ import datetime as dt
 import re
 import typing as t
 
+from ansible_collections.kubeops.runbook.plugins.module_utils import _k8s_capacity
 from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (
     CRITICAL, OK, WARNING, by_threshold, could_not_run, finding,
 )
@@ -870,7 +871,8 @@ def hpa_findings(hpas: list[dict], namespaces: t.Collection[str] | None = None) 
 
 # -- orchestration: one LIST per kind, then the pure checks ---------------------------------------------------
 CHECKS = ("nodes", "deployments", "pods", "services", "workload_policy", "calico_node_pods", "namespaces",
-          "daemonsets", "statefulsets", "jobs", "cronjobs", "persistentvolumeclaims", "horizontalpodautoscalers")
+          "daemonsets", "statefulsets", "jobs", "cronjobs", "persistentvolumeclaims", "horizontalpodautoscalers",
+          "capacity", "node_usage")
 # What the daily inspection runs; "namespaces" is asked for by the incident runbook.
 DEFAULT_CHECKS = tuple(c for c in CHECKS if c != "namespaces")
 KINDS_FOR = {"nodes": ("nodes",), "deployments": ("deployments",), "pods": ("pods",),
@@ -878,7 +880,8 @@ KINDS_FOR = {"nodes": ("nodes",), "deployments": ("deployments",), "pods": ("pod
              "calico_node_pods": ("nodes", "pods"), "namespaces": ("namespaces",),
              "daemonsets": ("daemonsets",), "statefulsets": ("statefulsets",), "jobs": ("jobs", "cronjobs"),
              "cronjobs": ("cronjobs",), "persistentvolumeclaims": ("persistentvolumeclaims",),
-             "horizontalpodautoscalers": ("horizontalpodautoscalers",)}
+             "horizontalpodautoscalers": ("horizontalpodautoscalers",),
+             "capacity": ("nodes", "pods"), "node_usage": ("nodes",)}
 # The finding id of each check whose kinds a cluster may not serve (autoscaling/v2 before 1.23) or a user may not be
 # allowed to list: a LIST that fails for one of them is an unknown finding of that check, and the others still run.
 OPTIONAL_CHECK_IDS = {"daemonsets": "daemonsets.pods", "statefulsets": "statefulsets.replicas", "jobs": "jobs.failed",
@@ -923,6 +926,10 @@ def inspect_cluster(api_client: t.Any, options: dict, lister: t.Callable | None 
     """
     from ansible_collections.kubeops.runbook.plugins.module_utils import _k8s  # pylint: disable=import-outside-toplevel
     lister = lister or _k8s.list_all
+    try:
+        _k8s_capacity.validate(options)
+    except _k8s_capacity.CapacityError as exc:
+        raise CheckError(str(exc)) from None
     checks = [c for c in CHECKS if c in (options.get("checks") or DEFAULT_CHECKS)]
     namespaces = options.get("namespaces") or None
     node_hosts = options.get("node_hosts") or {}
@@ -981,6 +988,7 @@ def inspect_cluster(api_client: t.Any, options: dict, lister: t.Callable | None 
     if "namespaces" in checks:
         findings += namespace_findings(objects["namespaces"], options.get("expected_namespaces") or ())
     findings += _workload_kind_findings(checks, objects, unlisted, namespaces, options)
+    findings += _k8s_capacity.cluster_findings(checks, objects, options, api_client, requests=requests)
     restarts = pod_restart_counts(objects["pods"]) if "pods" in objects else {}
     snapshot = restart_snapshot(objects["pods"], options.get("now") or dt.datetime.now(dt.timezone.utc)) \
         if "pods" in objects else None

@@ -16,6 +16,13 @@ description:
   - Percentages are those C(df) and C(df -i) print (space used out of used plus available to unprivileged users).
   - Returns C(disk.space) and C(disk.inodes) findings per mount or path against percent thresholds. The handbook's
     white screen came from a full C(/data/iuap/logs/nginx).
+  - Since 2.0.0, on a host with a C(kubelet.service) unit, the space thresholds of the kubelet's filesystems (the
+    ones holding its root directory, nodefs, and the container runtime's, imagefs) are brought below its eviction
+    thresholds (C(--eviction-hard)/C(--eviction-soft) flags, else C(evictionHard)/C(evictionSoft) of the
+    KubeletConfiguration file given by C(--config) or O(kubelet_config), else the kubelet's defaults), so that the
+    warning comes before the kubelet evicts pods - critical from C(100 - hard%) used, warning from
+    C(100 - max(hard%, soft%) - O(kubelet_eviction_margin)). A config file that cannot be read leaves the configured
+    thresholds, and the finding's C(details.kubelet.note) says why.
 author:
   - kubeops.runbook maintainers (@kubeops)
 extends_documentation_fragment:
@@ -47,6 +54,22 @@ options:
     description: Used inodes percent from which a filesystem is V(critical) (0 to 100).
     type: float
     default: 90
+  kubelet_eviction:
+    description: Derive the thresholds of the kubelet's filesystems from its eviction thresholds (see above).
+    type: bool
+    default: true
+    version_added: 2.0.0
+  kubelet_config:
+    description:
+      - The kubelet's KubeletConfiguration file; by default the C(--config) of the C(kubelet.service) unit and its
+        drop-ins. Setting it also makes a host without a kubelet unit read it.
+    type: path
+    version_added: 2.0.0
+  kubelet_eviction_margin:
+    description: Percent of the filesystem by which the warning comes before the kubelet's (soft or hard) eviction threshold.
+    type: float
+    default: 5
+    version_added: 2.0.0
   host:
     description:
       - Deprecated and ignored; it will be removed in 2.0.0. The module's action labels every finding with the

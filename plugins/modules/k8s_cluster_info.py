@@ -21,6 +21,12 @@ description:
     CronJobs whose runs stopped succeeding or do not end, PersistentVolumeClaims Pending or Lost, and
     HorizontalPodAutoscalers (autoscaling/v2) at their maximum or unable to scale. A kind the API does not serve
     or the credentials may not list gives an C(unknown) finding of that check; the other checks still run.
+  - Since 2.0.0 also capacity and headroom, from the nodes and pods it lists anyway (check V(capacity)) - per node
+    the CPU and memory requests of its pods that hold resources and their number against its allocatable
+    (C(capacity.requests)); per node pool (O(capacity_pool_label)) whether the pool can lose its largest node and
+    still place the requests that run on it (C(capacity.pool)) - and, check V(node_usage), the usage metrics.k8s.io
+    reports per node against its allocatable (C(capacity.usage), one more LIST); a cluster that does not serve
+    metrics.k8s.io gets one ok C(capacity.usage) finding saying usage was not measured.
   - Nodes and deployments get one finding per object, ok included. Pods, services, workload policy and the other
     workload kinds report only what is wrong plus one aggregate ok finding per namespace.
   - An API server that cannot be reached gives a critical C(control_plane_services.api) finding, not a failure.
@@ -36,9 +42,9 @@ options:
     type: list
     elements: str
     choices: [nodes, deployments, pods, services, workload_policy, calico_node_pods, namespaces, daemonsets,
-              statefulsets, jobs, cronjobs, persistentvolumeclaims, horizontalpodautoscalers]
+              statefulsets, jobs, cronjobs, persistentvolumeclaims, horizontalpodautoscalers, capacity, node_usage]
     default: [nodes, deployments, pods, services, workload_policy, calico_node_pods, daemonsets, statefulsets, jobs,
-              cronjobs, persistentvolumeclaims, horizontalpodautoscalers]
+              cronjobs, persistentvolumeclaims, horizontalpodautoscalers, capacity, node_usage]
   namespaces:
     description:
       - Namespaces whose deployments, pods, services, workload policy, DaemonSets, StatefulSets, Jobs, CronJobs,
@@ -118,6 +124,36 @@ options:
         warning; a Lost claim is critical.
     type: int
     default: 600
+    version_added: 2.0.0
+  capacity_requests_warning:
+    description:
+      - Percent of a node's allocatable CPU, memory or pods that its pods' requests (or their number) reach for a
+        C(capacity.requests) warning.
+    type: float
+    default: 85
+    version_added: 2.0.0
+  capacity_requests_critical:
+    description: The same percent for a critical C(capacity.requests) finding.
+    type: float
+    default: 95
+    version_added: 2.0.0
+  capacity_pool_label:
+    description:
+      - Node label whose value groups the nodes into pools for C(capacity.pool) (for example
+        C(node-role.kubernetes.io/worker) or C(node.kubernetes.io/instance-type)); nodes without it are in no pool.
+      - Empty - one pool, C(pool:all), of every node without a control-plane C(NoSchedule) taint.
+    type: str
+    default: ""
+    version_added: 2.0.0
+  capacity_usage_warning:
+    description: Percent of a node's allocatable CPU or memory in use (metrics.k8s.io) for a C(capacity.usage) warning.
+    type: float
+    default: 85
+    version_added: 2.0.0
+  capacity_usage_critical:
+    description: The same percent for a critical C(capacity.usage) finding.
+    type: float
+    default: 95
     version_added: 2.0.0
   jvm_heap_max_ratio:
     description: A JVM C(-Xmx) above this share of the container memory limit is a warning (at or above the limit, critical).
@@ -204,7 +240,9 @@ objects:
   type: dict
   sample: {nodes: 2, pods: 14, deployments: 8, daemonsets: 1, statefulsets: 1}
 api_requests:
-  description: HTTP LIST requests made per kind (pages); one LIST per kind, several pages for big clusters.
+  description:
+    - HTTP LIST requests made per kind (pages); one LIST per kind, several pages for big clusters.
+    - C(node_metrics) counts the one LIST of metrics.k8s.io NodeMetrics of the check V(node_usage).
   returned: always
   type: dict
   sample: {nodes: 1, pods: 1}
@@ -239,6 +277,11 @@ def main() -> None:
         cronjob_failing_seconds={"type": "int", "default": 3600},
         cronjob_active_seconds={"type": "int", "default": 86400},
         pvc_pending_seconds={"type": "int", "default": 600},
+        capacity_requests_warning={"type": "float", "default": 85},
+        capacity_requests_critical={"type": "float", "default": 95},
+        capacity_pool_label={"type": "str", "default": ""},
+        capacity_usage_warning={"type": "float", "default": 85},
+        capacity_usage_critical={"type": "float", "default": 95},
         jvm_heap_max_ratio={"type": "float", "default": 0.9},
         workload_policy_exclude_namespaces={"type": "list", "elements": "str",
                                             "default": ["kube-system", "kube-public", "kube-node-lease"]},

@@ -126,6 +126,8 @@ def test_inspect_cluster_lists_each_kind_once_for_a_big_cluster():
         calls.append(path)
         if path == "/version":
             return FakeResponse({"gitVersion": "v1.30.14"})
+        if path == "/apis/metrics.k8s.io/v1beta1/nodes":   # no metrics-server: the usage check says so
+            raise rest.ApiException(status=404, reason="Not Found")
         items = by_kind[path]
         start, limit = int(params.get("continue") or 0), int(params["limit"])
         more = start + limit < len(items)
@@ -136,9 +138,9 @@ def test_inspect_cluster_lists_each_kind_once_for_a_big_cluster():
     assert result["objects"]["nodes"] == 2000 and result["objects"]["pods"] == 6000
     assert result["api_requests"] == {"nodes": 4, "deployments": 1, "pods": 12, "services": 1, "endpoints": 1,
                                       "daemonsets": 1, "statefulsets": 1, "jobs": 1, "cronjobs": 1,
-                                      "persistentvolumeclaims": 1, "horizontalpodautoscalers": 1}
-    assert len(calls) == 1 + 4 + 1 + 12 + 1 + 1 + 6
-    assert sorted(set(calls) - {"/version"}) == sorted(by_kind)   # cluster-wide paths only, never per namespace
+                                      "persistentvolumeclaims": 1, "horizontalpodautoscalers": 1, "node_metrics": 1}
+    assert len(calls) == 1 + 4 + 1 + 12 + 1 + 1 + 6 + 1    # + the one LIST of NodeMetrics
+    assert sorted(set(calls) - {"/version", "/apis/metrics.k8s.io/v1beta1/nodes"}) == sorted(by_kind)   # never per namespace
     assert sum(1 for f in result["findings"] if f["id"] == "nodes.ready") == 2000
 
 
