@@ -6,18 +6,23 @@
 ``find_files()`` walks the certificate directories (no symlinked directories), ``pem_blocks()`` splits a PEM
 file and tells certificates from keys and requests, ``not_after_cryptography()`` / ``parse_openssl_enddate()``
 are the two backends (the ``cryptography`` library when the host has it, else ``openssl x509 -enddate``), and
-``cert_finding()`` turns days left into a ``certificates.expiry`` finding.
+``cert_finding()`` turns days left into a ``certificates.expiry`` finding. ``kubeconfig_users()`` reads the users of a
+kubeconfig, whose client certificates ``CertChecker.check_kubeconfig()`` checks like the files (their keys and tokens
+are never read into a finding).
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import json
 import math
 import os
 import re
 import typing as t
 
 from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (
-    CRITICAL, UNKNOWN, by_threshold_below, finding,
+    CRITICAL, OK, UNKNOWN, by_threshold_below, finding,
 )
 
 CERT_SUFFIXES = (".pem", ".crt", ".cer", ".cert")
@@ -25,6 +30,9 @@ MAX_FILE_BYTES = 1024 * 1024
 _BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.S)
 _ENDDATE = re.compile(r"notAfter=(.+)")
 _SUBJECT = re.compile(r"subject=\s*(.*)")
+_ISSUER = re.compile(r"issuer=\s*(.*)")
+# the kubeconfig user fields that name a client certificate (never the key or token fields)
+CERT_DATA, CERT_FILE = "client-certificate-data", "client-certificate"
 
 
 class CertError(Exception):
@@ -97,11 +105,13 @@ def not_after_cryptography(block: bytes) -> dict:
     except Exception as exc:  # pylint: disable=broad-except  # cryptography raises ValueError and others
         raise CertUnreadable(f"not a valid x509 certificate: {str(exc)[:120]}") from None
     not_after = getattr(cert, "not_valid_after_utc", None) or cert.not_valid_after
-    try:
-        subject = cert.subject.rfc4514_string()
-    except Exception:  # pylint: disable=broad-except
-        subject = ""
-    return {"not_after": _utc(not_after), "subject": subject}
+    names = []
+    for name in (cert.subject, cert.issuer):
+        try:
+            names.append(name.rfc4514_string())
+        except Exception:  # pylint: disable=broad-except
+            names.append("")
+    return {"not_after": _utc(not_after), "subject": names[0], "issuer": names[1]}
 
 
 def parse_openssl_enddate(text: str) -> dict:
@@ -114,8 +124,9 @@ def parse_openssl_enddate(text: str) -> dict:
         not_after = dt.datetime.strptime(raw, "%b %d %H:%M:%S %Y GMT")
     except ValueError:
         raise CertUnreadable(f"cannot read the notAfter date {raw[:60]!r}") from None
-    subject = _SUBJECT.search(text)
-    return {"not_after": _utc(not_after), "subject": subject.group(1).strip() if subject else ""}
+    subject, issuer = _SUBJECT.search(text), _ISSUER.search(text)
+    return {"not_after": _utc(not_after), "subject": subject.group(1).strip() if subject else "",
+            "issuer": issuer.group(1).strip() if issuer else ""}
 
 
 def days_left(not_after: dt.datetime, now: dt.datetime) -> int:
@@ -142,6 +153,90 @@ def cert_finding(path: str, host: str | None, certs: list[dict] | None, now: dt.
     return finding("certificates.expiry", path, status,
                    f"{left} day(s) left, expires {details['not_after']} {first['subject']}".rstrip(), host=host,
                    details=details)
+
+
+# -- client certificates in kubeconfigs -------------------------------------------------------------------------
+_TOP_KEY = re.compile(r"^([A-Za-z][\w-]*):\s*(.*?)\s*$")
+_ITEM = re.compile(r"^(\s*)-\s+(.*)$")
+_KEY = re.compile(r"^(\s*)([\w.-]+):\s*(.*?)\s*$")
+
+
+def _scalar(raw: str) -> str:
+    """A plain or quoted YAML scalar as written by kubectl (no escapes in the fields read here)."""
+    raw = raw.split(" #", 1)[0].strip()
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
+        return raw[1:-1]
+    return raw
+
+
+def _users_block_yaml(text: str) -> list[dict]:
+    """The ``users`` list of a block-style kubeconfig (what kubectl, kubeadm and the roles write), for a host without
+    PyYAML: each item's ``name`` and the client-certificate fields under it; nothing else is read."""
+    users: list[dict] = []
+    inside, item_indent, key_indent = False, None, None
+    current: dict | None = None
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        top = _TOP_KEY.match(line)
+        if top:
+            inside = top.group(1) == "users"
+            if inside and top.group(2) not in ("", "[]", "null", "~"):
+                raise CertUnreadable("its users are not written as a block list; install PyYAML on the host to read it")
+            continue
+        if not inside:
+            continue
+        item = _ITEM.match(line)
+        if item and (item_indent is None or len(item.group(1)) == item_indent):
+            item_indent, key_indent = len(item.group(1)), len(item.group(1)) + 2
+            current = {"user": {}}
+            users.append(current)
+            line = " " * key_indent + item.group(2)
+        key = _KEY.match(line)
+        if current is None or not key:
+            continue
+        name, value = key.group(2), _scalar(key.group(3))
+        if len(key.group(1)) == key_indent and name == "name":
+            current["name"] = value
+        elif len(key.group(1)) > key_indent and name in (CERT_DATA, CERT_FILE) and value:
+            current["user"][name] = value
+    return users
+
+
+def kubeconfig_users(text: str) -> list[tuple[str, dict]]:
+    """(name, {client-certificate-data|client-certificate: value}) of each user of a kubeconfig.
+
+    JSON, else YAML with PyYAML when the host has it, else the block-style YAML that kubectl writes. A parse error
+    names the line only: the text around it may be a key or a token."""
+    users: t.Any
+    try:
+        users = json.loads(text).get("users")
+    except (ValueError, AttributeError):
+        try:
+            import yaml  # pylint: disable=import-outside-toplevel
+        except ImportError:
+            users = _users_block_yaml(text)
+        else:
+            try:
+                doc = yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                where = f" at line {mark.line + 1}" if mark is not None else ""
+                raise CertUnreadable(f"not valid YAML{where}") from None
+            if not isinstance(doc, dict):
+                raise CertUnreadable("not a kubeconfig (no mapping at the top)")
+            users = doc.get("users")
+    if users is None:
+        return []
+    if not isinstance(users, list):
+        raise CertUnreadable("its users is not a list")
+    result = []
+    for index, entry in enumerate(users):
+        entry = entry if isinstance(entry, dict) else {}
+        fields = entry.get("user") if isinstance(entry.get("user"), dict) else {}
+        result.append((str(entry.get("name") or f"users[{index}]"),
+                       {k: str(fields[k]) for k in (CERT_DATA, CERT_FILE) if fields.get(k)}))
+    return result
 
 
 class CertChecker:
@@ -201,6 +296,55 @@ class CertChecker:
         self.findings.append(item)
         return 1
 
+    def check_kubeconfig(self, path: str) -> None:
+        """One finding per user of the kubeconfig with a client certificate (embedded or a file), named
+        ``<path> (user <name>)``; the kubeconfig's keys and tokens are not read into any finding."""
+        try:
+            users = kubeconfig_users(read_limited(path).decode("utf-8", "replace"))
+        except CertUnreadable as exc:
+            problem = str(exc) if str(exc).startswith(path) else f"{path}: {exc}"
+            self.facts.append({"kubeconfig": path, "error": problem})
+            self.findings.append(cert_finding(path, self.host, None, self.now, 0, 0, problem=problem))
+            return
+        with_cert = [(user, fields) for user, fields in users if fields]
+        if not with_cert:
+            self.findings.append(finding("certificates.expiry", path, OK,
+                                         "no client certificate in it (its users authenticate otherwise)",
+                                         host=self.host, details={"path": path, "kubeconfig": path, "users": len(users)}))
+            return
+        for user, fields in with_cert:
+            target = f"{path} (user {user})"
+            source = "embedded" if CERT_DATA in fields else fields[CERT_FILE]
+            try:
+                if CERT_DATA in fields:
+                    try:
+                        data = base64.b64decode(fields[CERT_DATA], validate=False)
+                    except (binascii.Error, ValueError):
+                        raise CertUnreadable(f"{CERT_DATA} is not base64") from None
+                else:
+                    cert_file = fields[CERT_FILE]
+                    if not os.path.isabs(cert_file):  # relative to the kubeconfig, as kubectl reads it
+                        cert_file = os.path.join(os.path.dirname(path), cert_file)
+                    source, data = cert_file, read_limited(cert_file)
+                if classify(source, data) != "certificate":
+                    raise CertUnreadable(f"{source if source != 'embedded' else CERT_DATA} holds no PEM certificate")
+                certs = self.read_certs(data)
+            except CertUnreadable as exc:
+                problem = f"{target}: {exc}"
+                self.facts.append({"kubeconfig": path, "user": user, "error": problem})
+                item = cert_finding(target, self.host, None, self.now, 0, 0, problem=problem)
+                item["details"].update(path=path, kubeconfig=path, user=user)
+                self.findings.append(item)
+                continue
+            item = cert_finding(target, self.host, certs, self.now, self.warning_days, self.critical_days)
+            first = min(certs, key=lambda c: c["not_after"])
+            item["summary"] = f"client certificate of user {user}: {item['summary']}"
+            item["details"].update(path=path, kubeconfig=path, user=user, certificate=source,
+                                   issuer=first.get("issuer", ""))
+            self.facts.append({"kubeconfig": path, "user": user,
+                               **{k: item["details"].get(k) for k in ("days_left", "not_after", "subject", "issuer")}})
+            self.findings.append(item)
+
     def check_dir(self, directory: str) -> None:
         if not os.path.isdir(directory):
             why = "does not exist" if not os.path.exists(directory) else "is not a directory"
@@ -216,6 +360,7 @@ class CertChecker:
 ARGUMENT_SPEC: dict[str, dict] = {
     "dirs": {"type": "list", "elements": "path", "default": []},
     "paths": {"type": "list", "elements": "path", "default": []},
+    "kubeconfigs": {"type": "list", "elements": "path", "default": []},
     "max_depth": {"type": "int", "default": 3},
     "warning_days": {"type": "int", "default": 30},
     "critical_days": {"type": "int", "default": 7},
@@ -247,7 +392,7 @@ def inspect(module: t.Any, params: dict, host: str | None) -> dict:
         raise CertError("backend: openssl needs the openssl command, which is not installed on this host")
 
     def run_openssl(pem: str) -> tuple[int, str, str]:
-        return module.run_command([openssl, "x509", "-noout", "-enddate", "-subject"], data=pem)
+        return module.run_command([openssl, "x509", "-noout", "-enddate", "-subject", "-issuer"], data=pem)
 
     checker = CertChecker(backend, host, params["warning_days"], params["critical_days"],
                           run_openssl if openssl else None, max_depth=params["max_depth"])
@@ -255,11 +400,13 @@ def inspect(module: t.Any, params: dict, host: str | None) -> dict:
         checker.check_dir(directory)
     for path in params["paths"]:
         checker.check_file(path, explicit=True)
+    for path in params["kubeconfigs"]:
+        checker.check_kubeconfig(path)
     return {"findings": checker.findings, "certificates": checker.facts, "backend": backend}
 
 
 def failure_targets(args: dict, label: str | None) -> list[tuple[str, str]]:
     """(``certificates.expiry``, place) of each directory and file, for an unknown finding when the check could
     not run."""
-    places = [str(p) for key in ("dirs", "paths") if isinstance(args.get(key), list) for p in args[key]]
+    places = [str(p) for key in ("dirs", "paths", "kubeconfigs") if isinstance(args.get(key), list) for p in args[key]]
     return [("certificates.expiry", place) for place in places] or [("certificates.expiry", label or "certificates")]

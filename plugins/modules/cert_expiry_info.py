@@ -13,6 +13,9 @@ description:
   - Private keys, certificate requests and files that are not certificates are skipped. A C(.pem), C(.crt),
     C(.cer) or C(.cert) file that holds no readable PEM certificate is V(unknown), an expired certificate is
     V(critical). A directory that does not exist or holds no certificate gives an V(unknown) finding.
+  - In each kubeconfig of O(kubeconfigs), the client certificate of each user (C(client-certificate-data) or the file
+    C(client-certificate) names) is checked the same way, one finding per user named C(<kubeconfig> (user <name>)).
+    The kubeconfig's keys and tokens are never read into a finding.
   - Uses the C(cryptography) Python library when the host has it, else C(openssl x509 -noout -enddate).
 author:
   - kubeops.runbook maintainers (@kubeops)
@@ -30,6 +33,16 @@ options:
     type: list
     elements: path
     default: []
+  kubeconfigs:
+    description:
+      - Kubeconfig files whose users' client certificates to check (kubelet, kube-proxy, controller-manager,
+        scheduler, admin). A file that cannot be read or parsed, or a certificate that cannot be read, is V(unknown);
+        a kubeconfig without any client certificate (token or exec users only) is V(ok).
+      - Read as JSON, as YAML with PyYAML when the host has it, else as the block-style YAML kubectl writes.
+    type: list
+    elements: path
+    default: []
+    version_added: 2.0.0
   max_depth:
     description: How deep to descend below each directory of O(dirs) (V(1) means the directory itself only).
     type: int
@@ -63,11 +76,17 @@ EXAMPLES = r"""
     warning_days: 30
     critical_days: 7
   register: certs
+
+- name: Client certificates in the kubelet's and kube-proxy's kubeconfigs
+  kubeops.runbook.cert_expiry_info:
+    kubeconfigs:
+      - /etc/kubernetes/kubelet.kubeconfig
+      - /etc/kubernetes/kube-proxy.kubeconfig
 """
 
 RETURN = r"""
 findings:
-  description: One C(certificates.expiry) finding per certificate file (target is the path) or problem directory.
+  description: One C(certificates.expiry) finding per certificate file (target is the path), problem directory, and kubeconfig user with a client certificate (target C(<kubeconfig> (user <name>)).
   returned: always
   type: list
   elements: dict
@@ -80,7 +99,10 @@ findings:
       summary: 364 day(s) left, expires 2026-01-05T09:00:00Z CN=kube-apiserver
       details: {days_left: 364, not_after: "2026-01-05T09:00:00Z", subject: CN=kube-apiserver, certificates: 1}
 certificates:
-  description: Per certificate file, the days left and the notAfter date of the first-expiring certificate.
+  description:
+    - Per certificate file, the days left and the notAfter date of the first-expiring certificate.
+    - Per kubeconfig user with a client certificate, C(kubeconfig), C(user), C(days_left), C(not_after), C(subject)
+      and C(issuer) (since 2.0.0).
   returned: always
   type: list
   elements: dict

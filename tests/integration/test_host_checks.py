@@ -222,6 +222,54 @@ def test_certificates_on_master1(lab, backend):
     assert by_target(long)["/etc/kubernetes/ssl/apiserver.pem"]["status"] == "warning"
 
 
+
+def expired_client_kubeconfig(user: str) -> tuple[str, str]:
+    """A kubeconfig whose user's embedded client certificate expired two days ago (a throwaway CA and key)."""
+    import base64  # pylint: disable=import-outside-toplevel
+    import datetime as dt  # pylint: disable=import-outside-toplevel
+
+    from cryptography import x509  # pylint: disable=import-outside-toplevel
+    from cryptography.hazmat.primitives import hashes, serialization  # pylint: disable=import-outside-toplevel
+    from cryptography.hazmat.primitives.asymmetric import ec  # pylint: disable=import-outside-toplevel
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.timezone.utc)
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, user)])
+    issuer = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "kubeops-test-expired-ca")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=30))
+            .not_valid_after(now - dt.timedelta(days=2)).sign(key, hashes.SHA256()))
+    b64 = base64.b64encode
+    cert_data = b64(cert.public_bytes(serialization.Encoding.PEM)).decode()
+    key_data = b64(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption())).decode()
+    return (f"apiVersion: v1\nkind: Config\nusers:\n- name: {user}\n  user:\n"
+            f"    client-certificate-data: {cert_data}\n    client-key-data: {key_data}\n"), key_data
+
+
+def test_expired_client_certificate_in_a_kubeconfig(lab):
+    """In the one host_inspection_info call: the lab's kubelet kubeconfig is ok (read without PyYAML, through
+    openssl: the lab's hosts have neither PyYAML nor cryptography), a kubeconfig whose client certificate expired is
+    critical naming the file and the user, and the key is in no finding."""
+    path = f"/etc/kubernetes/kubeops-test-{uuid.uuid4().hex[:8]}.kubeconfig"
+    text, key_data = expired_client_kubeconfig("system:node:kubeops-test")
+    lab.ssh("node1", f"umask 077 && cat > {path} <<'EOF'\n{text}EOF")
+    try:
+        result = run_module(lab, "node1", "kubeops.runbook.host_inspection_info", {"checks": [
+            {"check": "cert_expiry_info", "options": {"kubeconfigs": ["/etc/kubernetes/kubelet.kubeconfig", path]}}]})
+    finally:
+        lab.ssh("node1", f"rm -f {path}")
+    assert lab.ssh("node1", f"test -e {path}", check=False).returncode == 1
+    found = by_target(result)
+    kubelet = found["/etc/kubernetes/kubelet.kubeconfig (user system:node:node1)"]
+    assert kubelet["status"] == "ok" and kubelet["details"]["days_left"] > 300, kubelet
+    assert "kubernetes-ca" in kubelet["details"]["issuer"]
+    expired = found[f"{path} (user system:node:kubeops-test)"]
+    assert expired["status"] == "critical" and expired["host"] == "node1", expired
+    assert "expired" in expired["summary"] and expired["details"]["kubeconfig"] == path
+    assert expired["details"]["user"] == "system:node:kubeops-test"
+    assert key_data[60:120] not in json.dumps(result)  # the key's random part, not its PEM header
+
 def test_hygiene_on_node1_and_kubectl_skew(lab):
     result = run_module(lab, "node1", "kubeops.runbook.host_hygiene_info", {})
     found = {(f["id"], f["target"]): f for f in result["findings"]}
