@@ -8,7 +8,8 @@ file and tells certificates from keys and requests, ``not_after_cryptography()``
 are the two backends (the ``cryptography`` library when the host has it, else ``openssl x509 -enddate``), and
 ``cert_finding()`` turns days left into a ``certificates.expiry`` finding. ``kubeconfig_users()`` reads the users of a
 kubeconfig, whose client certificates ``CertChecker.check_kubeconfig()`` checks like the files (their keys and tokens
-are never read into a finding).
+are never read into a finding); ``served_certificate()`` reads the certificate an HTTPS endpoint serves, which
+``CertChecker.check_endpoint()`` checks the same way.
 """
 from __future__ import annotations
 
@@ -17,9 +18,13 @@ import binascii
 import datetime as dt
 import json
 import math
+import ipaddress
 import os
 import re
+import socket
+import ssl
 import typing as t
+from urllib.parse import urlsplit
 
 from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (
     CRITICAL, OK, UNKNOWN, by_threshold_below, finding,
@@ -239,6 +244,60 @@ def kubeconfig_users(text: str) -> list[tuple[str, dict]]:
     return result
 
 
+# -- certificates served on TLS endpoints ---------------------------------------------------------------------------
+def split_address(address: str) -> tuple[str, int]:
+    """(host, port) of ``https://host:port/...``, ``host:port`` or ``[v6]:port`` (443 when no port is given)."""
+    raw = address.strip()
+    parts = urlsplit(raw if "//" in raw else f"//{raw}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host:
+        raise CertError(f"endpoints: {address!r} is not host:port or an https:// URL")
+    return host, port or 443
+
+
+def endpoint_target(endpoint: dict) -> str:
+    """What a served certificate's finding is about: the endpoint's ``name``, else ``https://host:port``."""
+    if endpoint.get("name"):
+        return str(endpoint["name"])
+    host, port = split_address(str(endpoint.get("address") or ""))
+    return f"https://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def served_certificate(host: str, port: int, server_name: str | None, timeout: float,
+                       client_cert: str | None = None, client_key: str | None = None) -> bytes:
+    """The PEM of the leaf certificate ``host:port`` serves, read in a TLS handshake that does not verify it (the
+    check is its expiry, not its trust); ``client_cert``/``client_key`` answer an endpoint that asks for a client
+    certificate (etcd's client port)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if client_cert:
+        try:
+            context.load_cert_chain(client_cert, client_key or None)
+        except (OSError, ssl.SSLError) as exc:
+            raise CertUnreadable(f"the client certificate {client_cert} cannot be loaded: "
+                                 f"{getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        ipaddress.ip_address(host)
+        sni = server_name
+    except ValueError:
+        sni = server_name or host
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            with context.wrap_socket(sock, server_hostname=sni) as tls:
+                der = tls.getpeercert(binary_form=True)
+    except socket.timeout:
+        raise CertUnreadable(f"no TLS answer within {timeout:g}s") from None
+    except (OSError, ssl.SSLError) as exc:
+        raise CertUnreadable(f"no TLS answer: {getattr(exc, 'strerror', None) or exc}") from None
+    if not der:
+        raise CertUnreadable("the endpoint served no certificate")
+    return ssl.DER_cert_to_PEM_cert(der).encode("ascii")
+
+
 class CertChecker:
     """Checks certificate files and directories; ``run_openssl(pem_text) -> (rc, out, err)`` is the openssl backend."""
 
@@ -345,6 +404,32 @@ class CertChecker:
                                **{k: item["details"].get(k) for k in ("days_left", "not_after", "subject", "issuer")}})
             self.findings.append(item)
 
+    def check_endpoint(self, endpoint: dict, timeout: float,
+                       fetch: t.Callable[..., bytes] = served_certificate) -> None:
+        """One finding for the certificate an endpoint serves, named by its ``name`` or ``https://host:port``; an
+        endpoint that does not answer TLS is ``unknown``."""
+        host, port = split_address(endpoint["address"])
+        shown = f"[{host}]" if ":" in host else host
+        target = endpoint_target(endpoint)
+        extra = {"endpoint": f"{shown}:{port}", "server_name": endpoint.get("server_name")}
+        try:
+            pem = fetch(host, port, endpoint.get("server_name"), timeout, endpoint.get("client_cert"),
+                        endpoint.get("client_key"))
+            certs = self.read_certs(pem)
+        except CertUnreadable as exc:
+            problem = f"{target}: {exc}"
+            self.facts.append({**extra, "error": problem})
+            item = cert_finding(target, self.host, None, self.now, 0, 0, problem=problem)
+            item["details"].update(extra)
+            self.findings.append(item)
+            return
+        item = cert_finding(target, self.host, certs, self.now, self.warning_days, self.critical_days)
+        item["summary"] = f"served certificate: {item['summary']}"
+        item["details"].update(extra, issuer=certs[0].get("issuer", ""))
+        self.facts.append({**extra, **{k: item["details"].get(k) for k in ("days_left", "not_after", "subject",
+                                                                             "issuer")}})
+        self.findings.append(item)
+
     def check_dir(self, directory: str) -> None:
         if not os.path.isdir(directory):
             why = "does not exist" if not os.path.exists(directory) else "is not a directory"
@@ -361,6 +446,14 @@ ARGUMENT_SPEC: dict[str, dict] = {
     "dirs": {"type": "list", "elements": "path", "default": []},
     "paths": {"type": "list", "elements": "path", "default": []},
     "kubeconfigs": {"type": "list", "elements": "path", "default": []},
+    "endpoints": {"type": "list", "elements": "dict", "default": [], "options": {
+        "address": {"type": "str", "required": True},
+        "name": {"type": "str"},
+        "server_name": {"type": "str"},
+        "client_cert": {"type": "path"},
+        "client_key": {"type": "path", "no_log": False},
+    }},
+    "endpoint_timeout": {"type": "float", "default": 5},
     "max_depth": {"type": "int", "default": 3},
     "warning_days": {"type": "int", "default": 30},
     "critical_days": {"type": "int", "default": 7},
@@ -381,6 +474,10 @@ def inspect(module: t.Any, params: dict, host: str | None) -> dict:
 
     ``module`` is the running AnsibleModule (``get_bin_path``, ``run_command``) for the openssl backend.
     """
+    if params["endpoint_timeout"] <= 0:
+        raise CertError(f"endpoint_timeout: must be more than 0, got {params['endpoint_timeout']}")
+    for endpoint in params["endpoints"]:
+        split_address(endpoint["address"])  # a bad address fails the check before anything is read
     backend = params["backend"]
     if backend == "auto":
         backend = "cryptography" if has_cryptography() else "openssl"
@@ -402,6 +499,8 @@ def inspect(module: t.Any, params: dict, host: str | None) -> dict:
         checker.check_file(path, explicit=True)
     for path in params["kubeconfigs"]:
         checker.check_kubeconfig(path)
+    for endpoint in params["endpoints"]:
+        checker.check_endpoint(endpoint, params["endpoint_timeout"])
     return {"findings": checker.findings, "certificates": checker.facts, "backend": backend}
 
 
@@ -409,4 +508,9 @@ def failure_targets(args: dict, label: str | None) -> list[tuple[str, str]]:
     """(``certificates.expiry``, place) of each directory and file, for an unknown finding when the check could
     not run."""
     places = [str(p) for key in ("dirs", "paths", "kubeconfigs") if isinstance(args.get(key), list) for p in args[key]]
+    for endpoint in args.get("endpoints") if isinstance(args.get("endpoints"), list) else []:
+        try:
+            places.append(endpoint_target(endpoint))
+        except (CertError, AttributeError):
+            places.append(str(endpoint.get("address") if isinstance(endpoint, dict) else endpoint))
     return [("certificates.expiry", place) for place in places] or [("certificates.expiry", label or "certificates")]

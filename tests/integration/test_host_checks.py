@@ -270,6 +270,44 @@ def test_expired_client_certificate_in_a_kubeconfig(lab):
     assert expired["details"]["user"] == "system:node:kubeops-test"
     assert key_data[60:120] not in json.dumps(result)  # the key's random part, not its PEM header
 
+
+def test_served_certificates_nginx_apiserver_etcd(lab):
+    """In the one host_inspection_info call: a TLS server added to mw1's nginx with a certificate of 3 days is found
+    through nginx -T and is critical; the apiserver's and etcd's served certificates on master1 are ok (etcd with
+    and without the client certificate its --client-cert-auth asks for); a closed port is unknown."""
+    tag = uuid.uuid4().hex[:8]
+    conf, pem, key = (f"/etc/nginx/conf.d/kubeops-test-{tag}.conf", f"/etc/nginx/kubeops-test-{tag}.pem",
+                      f"/etc/nginx/kubeops-test-{tag}.key")
+    lab.ssh("mw1", f"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3 "
+                   f"-subj /CN=kubeops-test-{tag} -keyout {key} -out {pem} 2>/dev/null && "
+                   f"printf 'server {{\\n listen 18443 ssl;\\n server_name tls-{tag}.example.test;\\n "
+                   f"ssl_certificate {pem};\\n ssl_certificate_key {key};\\n return 200;\\n}}\\n' > {conf} && "
+                   f"nginx -t 2>/dev/null && nginx -s reload")
+    try:
+        lab.wait(lambda: lab.ssh("mw1", "ss -ltnH 'sport = :18443' | grep -q LISTEN", check=False).returncode == 0,
+                 "nginx listening on 18443", timeout=30, interval=0.5)
+        nginx = run_module(lab, "mw1", "kubeops.runbook.host_inspection_info", {"checks": [
+            {"check": "nginx_info", "options": {}},
+            {"check": "middleware_cert_expiry", "options": {"endpoints": [{"address": "127.0.0.1:1", "name": "closed"}]}}]})
+    finally:
+        lab.ssh("mw1", f"rm -f {conf} {pem} {key} && nginx -t 2>/dev/null && nginx -s reload")
+    assert lab.ssh("mw1", f"ls {conf} {pem} {key}", check=False).returncode != 0
+    found = by_target(nginx)
+    served = found[f"nginx 18443 ssl tls-{tag}.example.test"]
+    assert served["status"] == "critical" and served["host"] == "mw1", served
+    assert served["details"]["days_left"] == 2 and f"kubeops-test-{tag}" in served["details"]["subject"]
+    assert found["closed"]["status"] == "unknown" and "no TLS answer" in found["closed"]["summary"]
+    etcd_tls = {"client_cert": "/etc/etcd/ssl/etcd-client.pem", "client_key": "/etc/etcd/ssl/etcd-client-key.pem"}
+    master = run_module(lab, "master1", "kubeops.runbook.host_inspection_info", {"checks": [
+        {"check": "cert_expiry_info", "options": {"endpoints": [
+            {"address": "127.0.0.1:6443", "name": "apiserver"},
+            {"address": "https://198.18.0.11:2379", "name": "etcd", **etcd_tls},
+            {"address": "https://198.18.0.11:2379", "name": "etcd without client cert"}]}}]})
+    found = by_target(master)
+    assert found["apiserver"]["status"] == "ok" and "kube-apiserver" in found["apiserver"]["details"]["subject"]
+    assert found["etcd"]["status"] == "ok" and "etcd-master1" in found["etcd"]["details"]["subject"]
+    assert found["etcd without client cert"]["details"]["subject"] == found["etcd"]["details"]["subject"]
+
 def test_hygiene_on_node1_and_kubectl_skew(lab):
     result = run_module(lab, "node1", "kubeops.runbook.host_hygiene_info", {})
     found = {(f["id"], f["target"]): f for f in result["findings"]}

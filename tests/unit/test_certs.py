@@ -250,3 +250,88 @@ def test_kubeconfigs_in_inspect_and_failure_targets():
     targets = C.failure_targets({"dirs": ["/etc/kubernetes/ssl"], "kubeconfigs": ["/etc/kubernetes/kubelet.kubeconfig"]},
                                 "node1")
     assert ("certificates.expiry", "/etc/kubernetes/kubelet.kubeconfig") in targets
+
+
+# -- certificates served on TLS endpoints ------------------------------------------------------------------------
+@pytest.mark.parametrize("address, expected", [
+    ("https://198.18.0.11:2379", ("198.18.0.11", 2379)), ("127.0.0.1:6443", ("127.0.0.1", 6443)),
+    ("[::1]:8443", ("::1", 8443)), ("https://etcd1.example/", ("etcd1.example", 443)), ("master1", ("master1", 443)),
+])
+def test_split_address(address, expected):
+    assert C.split_address(address) == expected
+
+
+@pytest.mark.parametrize("address", ["", "https://", "host:notaport", "https://h:99999"])
+def test_split_address_bad(address):
+    with pytest.raises(C.CertError, match="endpoints: "):
+        C.split_address(address)
+
+
+@pytest.fixture()
+def tls_server():
+    """A real TLS server on 127.0.0.1 serving leaf-5d.pem (made with leaf-key.pem), for one handshake at a time."""
+    import socket
+    import ssl
+    import threading
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(FIX / "leaf-5d.pem"), str(FIX / "leaf-key.pem"))
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _addr = listener.accept()
+            except OSError:
+                return
+            try:
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(1)
+            except (OSError, ssl.SSLError):
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    listener.close()
+
+
+@pytest.mark.parametrize("backend", ["cryptography", "openssl"])
+def test_served_certificate_of_a_real_tls_server(tls_server, backend):
+    checker = C.CertChecker(backend, "master1", 30, 7, real_openssl_issuer, now=NOW)
+    checker.check_endpoint({"address": f"127.0.0.1:{tls_server}", "name": None, "server_name": "kube-apiserver"}, 5)
+    [item] = checker.findings
+    assert item["target"] == f"https://127.0.0.1:{tls_server}" and item["status"] == "critical"
+    assert item["details"]["days_left"] == 4 and "kube-apiserver" in item["details"]["subject"]
+    assert "kubeops-test-ca" in item["details"]["issuer"] and item["summary"].startswith("served certificate: 4 day(s)")
+
+
+def test_endpoint_that_does_not_answer_and_bad_client_cert(tls_server):
+    closed = socket_port_closed()
+    checker = C.CertChecker("cryptography", "master1", 30, 7, now=NOW)
+    checker.check_endpoint({"address": f"https://127.0.0.1:{closed}", "name": "etcd https://127.0.0.1"}, 2)
+    checker.check_endpoint({"address": f"127.0.0.1:{tls_server}", "client_cert": "/nonexistent/client.pem",
+                            "client_key": "/nonexistent/client-key.pem"}, 2)
+    refused, bad_cert = checker.findings
+    assert refused["status"] == "unknown" and refused["target"] == "etcd https://127.0.0.1"
+    assert "no TLS answer" in refused["summary"]
+    assert bad_cert["status"] == "unknown" and "/nonexistent/client.pem cannot be loaded" in bad_cert["summary"]
+
+
+def socket_port_closed() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]   # closed once the socket is: nothing listens on it
+
+
+def test_inspect_refuses_a_bad_endpoint_before_reading_anything():
+    params = {**{k: v.get("default") for k, v in C.ARGUMENT_SPEC.items()},
+              "endpoints": [{"address": "https://h:notaport", "name": None}]}
+    with pytest.raises(C.CertError, match="'https://h:notaport'"):
+        C.inspect(None, params, "master1")
+    with pytest.raises(C.CertError, match="endpoint_timeout"):
+        C.inspect(None, dict(params, endpoints=[], endpoint_timeout=0), "master1")
+    assert ("certificates.expiry", "https://h:443") in C.failure_targets({"endpoints": [{"address": "h"}]}, "m")

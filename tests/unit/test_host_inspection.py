@@ -271,3 +271,22 @@ def test_action_an_unreachable_host_stays_unreachable():
     result = plugin.run(task_vars=task_vars)
     assert result["unreachable"] is True and "timed out" in result["msg"]
     assert "ansible_facts" not in result and "add_group" not in result and "findings" not in result
+
+
+def test_middleware_cert_expiry_adds_the_tls_listeners_nginx_declared(tmp_path):
+    """The served certificates of nginx's TLS listeners, as nginx_info found them earlier in the same call."""
+    listeners = [{"address": "127.0.0.1", "port": 8443, "server_name": "portal.example.test", "listen": "8443 ssl"}]
+    earlier = {"nginx_info": {"check": "nginx_info", "nginx": {"tls_listeners": listeners}}}
+    given = [{"address": "10.0.0.9:443", "name": "front"}]
+    prepared = HI.CHECKS["middleware_cert_expiry"].prepare({"endpoints": given, "warning_days": 30}, earlier)
+    assert prepared == {"warning_days": 30, "endpoints": given + [
+        {"address": "127.0.0.1:8443", "name": "nginx 8443 ssl portal.example.test", "server_name": "portal.example.test"}]}
+    assert HI.CHECKS["middleware_cert_expiry"].prepare({"nginx_tls": False}, earlier) == {"endpoints": []}
+    assert HI.CHECKS["middleware_cert_expiry"].prepare({}, {}) == {"endpoints": []}   # nginx_info failed or absent
+    assert HI.module_of("middleware_cert_expiry") == "kubeops.runbook.cert_expiry_info"
+    # an endpoint that does not answer is an unknown finding of that endpoint
+    found, _result = HI.run_one(FakeModule(tmp_path, {"openssl": []}), "middleware_cert_expiry",
+                                {"endpoints": [{"address": "127.0.0.1:1", "name": "closed"}], "nginx_tls": False,
+                                 "endpoint_timeout": 2}, "mw1", {})
+    assert [(f["id"], f["target"], f["status"]) for f in found] == [("certificates.expiry", "closed", "unknown")]
+    assert "no TLS answer" in found[0]["summary"] and found[0]["host"] == "mw1"
