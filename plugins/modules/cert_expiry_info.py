@@ -17,7 +17,7 @@ description:
     C(client-certificate) names) is checked the same way, one finding per user named C(<kubeconfig> (user <name>)).
     The kubeconfig's keys and tokens are never read into a finding.
   - For each endpoint of O(endpoints), the certificate it serves is read in a TLS handshake from the host (not
-    verified: the check is its expiry) and checked the same way; an endpoint that does not answer TLS is V(unknown).
+    verified, as the check is its expiry) and checked the same way; an endpoint that does not answer TLS is V(unknown).
   - Uses the C(cryptography) Python library when the host has it, else C(openssl x509 -noout -enddate).
 author:
   - kubeops.runbook maintainers (@kubeops)

@@ -116,7 +116,7 @@ options:
     version_added: 2.0.0
   tls_secret_namespaces:
     description:
-      - Namespaces whose TLS Secrets (C(type: kubernetes.io/tls)) get the expiry of their C(tls.crt) checked, with
+      - Namespaces whose TLS Secrets (type C(kubernetes.io/tls)) get the expiry of their C(tls.crt) checked, with
         one more LIST (C(fieldSelector=type=kubernetes.io/tls), across namespaces, filtered here); V(*) means all.
         Empty (the default) lists no Secret.
       - An expiring, expired or unreadable certificate gets a C(certificates.expiry) finding targeted
