@@ -426,8 +426,8 @@ class CertChecker:
         item = cert_finding(target, self.host, certs, self.now, self.warning_days, self.critical_days)
         item["summary"] = f"served certificate: {item['summary']}"
         item["details"].update(extra, issuer=certs[0].get("issuer", ""))
-        self.facts.append({**extra, **{k: item["details"].get(k) for k in ("days_left", "not_after", "subject",
-                                                                             "issuer")}})
+        keep = ("days_left", "not_after", "subject", "issuer")
+        self.facts.append({**extra, **{k: item["details"].get(k) for k in keep}})
         self.findings.append(item)
 
     def check_dir(self, directory: str) -> None:

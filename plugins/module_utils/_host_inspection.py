@@ -73,7 +73,6 @@ def _with_nginx_logs(args: dict, earlier: dict) -> dict:
     return dict(args, files=declared + files)
 
 
-
 # -- the certificates nginx serves: cert_expiry_info of the TLS listeners nginx_info found (it ran before) ----------
 NGINX_TLS_SPEC: dict[str, dict] = {"nginx_tls": {"type": "bool", "default": True}}
 
@@ -88,6 +87,7 @@ def _with_nginx_tls(args: dict, earlier: dict) -> dict:
     if mine["nginx_tls"]:
         endpoints += _middleware_nginx.tls_endpoints(nginx)
     return dict(args, endpoints=endpoints)
+
 
 CHECKS: dict[str, Check] = {
     "systemd_unit_info": Check(_systemd.ARGUMENT_SPEC, _systemd.inspect, _systemd.failure_targets,

@@ -20,9 +20,9 @@ from ansible_collections.kubeops.runbook.plugins.module_utils import _certs
 from ansible_collections.kubeops.runbook.plugins.module_utils._findings import OK, UNKNOWN, could_not_run, finding
 
 ARGUMENT_SPEC: dict[str, dict] = {
-    "tls_secret_namespaces": {"type": "list", "elements": "str", "default": []},
-    "tls_secret_warning_days": {"type": "int", "default": 30},
-    "tls_secret_critical_days": {"type": "int", "default": 7},
+    "tls_secret_namespaces": {"type": "list", "elements": "str", "default": [], "no_log": False},
+    "tls_secret_warning_days": {"type": "int", "default": 30, "no_log": False},
+    "tls_secret_critical_days": {"type": "int", "default": 7, "no_log": False},
 }
 
 FIELD_SELECTOR = "type=kubernetes.io/tls"

@@ -162,10 +162,10 @@ def _connect_to(address: str) -> tuple[str, int, bool] | None:
         return None
     host, port = "", address
     if address.startswith("["):
-        host, _, rest = address[1:].partition("]")
+        host, _sep, rest = address[1:].partition("]")
         port = rest[1:] if rest.startswith(":") else "80"
     elif ":" in address:
-        host, _, port = address.rpartition(":")
+        host, _sep, port = address.rpartition(":")
     elif not address.isdigit():
         host, port = address, "80"   # nginx's default port for an address without one
     if not port.isdigit():
@@ -230,6 +230,7 @@ def tls_endpoints(facts: dict | None) -> list[dict]:
         name = f"nginx {item['listen']}" + (f" {item['server_name']}" if item.get("server_name") else "")
         out.append({"address": f"{host}:{item['port']}", "name": name, "server_name": item.get("server_name")})
     return out
+
 
 def log_name(path: str, taken: set[str]) -> str:
     """``nginx_<file name without .log>``, made safe and unique among ``taken`` (which it extends)."""

@@ -129,7 +129,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 findings:
-  description: One C(certificates.expiry) finding per certificate file (target is the path), problem directory, and kubeconfig user with a client certificate (target C(<kubeconfig> (user <name>)).
+  description:
+    - One C(certificates.expiry) finding per certificate file (target is the path) or problem directory.
+    - Since 2.0.0 also one per kubeconfig user with a client certificate (target C(<kubeconfig> (user <name>))) and one
+      per endpoint (target its name or C(https://host:port)).
   returned: always
   type: list
   elements: dict

@@ -222,7 +222,6 @@ def test_certificates_on_master1(lab, backend):
     assert by_target(long)["/etc/kubernetes/ssl/apiserver.pem"]["status"] == "warning"
 
 
-
 def expired_client_kubeconfig(user: str) -> tuple[str, str]:
     """A kubeconfig whose user's embedded client certificate expired two days ago (a throwaway CA and key)."""
     import base64  # pylint: disable=import-outside-toplevel
@@ -307,6 +306,7 @@ def test_served_certificates_nginx_apiserver_etcd(lab):
     assert found["apiserver"]["status"] == "ok" and "kube-apiserver" in found["apiserver"]["details"]["subject"]
     assert found["etcd"]["status"] == "ok" and "etcd-master1" in found["etcd"]["details"]["subject"]
     assert found["etcd without client cert"]["details"]["subject"] == found["etcd"]["details"]["subject"]
+
 
 def test_hygiene_on_node1_and_kubectl_skew(lab):
     result = run_module(lab, "node1", "kubeops.runbook.host_hygiene_info", {})

@@ -115,7 +115,7 @@ def test_off_by_default_and_forbidden_is_unknown():
     calls, request = fake_api(SECRETS)
     with mock.patch.object(rest.RESTClientObject, "request", request):
         result = C.inspect_cluster(client(), {"checks": ["nodes"]})
-    assert not any(path == "/api/v1/secrets" for path, _ in calls) and "secrets" not in result["api_requests"]
+    assert not any(path == "/api/v1/secrets" for path, _params in calls) and "secrets" not in result["api_requests"]
     _calls, request = fake_api(SECRETS, status=403)
     with mock.patch.object(rest.RESTClientObject, "request", request):
         result = C.inspect_cluster(client(), {"checks": ["nodes"], "tls_secret_namespaces": [NS, "web"]})
@@ -131,4 +131,4 @@ def test_bad_thresholds_name_the_option():
             pytest.raises(C.CheckError, match="^tls_secret_warning_days: 3 is below tls_secret_critical_days 7"):
         C.inspect_cluster(client(), {"checks": ["nodes"], "tls_secret_namespaces": ["x"],
                                      "tls_secret_warning_days": 3, "tls_secret_critical_days": 7})
-    assert not any(path == "/api/v1/secrets" for path, _ in calls)
+    assert not any(path == "/api/v1/secrets" for path, _params in calls)
