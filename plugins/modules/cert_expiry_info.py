@@ -58,20 +58,25 @@ options:
         description: C(host:port), C([v6]:port) or an C(https://) URL (port 443 when none is given).
         type: str
         required: true
+        version_added: 2.0.0
       name:
         description: What the finding is about (its target); C(https://host:port) when not given.
         type: str
+        version_added: 2.0.0
       server_name:
         description: The name sent with SNI, for a server that serves several certificates on one port.
         type: str
+        version_added: 2.0.0
       client_cert:
         description:
           - A client certificate to present, for an endpoint that requires one (etcd with C(--client-cert-auth)).
           - Over TLS 1.3 the served certificate is read even without it.
         type: path
+        version_added: 2.0.0
       client_key:
         description: The key of O(endpoints[].client_cert).
         type: path
+        version_added: 2.0.0
   endpoint_timeout:
     description: Seconds to wait for each endpoint's TLS handshake.
     type: float
