@@ -338,6 +338,14 @@ def test_role_healthy_lab_has_no_critical(healthy_findings):
     assert not any(f["id"] in ("logs.redis", "logs.rabbitmq") for f in healthy_findings)
     assert any(f["id"] == "certificates.expiry" and f["host"] == "node2" for f in healthy_findings)
     assert not any(f["id"] == "certificates.expiry" and f["host"] == "mw1" for f in healthy_findings)
+    # the kubeconfigs' client certificates and the served certificates of the host's groups (2.0.0)
+    for target, host in (("/etc/kubernetes/kubelet.kubeconfig (user system:node:node1)", "node1"),
+                         ("/etc/kubernetes/kube-proxy.kubeconfig (user system:kube-proxy)", "node2"),
+                         ("/etc/kubernetes/scheduler.kubeconfig (user system:kube-scheduler)", "master1"),
+                         ("/root/.kube/config (user admin)", "master1"),
+                         ("kube-apiserver https://127.0.0.1:6443", "master1"),
+                         ("etcd https://198.18.0.11:2379", "master1"), ("etcd https://198.18.0.22:2379", "node2")):
+        assert ("certificates.expiry", target, host) in ids, target
     assert ("host.kubectl_skew", "kubectl", "localhost") in ids
     assert any(f["id"] == "disk.space" and f["host"] == "master1" for f in healthy_findings)
 
