@@ -6,18 +6,28 @@
 ``find_files()`` walks the certificate directories (no symlinked directories), ``pem_blocks()`` splits a PEM
 file and tells certificates from keys and requests, ``not_after_cryptography()`` / ``parse_openssl_enddate()``
 are the two backends (the ``cryptography`` library when the host has it, else ``openssl x509 -enddate``), and
-``cert_finding()`` turns days left into a ``certificates.expiry`` finding.
+``cert_finding()`` turns days left into a ``certificates.expiry`` finding. ``kubeconfig_users()`` reads the users of a
+kubeconfig, whose client certificates ``CertChecker.check_kubeconfig()`` checks like the files (their keys and tokens
+are never read into a finding); ``served_certificate()`` reads the certificate an HTTPS endpoint serves, which
+``CertChecker.check_endpoint()`` checks the same way.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import json
 import math
+import ipaddress
 import os
 import re
+import socket
+import ssl
 import typing as t
+from urllib.parse import urlsplit
 
 from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (
-    CRITICAL, UNKNOWN, by_threshold_below, finding,
+    CRITICAL, OK, UNKNOWN, by_threshold_below, finding,
 )
 
 CERT_SUFFIXES = (".pem", ".crt", ".cer", ".cert")
@@ -25,6 +35,9 @@ MAX_FILE_BYTES = 1024 * 1024
 _BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.S)
 _ENDDATE = re.compile(r"notAfter=(.+)")
 _SUBJECT = re.compile(r"subject=\s*(.*)")
+_ISSUER = re.compile(r"issuer=\s*(.*)")
+# the kubeconfig user fields that name a client certificate (never the key or token fields)
+CERT_DATA, CERT_FILE = "client-certificate-data", "client-certificate"
 
 
 class CertError(Exception):
@@ -97,11 +110,13 @@ def not_after_cryptography(block: bytes) -> dict:
     except Exception as exc:  # pylint: disable=broad-except  # cryptography raises ValueError and others
         raise CertUnreadable(f"not a valid x509 certificate: {str(exc)[:120]}") from None
     not_after = getattr(cert, "not_valid_after_utc", None) or cert.not_valid_after
-    try:
-        subject = cert.subject.rfc4514_string()
-    except Exception:  # pylint: disable=broad-except
-        subject = ""
-    return {"not_after": _utc(not_after), "subject": subject}
+    names = []
+    for name in (cert.subject, cert.issuer):
+        try:
+            names.append(name.rfc4514_string())
+        except Exception:  # pylint: disable=broad-except
+            names.append("")
+    return {"not_after": _utc(not_after), "subject": names[0], "issuer": names[1]}
 
 
 def parse_openssl_enddate(text: str) -> dict:
@@ -114,8 +129,9 @@ def parse_openssl_enddate(text: str) -> dict:
         not_after = dt.datetime.strptime(raw, "%b %d %H:%M:%S %Y GMT")
     except ValueError:
         raise CertUnreadable(f"cannot read the notAfter date {raw[:60]!r}") from None
-    subject = _SUBJECT.search(text)
-    return {"not_after": _utc(not_after), "subject": subject.group(1).strip() if subject else ""}
+    subject, issuer = _SUBJECT.search(text), _ISSUER.search(text)
+    return {"not_after": _utc(not_after), "subject": subject.group(1).strip() if subject else "",
+            "issuer": issuer.group(1).strip() if issuer else ""}
 
 
 def days_left(not_after: dt.datetime, now: dt.datetime) -> int:
@@ -142,6 +158,144 @@ def cert_finding(path: str, host: str | None, certs: list[dict] | None, now: dt.
     return finding("certificates.expiry", path, status,
                    f"{left} day(s) left, expires {details['not_after']} {first['subject']}".rstrip(), host=host,
                    details=details)
+
+
+# -- client certificates in kubeconfigs -------------------------------------------------------------------------
+_TOP_KEY = re.compile(r"^([A-Za-z][\w-]*):\s*(.*?)\s*$")
+_ITEM = re.compile(r"^(\s*)-\s+(.*)$")
+_KEY = re.compile(r"^(\s*)([\w.-]+):\s*(.*?)\s*$")
+
+
+def _scalar(raw: str) -> str:
+    """A plain or quoted YAML scalar as written by kubectl (no escapes in the fields read here)."""
+    raw = raw.split(" #", 1)[0].strip()
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
+        return raw[1:-1]
+    return raw
+
+
+def _users_block_yaml(text: str) -> list[dict]:
+    """The ``users`` list of a block-style kubeconfig (what kubectl, kubeadm and the roles write), for a host without
+    PyYAML: each item's ``name`` and the client-certificate fields under it; nothing else is read."""
+    users: list[dict] = []
+    inside, item_indent, key_indent = False, None, None
+    current: dict | None = None
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        top = _TOP_KEY.match(line)
+        if top:
+            inside = top.group(1) == "users"
+            if inside and top.group(2) not in ("", "[]", "null", "~"):
+                raise CertUnreadable("its users are not written as a block list; install PyYAML on the host to read it")
+            continue
+        if not inside:
+            continue
+        item = _ITEM.match(line)
+        if item and (item_indent is None or len(item.group(1)) == item_indent):
+            item_indent, key_indent = len(item.group(1)), len(item.group(1)) + 2
+            current = {"user": {}}
+            users.append(current)
+            line = " " * key_indent + item.group(2)
+        key = _KEY.match(line)
+        if current is None or not key:
+            continue
+        name, value = key.group(2), _scalar(key.group(3))
+        if len(key.group(1)) == key_indent and name == "name":
+            current["name"] = value
+        elif len(key.group(1)) > key_indent and name in (CERT_DATA, CERT_FILE) and value:
+            current["user"][name] = value
+    return users
+
+
+def kubeconfig_users(text: str) -> list[tuple[str, dict]]:
+    """(name, {client-certificate-data|client-certificate: value}) of each user of a kubeconfig.
+
+    JSON, else YAML with PyYAML when the host has it, else the block-style YAML that kubectl writes. A parse error
+    names the line only: the text around it may be a key or a token."""
+    users: t.Any
+    try:
+        users = json.loads(text).get("users")
+    except (ValueError, AttributeError):
+        try:
+            import yaml  # pylint: disable=import-outside-toplevel
+        except ImportError:
+            users = _users_block_yaml(text)
+        else:
+            try:
+                doc = yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                where = f" at line {mark.line + 1}" if mark is not None else ""
+                raise CertUnreadable(f"not valid YAML{where}") from None
+            if not isinstance(doc, dict):
+                raise CertUnreadable("not a kubeconfig (no mapping at the top)")
+            users = doc.get("users")
+    if users is None:
+        return []
+    if not isinstance(users, list):
+        raise CertUnreadable("its users is not a list")
+    result = []
+    for index, entry in enumerate(users):
+        entry = entry if isinstance(entry, dict) else {}
+        fields = entry.get("user") if isinstance(entry.get("user"), dict) else {}
+        result.append((str(entry.get("name") or f"users[{index}]"),
+                       {k: str(fields[k]) for k in (CERT_DATA, CERT_FILE) if fields.get(k)}))
+    return result
+
+
+# -- certificates served on TLS endpoints ---------------------------------------------------------------------------
+def split_address(address: str) -> tuple[str, int]:
+    """(host, port) of ``https://host:port/...``, ``host:port`` or ``[v6]:port`` (443 when no port is given)."""
+    raw = address.strip()
+    parts = urlsplit(raw if "//" in raw else f"//{raw}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host:
+        raise CertError(f"endpoints: {address!r} is not host:port or an https:// URL")
+    return host, port or 443
+
+
+def endpoint_target(endpoint: dict) -> str:
+    """What a served certificate's finding is about: the endpoint's ``name``, else ``https://host:port``."""
+    if endpoint.get("name"):
+        return str(endpoint["name"])
+    host, port = split_address(str(endpoint.get("address") or ""))
+    return f"https://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def served_certificate(host: str, port: int, server_name: str | None, timeout: float,
+                       client_cert: str | None = None, client_key: str | None = None) -> bytes:
+    """The PEM of the leaf certificate ``host:port`` serves, read in a TLS handshake that does not verify it (the
+    check is its expiry, not its trust); ``client_cert``/``client_key`` answer an endpoint that asks for a client
+    certificate (etcd's client port)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if client_cert:
+        try:
+            context.load_cert_chain(client_cert, client_key or None)
+        except (OSError, ssl.SSLError) as exc:
+            raise CertUnreadable(f"the client certificate {client_cert} cannot be loaded: "
+                                 f"{getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        ipaddress.ip_address(host)
+        sni = server_name
+    except ValueError:
+        sni = server_name or host
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            with context.wrap_socket(sock, server_hostname=sni) as tls:
+                der = tls.getpeercert(binary_form=True)
+    except socket.timeout:
+        raise CertUnreadable(f"no TLS answer within {timeout:g}s") from None
+    except (OSError, ssl.SSLError) as exc:
+        raise CertUnreadable(f"no TLS answer: {getattr(exc, 'strerror', None) or exc}") from None
+    if not der:
+        raise CertUnreadable("the endpoint served no certificate")
+    return ssl.DER_cert_to_PEM_cert(der).encode("ascii")
 
 
 class CertChecker:
@@ -201,6 +355,81 @@ class CertChecker:
         self.findings.append(item)
         return 1
 
+    def check_kubeconfig(self, path: str) -> None:
+        """One finding per user of the kubeconfig with a client certificate (embedded or a file), named
+        ``<path> (user <name>)``; the kubeconfig's keys and tokens are not read into any finding."""
+        try:
+            users = kubeconfig_users(read_limited(path).decode("utf-8", "replace"))
+        except CertUnreadable as exc:
+            problem = str(exc) if str(exc).startswith(path) else f"{path}: {exc}"
+            self.facts.append({"kubeconfig": path, "error": problem})
+            self.findings.append(cert_finding(path, self.host, None, self.now, 0, 0, problem=problem))
+            return
+        with_cert = [(user, fields) for user, fields in users if fields]
+        if not with_cert:
+            self.findings.append(finding("certificates.expiry", path, OK,
+                                         "no client certificate in it (its users authenticate otherwise)",
+                                         host=self.host, details={"path": path, "kubeconfig": path, "users": len(users)}))
+            return
+        for user, fields in with_cert:
+            target = f"{path} (user {user})"
+            source = "embedded" if CERT_DATA in fields else fields[CERT_FILE]
+            try:
+                if CERT_DATA in fields:
+                    try:
+                        data = base64.b64decode(fields[CERT_DATA], validate=False)
+                    except (binascii.Error, ValueError):
+                        raise CertUnreadable(f"{CERT_DATA} is not base64") from None
+                else:
+                    cert_file = fields[CERT_FILE]
+                    if not os.path.isabs(cert_file):  # relative to the kubeconfig, as kubectl reads it
+                        cert_file = os.path.join(os.path.dirname(path), cert_file)
+                    source, data = cert_file, read_limited(cert_file)
+                if classify(source, data) != "certificate":
+                    raise CertUnreadable(f"{source if source != 'embedded' else CERT_DATA} holds no PEM certificate")
+                certs = self.read_certs(data)
+            except CertUnreadable as exc:
+                problem = f"{target}: {exc}"
+                self.facts.append({"kubeconfig": path, "user": user, "error": problem})
+                item = cert_finding(target, self.host, None, self.now, 0, 0, problem=problem)
+                item["details"].update(path=path, kubeconfig=path, user=user)
+                self.findings.append(item)
+                continue
+            item = cert_finding(target, self.host, certs, self.now, self.warning_days, self.critical_days)
+            first = min(certs, key=lambda c: c["not_after"])
+            item["summary"] = f"client certificate of user {user}: {item['summary']}"
+            item["details"].update(path=path, kubeconfig=path, user=user, certificate=source,
+                                   issuer=first.get("issuer", ""))
+            self.facts.append({"kubeconfig": path, "user": user,
+                               **{k: item["details"].get(k) for k in ("days_left", "not_after", "subject", "issuer")}})
+            self.findings.append(item)
+
+    def check_endpoint(self, endpoint: dict, timeout: float,
+                       fetch: t.Callable[..., bytes] = served_certificate) -> None:
+        """One finding for the certificate an endpoint serves, named by its ``name`` or ``https://host:port``; an
+        endpoint that does not answer TLS is ``unknown``."""
+        host, port = split_address(endpoint["address"])
+        shown = f"[{host}]" if ":" in host else host
+        target = endpoint_target(endpoint)
+        extra = {"endpoint": f"{shown}:{port}", "server_name": endpoint.get("server_name")}
+        try:
+            pem = fetch(host, port, endpoint.get("server_name"), timeout, endpoint.get("client_cert"),
+                        endpoint.get("client_key"))
+            certs = self.read_certs(pem)
+        except CertUnreadable as exc:
+            problem = f"{target}: {exc}"
+            self.facts.append({**extra, "error": problem})
+            item = cert_finding(target, self.host, None, self.now, 0, 0, problem=problem)
+            item["details"].update(extra)
+            self.findings.append(item)
+            return
+        item = cert_finding(target, self.host, certs, self.now, self.warning_days, self.critical_days)
+        item["summary"] = f"served certificate: {item['summary']}"
+        item["details"].update(extra, issuer=certs[0].get("issuer", ""))
+        keep = ("days_left", "not_after", "subject", "issuer")
+        self.facts.append({**extra, **{k: item["details"].get(k) for k in keep}})
+        self.findings.append(item)
+
     def check_dir(self, directory: str) -> None:
         if not os.path.isdir(directory):
             why = "does not exist" if not os.path.exists(directory) else "is not a directory"
@@ -216,6 +445,15 @@ class CertChecker:
 ARGUMENT_SPEC: dict[str, dict] = {
     "dirs": {"type": "list", "elements": "path", "default": []},
     "paths": {"type": "list", "elements": "path", "default": []},
+    "kubeconfigs": {"type": "list", "elements": "path", "default": []},
+    "endpoints": {"type": "list", "elements": "dict", "default": [], "options": {
+        "address": {"type": "str", "required": True},
+        "name": {"type": "str"},
+        "server_name": {"type": "str"},
+        "client_cert": {"type": "path"},
+        "client_key": {"type": "path", "no_log": False},
+    }},
+    "endpoint_timeout": {"type": "float", "default": 5},
     "max_depth": {"type": "int", "default": 3},
     "warning_days": {"type": "int", "default": 30},
     "critical_days": {"type": "int", "default": 7},
@@ -236,6 +474,10 @@ def inspect(module: t.Any, params: dict, host: str | None) -> dict:
 
     ``module`` is the running AnsibleModule (``get_bin_path``, ``run_command``) for the openssl backend.
     """
+    if params["endpoint_timeout"] <= 0:
+        raise CertError(f"endpoint_timeout: must be more than 0, got {params['endpoint_timeout']}")
+    for endpoint in params["endpoints"]:
+        split_address(endpoint["address"])  # a bad address fails the check before anything is read
     backend = params["backend"]
     if backend == "auto":
         backend = "cryptography" if has_cryptography() else "openssl"
@@ -247,7 +489,7 @@ def inspect(module: t.Any, params: dict, host: str | None) -> dict:
         raise CertError("backend: openssl needs the openssl command, which is not installed on this host")
 
     def run_openssl(pem: str) -> tuple[int, str, str]:
-        return module.run_command([openssl, "x509", "-noout", "-enddate", "-subject"], data=pem)
+        return module.run_command([openssl, "x509", "-noout", "-enddate", "-subject", "-issuer"], data=pem)
 
     checker = CertChecker(backend, host, params["warning_days"], params["critical_days"],
                           run_openssl if openssl else None, max_depth=params["max_depth"])
@@ -255,11 +497,20 @@ def inspect(module: t.Any, params: dict, host: str | None) -> dict:
         checker.check_dir(directory)
     for path in params["paths"]:
         checker.check_file(path, explicit=True)
+    for path in params["kubeconfigs"]:
+        checker.check_kubeconfig(path)
+    for endpoint in params["endpoints"]:
+        checker.check_endpoint(endpoint, params["endpoint_timeout"])
     return {"findings": checker.findings, "certificates": checker.facts, "backend": backend}
 
 
 def failure_targets(args: dict, label: str | None) -> list[tuple[str, str]]:
     """(``certificates.expiry``, place) of each directory and file, for an unknown finding when the check could
     not run."""
-    places = [str(p) for key in ("dirs", "paths") if isinstance(args.get(key), list) for p in args[key]]
+    places = [str(p) for key in ("dirs", "paths", "kubeconfigs") if isinstance(args.get(key), list) for p in args[key]]
+    for endpoint in args.get("endpoints") if isinstance(args.get("endpoints"), list) else []:
+        try:
+            places.append(endpoint_target(endpoint))
+        except (CertError, AttributeError):
+            places.append(str(endpoint.get("address") if isinstance(endpoint, dict) else endpoint))
     return [("certificates.expiry", place) for place in places] or [("certificates.expiry", label or "certificates")]

@@ -74,6 +74,22 @@ def _with_nginx_logs(args: dict, earlier: dict) -> dict:
     return dict(args, files=declared + files)
 
 
+# -- the certificates nginx serves: cert_expiry_info of the TLS listeners nginx_info found (it ran before) ----------
+NGINX_TLS_SPEC: dict[str, dict] = {"nginx_tls": {"type": "bool", "default": True}}
+
+
+def _with_nginx_tls(args: dict, earlier: dict) -> dict:
+    """cert_expiry_info options with, after ``endpoints``, the TLS listeners (``listen ... ssl``) that nginx_info
+    found in ``nginx -T`` earlier in the same call."""
+    mine = validate(NGINX_TLS_SPEC, {k: args[k] for k in NGINX_TLS_SPEC if k in args})
+    args = {k: v for k, v in args.items() if k not in NGINX_TLS_SPEC}
+    endpoints = list(args.get("endpoints")) if isinstance(args.get("endpoints"), list) else []
+    nginx = earlier.get("nginx_info", {}).get("nginx") or {}
+    if mine["nginx_tls"]:
+        endpoints += _middleware_nginx.tls_endpoints(nginx)
+    return dict(args, endpoints=endpoints)
+
+
 CHECKS: dict[str, Check] = {
     "systemd_unit_info": Check(_systemd.ARGUMENT_SPEC, _systemd.inspect, _systemd.failure_targets,
                                (_systemd.SystemdError,)),
@@ -106,6 +122,9 @@ CHECKS: dict[str, Check] = {
     # the middleware's own logs, after nginx_info in the same call (what middleware_inspection's log task scans)
     "middleware_log_scan": Check(_logscan.ARGUMENT_SPEC, _logscan.inspect, _logscan.failure_targets,
                                  (_logscan.LogScanError,), module="log_scan", prepare=_with_nginx_logs),
+    # the certificates nginx's TLS listeners serve, after nginx_info in the same call
+    "middleware_cert_expiry": Check(_certs.ARGUMENT_SPEC, _certs.inspect, _certs.failure_targets, (_certs.CertError,),
+                                    module="cert_expiry_info", prepare=_with_nginx_tls),
 }
 
 

@@ -135,6 +135,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "horizontalpodautoscalers": ("AutoscalingV2Api", "list_horizontal_pod_autoscaler_for_all_namespaces"),
     "events": ("CoreV1Api", "list_event_for_all_namespaces"),
     "poddisruptionbudgets": ("PolicyV1Api", "list_pod_disruption_budget_for_all_namespaces"),
+    "secrets": ("CoreV1Api", "list_secret_for_all_namespaces"),   # TLS Secrets only (a field selector)
 }
 
 DEFAULT_PAGE_SIZE = 500

@@ -18,6 +18,7 @@ import re
 import typing as t
 
 from ansible_collections.kubeops.runbook.plugins.module_utils import _k8s_capacity
+from ansible_collections.kubeops.runbook.plugins.module_utils import _k8s_tls_secrets
 from ansible_collections.kubeops.runbook.plugins.module_utils._findings import (
     CRITICAL, OK, WARNING, by_threshold, could_not_run, finding,
 )
@@ -989,8 +990,17 @@ def inspect_cluster(api_client: t.Any, options: dict, lister: t.Callable | None 
         findings += namespace_findings(objects["namespaces"], options.get("expected_namespaces") or ())
     findings += _workload_kind_findings(checks, objects, unlisted, namespaces, options)
     findings += _k8s_capacity.cluster_findings(checks, objects, options, api_client, requests=requests)
+    # TLS Secrets of the namespaces asked for (tls_secret_namespaces; none asked, nothing listed)
+    try:
+        tls = _k8s_tls_secrets.inspect(api_client, lister, options, page_size, timeout)
+    except ValueError as exc:
+        raise CheckError(str(exc)) from None
+    findings += tls["findings"]
+    listed = {k: len(v) for k, v in objects.items()}
+    if tls["requests"]:
+        listed["secrets"], requests["secrets"] = tls["objects"], tls["requests"]
     restarts = pod_restart_counts(objects["pods"]) if "pods" in objects else {}
     snapshot = restart_snapshot(objects["pods"], options.get("now") or dt.datetime.now(dt.timezone.utc)) \
         if "pods" in objects else None
     return {"findings": findings, "pod_restarts": restarts, "restart_snapshot": snapshot,
-            "objects": {k: len(v) for k, v in objects.items()}, "api_requests": requests, "server_version": version}
+            "objects": listed, "api_requests": requests, "server_version": version}

@@ -146,6 +146,92 @@ def declared_logs(config_dump: str, prefix: str | None = None) -> dict[str, list
     return found
 
 
+# -- the TLS listeners nginx declares (whose served certificates cert_expiry_info reads) ----------------------------
+def _sni(names: list[str]) -> str | None:
+    """The first plain server_name (not ``_``, a wildcard or a regex): the name to ask for with SNI."""
+    for name in names:
+        if name and name != "_" and not name.startswith("~") and "*" not in name and "$" not in name:
+            return name
+    return None
+
+
+def _connect_to(address: str) -> tuple[str, int, bool] | None:
+    """(host to connect to, port, whether the address is a wildcard) of a ``listen`` address; a wildcard is reached
+    on the loopback; None for a unix socket."""
+    if address.startswith("unix:"):
+        return None
+    host, port = "", address
+    if address.startswith("["):
+        host, _sep, rest = address[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else "80"
+    elif ":" in address:
+        host, _sep, port = address.rpartition(":")
+    elif not address.isdigit():
+        host, port = address, "80"   # nginx's default port for an address without one
+    if not port.isdigit():
+        return None
+    if host in ("", "*", "0.0.0.0", "::"):
+        return ("::1" if host == "::" else "127.0.0.1"), int(port), True
+    return host, int(port), False
+
+
+def tls_listeners(config_dump: str) -> list[dict]:
+    """``{address, port, server_name, listen}`` of each TLS listener of the ``server`` blocks of ``nginx -T`` (a
+    ``listen ... ssl`` or a server with ``ssl on``), once per port and SNI name; a wildcard address is reached on the
+    loopback."""
+    found: list[dict] = []
+    seen: set[tuple] = set()
+    stack: list[str] = []
+    servers: list[dict] = []   # the open server blocks: {"depth", "listen": [[args]], "names": [...], "ssl_on"}
+    words: list[str] = []
+    for token in tokenize(config_dump):
+        if token == "{":
+            stack.append(words[0] if words else "")
+            if stack[-1] == "server":
+                servers.append({"depth": len(stack), "listen": [], "names": [], "ssl_on": False})
+            words = []
+        elif token == "}":
+            if stack and stack[-1] == "server" and servers and servers[-1]["depth"] == len(stack):
+                block = servers.pop()
+                sni = _sni(block["names"])
+                for args in block["listen"]:
+                    target = _connect_to(args[0]) if args else None
+                    if target is None or not ("ssl" in args[1:] or block["ssl_on"]):
+                        continue
+                    # a wildcard on IPv4 and on IPv6 is one listener: reached once, on the first of them
+                    key = (target[1], sni) if target[2] else (target[0], target[1], sni)
+                    if key not in seen:
+                        seen.add(key)
+                        found.append({"address": target[0], "port": target[1], "server_name": sni,
+                                      "listen": " ".join(args)})
+            if stack:
+                stack.pop()
+            words = []
+        elif token == ";":
+            if words and servers and servers[-1]["depth"] == len(stack):
+                name, args = words[0], words[1:]
+                if name == "listen":
+                    servers[-1]["listen"].append(args)
+                elif name == "server_name":
+                    servers[-1]["names"].extend(args)
+                elif name == "ssl" and args[:1] == ["on"]:
+                    servers[-1]["ssl_on"] = True
+            words = []
+        else:
+            words.append(token)
+    return found
+
+
+def tls_endpoints(facts: dict | None) -> list[dict]:
+    """cert_expiry_info ``endpoints`` of the TLS listeners an nginx check found, named ``nginx <listen> <name>``."""
+    out = []
+    for item in (facts or {}).get("tls_listeners") or []:
+        host = f"[{item['address']}]" if ":" in item["address"] else item["address"]
+        name = f"nginx {item['listen']}" + (f" {item['server_name']}" if item.get("server_name") else "")
+        out.append({"address": f"{host}:{item['port']}", "name": name, "server_name": item.get("server_name")})
+    return out
+
+
 def log_name(path: str, taken: set[str]) -> str:
     """``nginx_<file name without .log>``, made safe and unique among ``taken`` (which it extends)."""
     base = re.sub(r"\.log$", "", os.path.basename(path).replace("*", ""))
@@ -253,6 +339,7 @@ def check(opts: NginxOptions, run: Runner, which: Which, host: str | None, fetch
                 match = _PREFIX.search(f"{version.stderr}\n{version.stdout}")
                 found = declared_logs(out, match.group(1) if match else None)
             details["logs"] = log_files(found)
+            details["tls_listeners"] = tls_listeners(out)
         if rc == 124:
             problems.add(UNKNOWN, "nginx -t timed out")
         elif not test["ok"]:

@@ -24,6 +24,9 @@ description:
     configuration of nginx declares, as found by an V(nginx_info) check earlier in the same call (C(error_log)
     files, and with C(nginx_access_logs) the C(access_log) files as C(kind=access)); C(nginx_error_logs) and
     C(nginx_access_logs) default to V(true).
+  - V(middleware_cert_expiry) (since 2.0.0) is M(kubeops.runbook.cert_expiry_info) of the given C(endpoints) after
+    the TLS listeners (C(listen ... ssl)) of the configuration of nginx, as found by an V(nginx_info) check earlier
+    in the same call; C(nginx_tls) (default V(true)) adds them.
   - A check whose options are invalid, that fails as its module would fail, or that crashes becomes V(unknown)
     findings for what it is about (the summary says why it could not run); the host's other checks still run.
   - Every finding is labelled with O(host_name), except those V(calico_bgp_info) labels itself (the peer's end of a
@@ -48,8 +51,8 @@ options:
     suboptions:
       check:
         description:
-          - Which check; the name of the single-purpose module that runs it alone, or V(middleware_log_scan), or
-            V(component_versions).
+          - Which check; the name of the single-purpose module that runs it alone, or V(middleware_log_scan),
+            V(middleware_cert_expiry) or V(component_versions).
           - V(component_versions) (since 2.0.0) reads the versions of kube-proxy (C(kube-proxy --version)) and kubectl
             (C(kubectl version --client)) installed on the host, options C(components) (V(kube-proxy), V(kubectl)),
             C(kube_proxy), C(kubectl) (names or paths) and C(bin_dirs) (searched before PATH); one V(ok)
@@ -59,7 +62,7 @@ options:
         required: true
         choices: [systemd_unit_info, log_scan, disk_usage_info, cert_expiry_info, host_hygiene_info, nginx_info,
                   redis_info, rabbitmq_info, mysql_info, tcp_service_info, calico_bgp_info, etcd_cluster_info,
-                  component_versions, etcd_backup_info, middleware_log_scan]
+                  component_versions, etcd_backup_info, middleware_log_scan, middleware_cert_expiry]
       options:
         description:
           - The options of the check, as its single-purpose module takes them (without its deprecated C(host)).

@@ -27,6 +27,8 @@ description:
     still place the requests that run on it (C(capacity.pool)) - and, check V(node_usage), the usage metrics.k8s.io
     reports per node against its allocatable (C(capacity.usage), one more LIST); a cluster that does not serve
     metrics.k8s.io gets one ok C(capacity.usage) finding saying usage was not measured.
+  - Since 2.0.0, with O(tls_secret_namespaces), the expiry of the C(tls.crt) of the TLS Secrets of those namespaces
+    (one more LIST, of Secrets of C(type=kubernetes.io/tls) only; their keys are never parsed or returned).
   - Nodes and deployments get one finding per object, ok included. Pods, services, workload policy and the other
     workload kinds report only what is wrong plus one aggregate ok finding per namespace.
   - An API server that cannot be reached gives a critical C(control_plane_services.api) finding, not a failure.
@@ -117,6 +119,30 @@ options:
     description: A CronJob with an active run whose last run was scheduled more than this ago gets a C(cronjobs.runs) warning.
     type: int
     default: 86400
+    version_added: 2.0.0
+  tls_secret_namespaces:
+    description:
+      - Namespaces whose TLS Secrets (type C(kubernetes.io/tls)) get the expiry of their C(tls.crt) checked, with
+        one more LIST (C(fieldSelector=type=kubernetes.io/tls), across namespaces, filtered here); V(*) means all.
+        Empty (the default) lists no Secret.
+      - An expiring, expired or unreadable certificate gets a C(certificates.expiry) finding targeted
+        C(secret/<namespace>/<name>), the others one ok finding per namespace (C(secret/<namespace>/*)); a listed
+        namespace without a TLS Secret is ok. C(tls.key) is never parsed, returned or logged.
+      - Needs the C(cryptography) Python library (ansible-core's own dependency) and the permission to list Secrets;
+        without them, V(unknown) findings.
+    type: list
+    elements: str
+    default: []
+    version_added: 2.0.0
+  tls_secret_warning_days:
+    description: A TLS Secret's certificate with this many days left or fewer is a V(warning).
+    type: int
+    default: 30
+    version_added: 2.0.0
+  tls_secret_critical_days:
+    description: A TLS Secret's certificate with this many days left or fewer is V(critical).
+    type: int
+    default: 7
     version_added: 2.0.0
   pvc_pending_seconds:
     description:
@@ -258,6 +284,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.kubeops.runbook.plugins.module_utils._k8s import (
     HAS_KUBERNETES, K8S_AUTH_SPEC, KUBERNETES_IMPORT_ERROR, K8sConfigError, build_client,
 )
+from ansible_collections.kubeops.runbook.plugins.module_utils import _k8s_tls_secrets
 from ansible_collections.kubeops.runbook.plugins.module_utils._k8s_checks import CHECKS, DEFAULT_CHECKS, CheckError, inspect_cluster
 
 
@@ -289,6 +316,7 @@ def main() -> None:
         expected_namespaces={"type": "list", "elements": "str", "default": []},
         calico_namespace={"type": "str", "default": "kube-system"},
         calico_node_label={"type": "str", "default": "k8s-app=calico-node"},
+        **_k8s_tls_secrets.ARGUMENT_SPEC,
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not HAS_KUBERNETES:

@@ -222,6 +222,92 @@ def test_certificates_on_master1(lab, backend):
     assert by_target(long)["/etc/kubernetes/ssl/apiserver.pem"]["status"] == "warning"
 
 
+def expired_client_kubeconfig(user: str) -> tuple[str, str]:
+    """A kubeconfig whose user's embedded client certificate expired two days ago (a throwaway CA and key)."""
+    import base64  # pylint: disable=import-outside-toplevel
+    import datetime as dt  # pylint: disable=import-outside-toplevel
+
+    from cryptography import x509  # pylint: disable=import-outside-toplevel
+    from cryptography.hazmat.primitives import hashes, serialization  # pylint: disable=import-outside-toplevel
+    from cryptography.hazmat.primitives.asymmetric import ec  # pylint: disable=import-outside-toplevel
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.timezone.utc)
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, user)])
+    issuer = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "kubeops-test-expired-ca")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=30))
+            .not_valid_after(now - dt.timedelta(days=2)).sign(key, hashes.SHA256()))
+    b64 = base64.b64encode
+    cert_data = b64(cert.public_bytes(serialization.Encoding.PEM)).decode()
+    key_data = b64(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption())).decode()
+    return (f"apiVersion: v1\nkind: Config\nusers:\n- name: {user}\n  user:\n"
+            f"    client-certificate-data: {cert_data}\n    client-key-data: {key_data}\n"), key_data
+
+
+def test_expired_client_certificate_in_a_kubeconfig(lab):
+    """In the one host_inspection_info call: the lab's kubelet kubeconfig is ok (read without PyYAML, through
+    openssl: the lab's hosts have neither PyYAML nor cryptography), a kubeconfig whose client certificate expired is
+    critical naming the file and the user, and the key is in no finding."""
+    path = f"/etc/kubernetes/kubeops-test-{uuid.uuid4().hex[:8]}.kubeconfig"
+    text, key_data = expired_client_kubeconfig("system:node:kubeops-test")
+    lab.ssh("node1", f"umask 077 && cat > {path} <<'EOF'\n{text}EOF")
+    try:
+        result = run_module(lab, "node1", "kubeops.runbook.host_inspection_info", {"checks": [
+            {"check": "cert_expiry_info", "options": {"kubeconfigs": ["/etc/kubernetes/kubelet.kubeconfig", path]}}]})
+    finally:
+        lab.ssh("node1", f"rm -f {path}")
+    assert lab.ssh("node1", f"test -e {path}", check=False).returncode == 1
+    found = by_target(result)
+    kubelet = found["/etc/kubernetes/kubelet.kubeconfig (user system:node:node1)"]
+    assert kubelet["status"] == "ok" and kubelet["details"]["days_left"] > 300, kubelet
+    assert "kubernetes-ca" in kubelet["details"]["issuer"]
+    expired = found[f"{path} (user system:node:kubeops-test)"]
+    assert expired["status"] == "critical" and expired["host"] == "node1", expired
+    assert "expired" in expired["summary"] and expired["details"]["kubeconfig"] == path
+    assert expired["details"]["user"] == "system:node:kubeops-test"
+    assert key_data[60:120] not in json.dumps(result)  # the key's random part, not its PEM header
+
+
+def test_served_certificates_nginx_apiserver_etcd(lab):
+    """In the one host_inspection_info call: a TLS server added to mw1's nginx with a certificate of 3 days is found
+    through nginx -T and is critical; the apiserver's and etcd's served certificates on master1 are ok (etcd with
+    and without the client certificate its --client-cert-auth asks for); a closed port is unknown."""
+    tag = uuid.uuid4().hex[:8]
+    conf, pem, key = (f"/etc/nginx/conf.d/kubeops-test-{tag}.conf", f"/etc/nginx/kubeops-test-{tag}.pem",
+                      f"/etc/nginx/kubeops-test-{tag}.key")
+    lab.ssh("mw1", f"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3 "
+                   f"-subj /CN=kubeops-test-{tag} -keyout {key} -out {pem} 2>/dev/null && "
+                   f"printf 'server {{\\n listen 18443 ssl;\\n server_name tls-{tag}.example.test;\\n "
+                   f"ssl_certificate {pem};\\n ssl_certificate_key {key};\\n return 200;\\n}}\\n' > {conf} && "
+                   f"nginx -t 2>/dev/null && nginx -s reload")
+    try:
+        lab.wait(lambda: lab.ssh("mw1", "ss -ltnH 'sport = :18443' | grep -q LISTEN", check=False).returncode == 0,
+                 "nginx listening on 18443", timeout=30, interval=0.5)
+        nginx = run_module(lab, "mw1", "kubeops.runbook.host_inspection_info", {"checks": [
+            {"check": "nginx_info", "options": {}},
+            {"check": "middleware_cert_expiry", "options": {"endpoints": [{"address": "127.0.0.1:1", "name": "closed"}]}}]})
+    finally:
+        lab.ssh("mw1", f"rm -f {conf} {pem} {key} && nginx -t 2>/dev/null && nginx -s reload")
+    assert lab.ssh("mw1", f"ls {conf} {pem} {key}", check=False).returncode != 0
+    found = by_target(nginx)
+    served = found[f"nginx 18443 ssl tls-{tag}.example.test"]
+    assert served["status"] == "critical" and served["host"] == "mw1", served
+    assert served["details"]["days_left"] == 2 and f"kubeops-test-{tag}" in served["details"]["subject"]
+    assert found["closed"]["status"] == "unknown" and "no TLS answer" in found["closed"]["summary"]
+    etcd_tls = {"client_cert": "/etc/etcd/ssl/etcd-client.pem", "client_key": "/etc/etcd/ssl/etcd-client-key.pem"}
+    master = run_module(lab, "master1", "kubeops.runbook.host_inspection_info", {"checks": [
+        {"check": "cert_expiry_info", "options": {"endpoints": [
+            {"address": "127.0.0.1:6443", "name": "apiserver"},
+            {"address": "https://198.18.0.11:2379", "name": "etcd", **etcd_tls},
+            {"address": "https://198.18.0.11:2379", "name": "etcd without client cert"}]}}]})
+    found = by_target(master)
+    assert found["apiserver"]["status"] == "ok" and "kube-apiserver" in found["apiserver"]["details"]["subject"]
+    assert found["etcd"]["status"] == "ok" and "etcd-master1" in found["etcd"]["details"]["subject"]
+    assert found["etcd without client cert"]["details"]["subject"] == found["etcd"]["details"]["subject"]
+
+
 def test_hygiene_on_node1_and_kubectl_skew(lab):
     result = run_module(lab, "node1", "kubeops.runbook.host_hygiene_info", {})
     found = {(f["id"], f["target"]): f for f in result["findings"]}
@@ -252,6 +338,14 @@ def test_role_healthy_lab_has_no_critical(healthy_findings):
     assert not any(f["id"] in ("logs.redis", "logs.rabbitmq") for f in healthy_findings)
     assert any(f["id"] == "certificates.expiry" and f["host"] == "node2" for f in healthy_findings)
     assert not any(f["id"] == "certificates.expiry" and f["host"] == "mw1" for f in healthy_findings)
+    # the kubeconfigs' client certificates and the served certificates of the host's groups (2.0.0)
+    for target, host in (("/etc/kubernetes/kubelet.kubeconfig (user system:node:node1)", "node1"),
+                         ("/etc/kubernetes/kube-proxy.kubeconfig (user system:kube-proxy)", "node2"),
+                         ("/etc/kubernetes/scheduler.kubeconfig (user system:kube-scheduler)", "master1"),
+                         ("/root/.kube/config (user admin)", "master1"),
+                         ("kube-apiserver https://127.0.0.1:6443", "master1"),
+                         ("etcd https://198.18.0.11:2379", "master1"), ("etcd https://198.18.0.22:2379", "node2")):
+        assert ("certificates.expiry", target, host) in ids, target
     assert ("host.kubectl_skew", "kubectl", "localhost") in ids
     assert any(f["id"] == "disk.space" and f["host"] == "master1" for f in healthy_findings)
 

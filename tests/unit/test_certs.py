@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -149,3 +150,188 @@ def test_fuzz_openssl_output(text):
         C.parse_openssl_enddate(text)
     except C.CertUnreadable:
         pass
+
+
+# -- client certificates in kubeconfigs ------------------------------------------------------------------------
+KUBE = FIX / "kubeconfig"
+KUBE_NOW = dt.datetime(2026, 12, 6, 17, 0, 0, tzinfo=dt.timezone.utc)  # shortly after these fixtures were made
+
+
+def real_openssl_issuer(pem: str) -> tuple[int, str, str]:
+    """openssl as inspect() runs it for kubeconfigs (with -issuer)."""
+    proc = subprocess.run(["openssl", "x509", "-noout", "-enddate", "-subject", "-issuer"], input=pem,
+                          capture_output=True, text=True, check=False)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.fixture(params=["pyyaml", "no-pyyaml"])
+def yaml_or_not(request, monkeypatch):
+    """Every kubeconfig test with PyYAML and as on a host without it (the lab's hosts have none)."""
+    if request.param == "no-pyyaml":
+        monkeypatch.setitem(__import__("sys").modules, "yaml", None)
+    return request.param
+
+
+def check_kubeconfigs(backend: str, *names: str) -> C.CertChecker:
+    checker = C.CertChecker(backend, "node1", 30, 7, real_openssl_issuer, now=KUBE_NOW)
+    for name in names:
+        checker.check_kubeconfig(str(KUBE / name))
+    return checker
+
+
+@pytest.mark.parametrize("backend", ["cryptography", "openssl"])
+def test_kubeconfig_client_certificates(backend, yaml_or_not):
+    checker = check_kubeconfigs(backend, "kubelet.kubeconfig", "admin.kubeconfig")
+    found = {f["target"]: f for f in checker.findings}
+    kubelet = found[f"{KUBE}/kubelet.kubeconfig (user system:node:node1)"]
+    assert kubelet["status"] == "warning" and kubelet["details"]["days_left"] == 19
+    assert kubelet["summary"].startswith("client certificate of user system:node:node1: 19 day(s) left")
+    assert kubelet["details"]["kubeconfig"] == f"{KUBE}/kubelet.kubeconfig"
+    assert kubelet["details"]["user"] == "system:node:node1" and kubelet["details"]["certificate"] == "embedded"
+    assert "kubeops-test-kubernetes-ca" in kubelet["details"]["issuer"]
+    assert "system:node:node1" in kubelet["details"]["subject"]
+    admin = found[f"{KUBE}/admin.kubeconfig (user admin)"]
+    assert admin["status"] == "critical" and admin["details"]["days_left"] == 2
+    proxy = found[f"{KUBE}/admin.kubeconfig (user system:kube-proxy)"]  # relative client-certificate path
+    assert proxy["status"] == "ok" and proxy["details"]["certificate"] == f"{KUBE}/kube-proxy-client.pem"
+    assert not any("deploy-bot" in target for target in found)  # a token user has no certificate to expire
+    assert len(checker.findings) == 3
+
+
+def test_kubeconfig_expired_is_critical(yaml_or_not):
+    later = dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)
+    checker = C.CertChecker("cryptography", "node1", 30, 7, now=later)
+    checker.check_kubeconfig(str(KUBE / "kubelet.kubeconfig"))
+    [item] = checker.findings
+    assert item["status"] == "critical" and "expired 6 day(s) ago" in item["summary"]
+    assert "kubelet.kubeconfig (user system:node:node1)" in item["target"]
+
+
+def test_kubeconfig_findings_hold_no_key_or_token(yaml_or_not):
+    checker = check_kubeconfigs("cryptography", "kubelet.kubeconfig", "admin.kubeconfig", "broken.kubeconfig")
+    dumped = json.dumps([checker.findings, checker.facts], default=str)
+    for name in ("kubelet.kubeconfig", "admin.kubeconfig", "broken.kubeconfig"):
+        for line in (KUBE / name).read_text().splitlines():
+            if "client-key-data" in line or "token:" in line:
+                secret = line.split(":", 1)[1].strip()
+                assert secret and secret not in dumped
+    assert "PRIVATE KEY" not in dumped and "kubeops-test-token" not in dumped
+
+
+def test_kubeconfig_without_certificate_and_broken(yaml_or_not):
+    checker = check_kubeconfigs("cryptography", "exec.kubeconfig", "broken.kubeconfig", "no-such.kubeconfig")
+    exec_, broken, missing = checker.findings
+    assert exec_["status"] == "ok" and exec_["target"] == f"{KUBE}/exec.kubeconfig"
+    assert "no client certificate" in exec_["summary"]
+    assert broken["status"] == "unknown" and broken["target"] == f"{KUBE}/broken.kubeconfig (user broken)"
+    assert "holds no PEM certificate" in broken["summary"]
+    assert missing["status"] == "unknown" and "cannot be read" in missing["summary"]
+
+
+def test_kubeconfig_json_and_flow_style(yaml_or_not):
+    checker = check_kubeconfigs("cryptography", "json.kubeconfig", "flow.kubeconfig")
+    json_user, flow = checker.findings
+    assert json_user["status"] == "ok" and json_user["target"].endswith("json.kubeconfig (user json-user)")
+    if yaml_or_not == "pyyaml":
+        assert flow["status"] == "ok" and flow["target"].endswith("flow.kubeconfig (user flow)")
+    else:  # flow style needs a YAML library; never a silent gap
+        assert flow["status"] == "unknown" and "install PyYAML" in flow["summary"]
+
+
+def test_kubeconfig_yaml_error_names_the_line_only():
+    text = "users:\n- name: x\n  user:\n    client-key-data: c2VjcmV0LWtleQ==\n  : [\n"
+    with pytest.raises(C.CertUnreadable) as err:
+        C.kubeconfig_users(text)
+    assert "line" in str(err.value) and "c2VjcmV0" not in str(err.value)
+
+
+def test_kubeconfigs_in_inspect_and_failure_targets():
+    assert C.ARGUMENT_SPEC["kubeconfigs"] == {"type": "list", "elements": "path", "default": []}
+    targets = C.failure_targets({"dirs": ["/etc/kubernetes/ssl"], "kubeconfigs": ["/etc/kubernetes/kubelet.kubeconfig"]},
+                                "node1")
+    assert ("certificates.expiry", "/etc/kubernetes/kubelet.kubeconfig") in targets
+
+
+# -- certificates served on TLS endpoints ------------------------------------------------------------------------
+@pytest.mark.parametrize("address, expected", [
+    ("https://198.18.0.11:2379", ("198.18.0.11", 2379)), ("127.0.0.1:6443", ("127.0.0.1", 6443)),
+    ("[::1]:8443", ("::1", 8443)), ("https://etcd1.example/", ("etcd1.example", 443)), ("master1", ("master1", 443)),
+])
+def test_split_address(address, expected):
+    assert C.split_address(address) == expected
+
+
+@pytest.mark.parametrize("address", ["", "https://", "host:notaport", "https://h:99999"])
+def test_split_address_bad(address):
+    with pytest.raises(C.CertError, match="endpoints: "):
+        C.split_address(address)
+
+
+@pytest.fixture()
+def tls_server():
+    """A real TLS server on 127.0.0.1 serving leaf-5d.pem (made with leaf-key.pem), for one handshake at a time."""
+    import socket
+    import ssl
+    import threading
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(FIX / "leaf-5d.pem"), str(FIX / "leaf-key.pem"))
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _addr = listener.accept()
+            except OSError:
+                return
+            try:
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(1)
+            except (OSError, ssl.SSLError):
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    listener.close()
+
+
+@pytest.mark.parametrize("backend", ["cryptography", "openssl"])
+def test_served_certificate_of_a_real_tls_server(tls_server, backend):
+    checker = C.CertChecker(backend, "master1", 30, 7, real_openssl_issuer, now=NOW)
+    checker.check_endpoint({"address": f"127.0.0.1:{tls_server}", "name": None, "server_name": "kube-apiserver"}, 5)
+    [item] = checker.findings
+    assert item["target"] == f"https://127.0.0.1:{tls_server}" and item["status"] == "critical"
+    assert item["details"]["days_left"] == 4 and "kube-apiserver" in item["details"]["subject"]
+    assert "kubeops-test-ca" in item["details"]["issuer"] and item["summary"].startswith("served certificate: 4 day(s)")
+
+
+def test_endpoint_that_does_not_answer_and_bad_client_cert(tls_server):
+    closed = socket_port_closed()
+    checker = C.CertChecker("cryptography", "master1", 30, 7, now=NOW)
+    checker.check_endpoint({"address": f"https://127.0.0.1:{closed}", "name": "etcd https://127.0.0.1"}, 2)
+    checker.check_endpoint({"address": f"127.0.0.1:{tls_server}", "client_cert": "/nonexistent/client.pem",
+                            "client_key": "/nonexistent/client-key.pem"}, 2)
+    refused, bad_cert = checker.findings
+    assert refused["status"] == "unknown" and refused["target"] == "etcd https://127.0.0.1"
+    assert "no TLS answer" in refused["summary"]
+    assert bad_cert["status"] == "unknown" and "/nonexistent/client.pem cannot be loaded" in bad_cert["summary"]
+
+
+def socket_port_closed() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]   # closed once the socket is: nothing listens on it
+
+
+def test_inspect_refuses_a_bad_endpoint_before_reading_anything():
+    params = {**{k: v.get("default") for k, v in C.ARGUMENT_SPEC.items()},
+              "endpoints": [{"address": "https://h:notaport", "name": None}]}
+    with pytest.raises(C.CertError, match="'https://h:notaport'"):
+        C.inspect(None, params, "master1")
+    with pytest.raises(C.CertError, match="endpoint_timeout"):
+        C.inspect(None, dict(params, endpoints=[], endpoint_timeout=0), "master1")
+    assert ("certificates.expiry", "https://h:443") in C.failure_targets({"endpoints": [{"address": "h"}]}, "m")

@@ -352,3 +352,22 @@ def test_invocations_of_one_check_share_a_lane_and_a_prepared_check_waits_for_al
     assert [f["target"] for f in findings if f["id"] == "host.fake"] == ["cp", "node", "nginx_info,systemd_unit_info"]
     assert "error" in results[3] and [r["check"] for r in results][-1] == "middleware_log_scan"
     assert HI.lane_of("middleware_log_scan") == HI.lane_of("log_scan") == "log_scan"
+
+
+def test_middleware_cert_expiry_adds_the_tls_listeners_nginx_declared(tmp_path):
+    """The served certificates of nginx's TLS listeners, as nginx_info found them earlier in the same call."""
+    listeners = [{"address": "127.0.0.1", "port": 8443, "server_name": "portal.example.test", "listen": "8443 ssl"}]
+    earlier = {"nginx_info": {"check": "nginx_info", "nginx": {"tls_listeners": listeners}}}
+    given = [{"address": "10.0.0.9:443", "name": "front"}]
+    prepared = HI.CHECKS["middleware_cert_expiry"].prepare({"endpoints": given, "warning_days": 30}, earlier)
+    assert prepared == {"warning_days": 30, "endpoints": given + [
+        {"address": "127.0.0.1:8443", "name": "nginx 8443 ssl portal.example.test", "server_name": "portal.example.test"}]}
+    assert HI.CHECKS["middleware_cert_expiry"].prepare({"nginx_tls": False}, earlier) == {"endpoints": []}
+    assert HI.CHECKS["middleware_cert_expiry"].prepare({}, {}) == {"endpoints": []}   # nginx_info failed or absent
+    assert HI.module_of("middleware_cert_expiry") == "kubeops.runbook.cert_expiry_info"
+    # an endpoint that does not answer is an unknown finding of that endpoint
+    found, _result = HI.run_one(FakeModule(tmp_path, {"openssl": []}), "middleware_cert_expiry",
+                                {"endpoints": [{"address": "127.0.0.1:1", "name": "closed"}], "nginx_tls": False,
+                                 "endpoint_timeout": 2}, "mw1", {})
+    assert [(f["id"], f["target"], f["status"]) for f in found] == [("certificates.expiry", "closed", "unknown")]
+    assert "no TLS answer" in found[0]["summary"] and found[0]["host"] == "mw1"

@@ -240,7 +240,7 @@ def test_empty_context_means_the_current_context(tmp_path):
 
 def test_bad_kind_and_page_size():
     with pytest.raises(K.K8sConfigError, match="unknown kind"):
-        K.list_all(client(), "secrets")
+        K.list_all(client(), "kubeops-no-such-kind")
     with pytest.raises(K.K8sConfigError, match="page_size"):
         K.list_all(client(), "pods", page_size=0)
 

@@ -239,3 +239,35 @@ def test_check_returns_the_declared_logs_and_asks_nginx_for_its_prefix(tmp_path)
 def test_declared_logs_never_raise(text):
     found = N.declared_logs(text)
     assert set(found) == {"error", "access"}
+
+
+# -- the TLS listeners (whose served certificates cert_expiry_info checks) ------------------------------------------
+def test_tls_listeners_of_the_lab_configuration():
+    """The lab's nginx -T with a TLS server added: the two `listen ... ssl`, not the plain servers (80, 8080)."""
+    assert N.tls_listeners(cap("nginx_T_tls").stdout) == [
+        {"address": "127.0.0.1", "port": 8443, "server_name": "portal.example.test", "listen": "8443 ssl"},
+        {"address": "127.0.0.1", "port": 8444, "server_name": None, "listen": "127.0.0.1:8444 ssl default_server"},
+    ]
+    assert N.tls_listeners(cap("nginx_T_tls").stdout.replace(" ssl", "")) == []
+
+
+def test_tls_listeners_forms():
+    config = """
+    http {
+      server { listen 443 ssl http2; listen [::]:443 ssl; server_name ~^(?<app>.+)\\.example$ shop.example; }
+      server { listen 10.0.0.5:8443; ssl on; server_name *.example.org; }
+      server { listen unix:/run/nginx.sock ssl; }
+      server { listen 443 ssl; server_name shop.example; }      # the same port and name: reached once
+      server { listen [2001:db8::1]:9443 ssl; location / { proxy_pass https://backend; } }
+      server { listen 80; server_name plain; location /x { return 200; } }
+    }
+    stream { server { listen 6443 ssl; proxy_pass apiservers; } }
+    """
+    assert [(x["address"], x["port"], x["server_name"]) for x in N.tls_listeners(config)] == [
+        ("127.0.0.1", 443, "shop.example"), ("10.0.0.5", 8443, None), ("2001:db8::1", 9443, None),
+        ("127.0.0.1", 6443, None)]
+    assert N.tls_endpoints({"tls_listeners": N.tls_listeners(config)})[:3] == [
+        {"address": "127.0.0.1:443", "name": "nginx 443 ssl http2 shop.example", "server_name": "shop.example"},
+        {"address": "10.0.0.5:8443", "name": "nginx 10.0.0.5:8443", "server_name": None},
+        {"address": "[2001:db8::1]:9443", "name": "nginx [2001:db8::1]:9443 ssl", "server_name": None}]
+    assert N.tls_endpoints(None) == []
