@@ -3,10 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The host side of the daily inspection in one Python process: the registry of checks. PRIVATE to the collection.
 
-``kubeops.runbook.host_inspection_info`` runs, on one host, a list of check invocations ``{check, options}`` (a few
-at the same time, see ``run_checks``) and returns all their findings in the order of the list. Each check is the one
-its single-purpose module runs (``systemd_unit_info``, ``log_scan``, ``nginx_info``, ...): the same argument spec and
-the same function in the topic's module_utils file, so a check has one implementation whichever way it runs.
+``kubeops.runbook.host_inspection_info`` runs, on one host, a list of check invocations ``{check, options}`` one
+after the other and returns all their findings. Each check is the one its single-purpose module runs
+(``systemd_unit_info``, ``log_scan``, ``nginx_info``, ...): the same argument spec and the same function in the
+topic's module_utils file, so a check has one implementation whichever way it runs.
 
 A check whose options are invalid, that raises its domain error (the message the single-purpose module would fail
 with) or that crashes becomes ``unknown`` findings for what it is about (its ``failure_targets``), with the same
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import time
 import typing as t
-from concurrent.futures import Future, ThreadPoolExecutor
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
@@ -211,69 +210,23 @@ def run_one(module: t.Any, name: str, options: t.Any, host: str | None, earlier:
     return failure_findings(name, args, host, error), {"check": name, "error": error}
 
 
-# How many checks of one call run at the same time: most of a check's time is spent waiting for a tool
-# (rabbitmq-diagnostics starts an Erlang VM, etcdctl, birdc, systemctl, journalctl) or for a file; 1 runs them one after
-# the other.
-DEFAULT_WORKERS = 4
-
-
-def lane_of(name: str) -> str:
-    """Invocations of the same lane run one after the other: a check's invocations share its state file (the
-    control-plane and node units of ``systemd_unit_info``; ``log_scan`` and ``middleware_log_scan``)."""
-    check = CHECKS.get(name)
-    return check.module if check is not None and check.module else name
-
-
-def _timed(module: t.Any, name: str, options: t.Any, host: str | None, earlier: dict,
-           before: t.Optional[Future]) -> tuple[list[dict], dict]:
-    if before is not None:
-        before.result()   # the lane's previous invocation (never raises: run_one does not)
-    started = time.monotonic()
-    found, result = run_one(module, name, options, host, earlier)
-    result["elapsed_s"] = round(time.monotonic() - started, 3)
-    return found, result
-
-
-def run_checks(module: t.Any, invocations: list, host: str | None, secrets: dict | None = None,
-               workers: int = DEFAULT_WORKERS) -> tuple[list, list]:
-    """Run every invocation; (all findings, one result per invocation), in the order of ``invocations`` whatever
-    order they finished in.
-
-    Up to ``workers`` checks run at the same time, each lane (``lane_of``) one after the other. A check that reads
-    the results of the checks before it (``prepare``) starts once they have all finished, and sees exactly those
-    that ran without error - as when every check runs one after the other (``workers=1``)."""
-    items = []
+def run_checks(module: t.Any, invocations: list, host: str | None, secrets: dict | None = None) -> tuple[list, list]:
+    """Run every invocation in order; (all findings, one result per invocation)."""
+    findings: list[dict] = []
+    results: list[dict] = []
+    earlier: dict[str, dict] = {}
     for index, item in enumerate(invocations):
         item = item if isinstance(item, t.Mapping) else {}
+        name = str(item.get("check"))
         options = item.get("options") or {}
         hidden = (secrets or {}).get(str(index))
         if isinstance(options, t.Mapping) and isinstance(hidden, t.Mapping):
             options = {**options, **hidden}
-        items.append((str(item.get("check")), options))
-    outcomes: list[tuple[list[dict], dict]] = []
-    if workers <= 1 or len(items) <= 1:
-        earlier: dict[str, dict] = {}
-        for name, options in items:
-            outcomes.append(_timed(module, name, options, host, earlier, None))
-            if "error" not in outcomes[-1][1]:
-                earlier[name] = outcomes[-1][1]
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures: list[Future] = []
-            lanes: dict[str, Future] = {}
-            for name, options in items:
-                earlier = {}
-                check = CHECKS.get(name)
-                if check is not None and check.prepare is not None:
-                    for future in futures:   # in order: a later result of the same check wins, as one by one
-                        found, result = future.result()
-                        if "error" not in result:
-                            earlier[result["check"]] = result
-                future = pool.submit(_timed, module, name, options, host, earlier, lanes.get(lane_of(name)))
-                lanes[lane_of(name)] = future
-                futures.append(future)
-            outcomes = [future.result() for future in futures]
-    findings: list[dict] = []
-    for found, _result in outcomes:
+        started = time.monotonic()
+        found, result = run_one(module, name, options, host, earlier)
+        result["elapsed_s"] = round(time.monotonic() - started, 3)
         findings += found
-    return findings, [result for _found, result in outcomes]
+        results.append(result)
+        if "error" not in result:
+            earlier[name] = result
+    return findings, results

@@ -8,11 +8,8 @@ module: host_inspection_info
 short_description: The host side of the daily inspection in one call (units, logs, disks, certificates, middleware, BGP, etcd)
 version_added: 2.0.0
 description:
-  - Runs, in one Python process on the host, every check of O(checks) and returns all their findings in the order of
-    O(checks) - one SSH round trip and one module start per host instead of one per check.
-  - Up to O(workers) checks run at the same time (most of a check's time is spent waiting for a tool such as
-    C(rabbitmq-diagnostics), C(etcdctl), C(birdc) or C(journalctl)); the invocations of one check run one after the
-    other (they share its state file), and V(middleware_log_scan) starts once every check before it has finished.
+  - Runs, in one Python process on the host, every check of O(checks) one after the other and returns all their
+    findings - one SSH round trip and one module start per host instead of one per check.
   - Each check is the check of a single-purpose module, with that module's options and the same code
     (M(kubeops.runbook.systemd_unit_info), M(kubeops.runbook.log_scan), M(kubeops.runbook.disk_usage_info),
     M(kubeops.runbook.cert_expiry_info), M(kubeops.runbook.host_hygiene_info), M(kubeops.runbook.nginx_info),
@@ -72,13 +69,6 @@ options:
   host_name:
     description: Host name put in the findings. The action passes the inventory name of the host.
     type: str
-  workers:
-    description:
-      - How many checks run at the same time. V(1) runs them one after the other, in the order of O(checks).
-      - The findings and O(checks) results are in the order of O(checks) whatever the value.
-    type: int
-    default: 4
-    version_added: 2.0.0
   secrets:
     description:
       - Secret options of the checks, by the index of the check in O(checks) (V("0"), V("1"), ...), merged into its
@@ -166,15 +156,12 @@ def main() -> None:
             }},
             "host_name": {"type": "str"},
             "secrets": {"type": "dict", "default": {}, "no_log": True},
-            "workers": {"type": "int", "default": _host_inspection.DEFAULT_WORKERS},
         },
         supports_check_mode=True,
     )
     params = module.params
-    if params["workers"] < 1:
-        module.fail_json(msg=f"workers: must be 1 or more, got {params['workers']}")
     findings, results = _host_inspection.run_checks(module, params["checks"], params["host_name"] or platform.node(),
-                                                    params["secrets"], params["workers"])
+                                                    params["secrets"])
     module.exit_json(changed=False, findings=findings, checks=results)
 
 
