@@ -194,13 +194,15 @@ def ensure_statefulset(bin_dir: Path) -> None:
 
 
 def ensure_node_versions(bin_dir: Path) -> None:
-    """Nodes of a lab built before the lab set their versions report kwok's (kwok-0.6.1): give them the lab's
-    Kubernetes release (``cluster.node_versions()``), which kwok keeps from then on."""
+    """kwok's nodes report kwok's version (kwok-0.6.1) or none yet: give them the lab's Kubernetes release
+    (``cluster.node_versions()``), which kwok keeps from then on. Run by ``up`` once the nodes are Ready and by
+    ``repair`` (a lab built before this)."""
     found = json.loads(kubectl(bin_dir, "get", "nodes", "-o", "json").stdout)
     wanted = cluster.node_versions()
     for item in found.get("items") or []:
         info = (item.get("status") or {}).get("nodeInfo") or {}
-        if all(info.get(k) == v for k, v in wanted.items()) or not str(info.get("kubeletVersion", "")).startswith("kwok"):
+        version = str(info.get("kubeletVersion") or "")
+        if all(info.get(k) == v for k, v in wanted.items()) or (version and not version.startswith("kwok")):
             continue
         name = item["metadata"]["name"]
         log(f"{name}: its kubelet reported version {info.get('kubeletVersion')!r}: set to {wanted['kubeletVersion']}")
@@ -382,6 +384,7 @@ def _up(fresh: bool = False) -> LabInfo:
     for node in workers:
         wait_for(f"kubelet and kube-proxy on {node.name}", lambda n=node: units_active(n)[0], timeout=120)
     wait_for("nodes node1, node2 Ready", lambda: _nodes_ready(bin_dir), timeout=180)
+    ensure_node_versions(bin_dir)
     wait_for("all pods Running", lambda: _pods_running(bin_dir), timeout=240)
     wait_for(f"StatefulSet developer-center/{cluster.STATEFUL[0]} Ready", lambda: _statefulset_ready(bin_dir), timeout=120)
     faults.ensure()

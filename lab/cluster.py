@@ -86,13 +86,14 @@ def node(name: str, ip: str, pod_cidr: str) -> dict:
                                                   "node-role.kubernetes.io/worker": "", "type": "kwok"},
                          "annotations": {"node.alpha.kubernetes.io/ttl": "0", "kwok.x-k8s.io/node": "fake"}},
             "spec": {"podCIDR": pod_cidr, "podCIDRs": [pod_cidr]},
-            "status": {"addresses": [{"type": "InternalIP", "address": ip}], "nodeInfo": node_versions()}}
+            "status": {"addresses": [{"type": "InternalIP", "address": ip}]}}
 
 
 def node_versions() -> dict:
     """The versions a lab node reports: the lab's Kubernetes release, as a real kubelet and kube-proxy of the lab's
-    binaries would (kwok keeps the nodeInfo versions a Node was created with; without them it reports kwok-<its
-    version>, which no version skew check can compare)."""
+    binaries would. kwok reports kwok-<its version>, which no version skew check can compare; it keeps the versions
+    once they are patched into the Node's status (api.ensure_node_versions, after the nodes are Ready). They cannot be
+    given at creation: the API's schema requires every field of nodeInfo then."""
     return {"kubeletVersion": config.K8S_VERSION, "kubeProxyVersion": config.K8S_VERSION}
 
 
