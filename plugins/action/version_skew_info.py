@@ -14,11 +14,12 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.kubeops.runbook.plugins.module_utils import _versions
 from ansible_collections.kubeops.runbook.plugins.module_utils._findings import one_line
-from ansible_collections.kubeops.runbook.plugins.plugin_utils import _version_skew
+from ansible_collections.kubeops.runbook.plugins.plugin_utils import _history, _slices, _version_skew
 from ansible_collections.kubeops.runbook.plugins.plugin_utils._findings_action import FindingsActionBase, recorded_findings
 
 ARGUMENT_SPEC: dict[str, t.Any] = {
     "findings": {"type": "list", "elements": "dict"},
+    "slice_dir": {"type": "path"},
     "builtin_known_bad": {"type": "bool", "default": True},
     "known_bad_files": {"type": "list", "elements": "path", "default": []},
     "known_bad": {"type": "list", "elements": "dict", "default": []},
@@ -46,11 +47,21 @@ class ActionModule(FindingsActionBase):
         try:
             entries = _version_skew.known_bad(args["builtin_known_bad"], args["known_bad_files"], args["known_bad"])
             findings = args["findings"] if args["findings"] is not None else self._run_findings(task_vars or {})
+            if args["slice_dir"]:
+                findings = list(findings) + self._partial_findings(args["slice_dir"], task_vars or {})
             return {"findings": _versions.fleet_findings(findings, entries, args["kubelet_max_skew"],
                                                          args["kubectl_max_skew"]),
                     "known_bad_entries": len(entries)}
-        except _versions.VersionError as exc:
+        except (_versions.VersionError, _slices.SliceError) as exc:
             return {"failed": True, "msg": one_line(exc)}
+
+    def _partial_findings(self, directory: str, task_vars: dict) -> list:
+        """The findings of every partial a sliced run's slices wrote into ``directory`` (of this cluster)."""
+        _path, cluster = _history.location(lambda name: self.var(task_vars, name))
+        out: list = []
+        for _file, doc in _slices.read_partials(directory, cluster):
+            out += list(doc.get("findings") or [])
+        return out
 
     @staticmethod
     def _run_findings(task_vars: dict) -> list:

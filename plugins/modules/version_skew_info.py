@@ -39,6 +39,14 @@ options:
         host and C(localhost).
     type: list
     elements: dict
+  slice_dir:
+    description:
+      - The merge step of a sliced inspection (C(playbooks/inspection_merge.yml)) - the directory the slices wrote
+        their partials into. The findings of every partial there (each slice's hosts, with their kube-proxy and kubectl
+        versions) are compared too, beside this run's (the cluster-wide checks the merge runs once); no slice sees the
+        whole fleet. A partial that cannot be read makes every C(versions.*) finding V(unknown), naming the file.
+    type: path
+    version_added: 2.0.0
   builtin_known_bad:
     description: Use the known-bad list shipped with the collection (C(roles/cluster_inspection/files/known_bad_versions.yml)).
     type: bool

@@ -287,3 +287,25 @@ def test_action_bad_file_is_unknown_for_every_component(tmp_path):
     result = skew_action({"kubectl_max_skew": "one"}, lab_hostvars())
     assert {f["status"] for f in result["findings"]} == {"unknown"}
     assert "kubectl_max_skew" in result["findings"][0]["summary"]
+
+
+def test_action_in_a_merge_compares_the_slices_hosts_too(tmp_path):
+    """The merge step of a sliced run: the merge itself ran only the cluster-wide checks; each host's kube-proxy and
+    kubectl versions are in the slices' partials. Without them the host versions are missing (no kube-proxy known)."""
+    from ansible_collections.kubeops.runbook.plugins.plugin_utils import _slices
+    full = lab_hostvars()
+    merge_only = {"localhost": full["localhost"],
+                  "master1": {"ansible_facts": {"kubeops_findings": [
+                      f for f in full["master1"]["ansible_facts"]["kubeops_findings"] if f["id"] != "versions.host"]}}}
+    for hosts in (["master1"], ["node1", "node2"]):
+        found = [f for h in hosts for f in full[h]["ansible_facts"]["kubeops_findings"] if f["id"] == "versions.host"]
+        doc = _slices.partial("kubernetes", "2026-12-06T09:00:00Z", "2026-12-06T09:01:00Z",
+                              {h: ["reachable", ""] for h in hosts}, found, {})
+        (tmp_path / _slices.partial_name(doc)).write_text(json.dumps(doc), encoding="utf-8")
+    alone = {f["id"]: f for f in skew_action({}, merge_only)["findings"]}
+    merged = {f["id"]: f for f in skew_action({"slice_dir": str(tmp_path)}, merge_only)["findings"]}
+    assert merged == {f["id"]: f for f in skew_action({}, full)["findings"]}
+    assert "versions.kube_proxy" in merged and alone.get("versions.kube_proxy") != merged["versions.kube_proxy"]
+    (tmp_path / "partial-bad.json").write_text("{", encoding="utf-8")
+    broken = skew_action({"slice_dir": str(tmp_path)}, merge_only)["findings"]
+    assert {f["status"] for f in broken} == {"unknown"} and "partial-bad.json" in broken[0]["summary"]
