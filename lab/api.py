@@ -60,20 +60,26 @@ def kubectl(bin_dir: Path, *args: str, check: bool = True, input: str | None = N
 
 
 def wait_for(what: str, predicate, timeout: float, interval: float = 2, progress: float = 20) -> None:
+    """Poll ``predicate`` until it holds. It returns a bool, or (bool, why not): the last reason it gave (or the
+    last error it raised) is in the progress lines and in the timeout's error, not only ``what`` was awaited."""
     start = time.monotonic()
     last = start
+    why = ""
     while True:
         try:
-            if predicate():
+            result = predicate()
+            ok, why = result if isinstance(result, tuple) else (result, why)
+            if ok:
                 log(f"{what}: ok ({time.monotonic() - start:.0f}s)")
                 return
-        except (LabError, OSError, subprocess.SubprocessError):
-            pass
+        except (LabError, OSError, subprocess.SubprocessError) as exc:
+            why = str(exc)
         now = time.monotonic()
+        reason = f"; last: {why.strip().splitlines()[-1][:300]}" if why and why.strip() else ""
         if now - start > timeout:
-            raise LabError(f"timed out after {timeout:.0f}s waiting for {what}")
+            raise LabError(f"timed out after {timeout:.0f}s waiting for {what}{reason}")
         if now - last > progress:
-            log(f"waiting for {what} ({now - start:.0f}s)")
+            log(f"waiting for {what} ({now - start:.0f}s){reason}")
             last = now
         time.sleep(interval)
 
@@ -143,7 +149,7 @@ def repair() -> None:
         if not ok:
             log(f"{node.name}: starting units that are not active: {bad}")
             ssh(node.ip, "systemctl start " + " ".join(node.units), timeout=120)
-            wait_for(f"units on {node.name}", lambda n=node: units_active(n)[0], timeout=180)
+            wait_for(f"units on {node.name}", lambda n=node: units_active(n), timeout=180)
         if faults.unpartition(node):
             log(f"{node.name}: a partition drill left it cut off from the apiserver: lifted")
     info = _info()
@@ -374,15 +380,19 @@ def _up(fresh: bool = False) -> LabInfo:
     ssh(master.ip, "systemctl start lab-etcd-backup.service", check=True, timeout=120)
     log(f"first scheduled etcd snapshot written into {config.ETCD_BACKUP_DIR} on {master.name}")
     log("creating nodes, namespaces and workloads")
-    wait_for("default service account admission", lambda: kubectl(
-        bin_dir, "apply", "-f", "-", input=cluster.manifests(), check=False).returncode == 0, timeout=120)
+    def apply_manifests() -> tuple[bool, str]:
+        proc = kubectl(bin_dir, "apply", "-f", "-", input=cluster.manifests(), check=False)
+        return proc.returncode == 0, proc.stderr or proc.stdout or ""
+
+    # the first apply may be refused until the ServiceAccount admission has the default account of each namespace
+    wait_for("the lab's nodes, namespaces and workloads applied", apply_manifests, timeout=120)
     workers = [n for n in config.NODES if "kube_node" in n.groups]
     from . import faults  # pylint: disable=import-outside-toplevel  # faults uses this module
     for node in workers:
         faults.install_stages(node)   # before the kubelet's first start: no restart of a freshly joined node
         ssh(node.ip, "systemctl enable --now " + " ".join(config.JOIN_UNITS), check=True)
     for node in workers:
-        wait_for(f"kubelet and kube-proxy on {node.name}", lambda n=node: units_active(n)[0], timeout=120)
+        wait_for(f"kubelet and kube-proxy on {node.name}", lambda n=node: units_active(n), timeout=120)
     wait_for("nodes node1, node2 Ready", lambda: _nodes_ready(bin_dir), timeout=180)
     ensure_node_versions(bin_dir)
     wait_for("all pods Running", lambda: _pods_running(bin_dir), timeout=240)
