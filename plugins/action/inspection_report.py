@@ -127,6 +127,10 @@ class ActionModule(ActionBase):
             return cache[host]
         hostvars = task_vars.get("hostvars")
         try:
+            if hostvars is None or host not in hostvars:
+                # not in this play's inventory (a merge job whose inventory lacks some slices' hosts): ansible-core
+                # 2.19 answers raw_get of an unknown host with an undefined marker that fails outside a template
+                raise KeyError(host)
             raw_get = getattr(hostvars, "raw_get", None)
             found = _mapping(raw_get(host) if raw_get is not None and host != "localhost" else hostvars[host])
         except (KeyError, TypeError):
