@@ -610,6 +610,16 @@ def _inject_faults(spec: Spec, deps: list[tuple[str, str]]) -> dict[str, int]:
             "services_without_endpoints": spec.services_without_endpoints}
 
 
+def pod_lists_served() -> int:
+    """How many cluster-wide LISTs of pods the API server has answered since it started (apiserver_request_total)."""
+    total = 0
+    for line in _kubectl("get", "--raw", "/metrics").stdout.splitlines():
+        if (line.startswith("apiserver_request_total{") and 'resource="pods"' in line and 'scope="cluster"' in line
+                and 'verb="LIST"' in line):
+            total += int(float(line.rsplit(" ", 1)[1]))
+    return total
+
+
 def ready_nodes() -> int:
     """How many scale nodes are Ready now (one LIST of the scale nodes)."""
     return sum(1 for r in _jsonpath("nodes", '{.status.conditions[?(@.type=="Ready")].status}') if r == ["True"])
@@ -636,9 +646,26 @@ def up(spec: Spec, nodes_only: bool = False, rest_seconds: float = 60) -> dict:
     try:
         _boost(spec)
         _start_kwok(spec)
+        lists_before = pod_lists_served()
         _create(node_objects(spec), "nodes")
         _wait(f"{spec.nodes} scale nodes Ready", lambda: ready_nodes() == spec.nodes, timeout=600)
         mark("nodes_ready_s")
+        # kwok looks up the pods of each node it starts to manage: one LIST of pods with the field selector
+        # spec.nodeName=<node> per node, a consistent read that the API server answers by decoding every pod of the
+        # cluster from etcd. Done before the 10,000 pods exist, the 2,000 LISTs take seconds; done after, they kept
+        # kube-apiserver at 1.3 cores for ~20 minutes after the scale-up (bench/README.md, "Scale on this machine").
+        if not nodes_only:
+            seen: list[int] = []
+
+            def kwok_synced() -> tuple[bool, str]:
+                # at least one LIST per node, and none more for the last three polls (kwok may queue a node twice)
+                seen.append(pod_lists_served() - lists_before)
+                quiet = len(seen) >= 4 and seen[-1] == seen[-4]
+                return seen[-1] >= spec.nodes and quiet, f"{seen[-1]} LISTs of pods for {spec.nodes} nodes"
+
+            _wait(f"kwok's look at the pods of each of the {spec.nodes} nodes (a LIST each)", kwok_synced, timeout=900,
+                  interval=2)
+            mark("kwok_pods_synced_s")
         if not nodes_only:
             _create([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {LABEL_KEY: "true"}}}
                      for ns in namespace_names(spec)], "namespaces")

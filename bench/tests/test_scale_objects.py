@@ -95,3 +95,24 @@ def test_cpu_and_rss_from_two_snapshots():
     assert got["kube-apiserver"] == {"cores": 0.333, "rss_mib": 302.7}     # 20 s of CPU in 60 s
     assert got["etcd"] == {"cores": 0.067, "rss_mib": 52.0}                # two processes of that name, summed
     assert scale.parse_usage("100.0\n--\n") == {}
+
+
+def test_pod_lists_served_sums_the_cluster_wide_pod_lists_of_every_code(monkeypatch):
+    metrics = "\n".join([
+        "# HELP apiserver_request_total [STABLE] Counter of apiserver requests",
+        'apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="pods",scope="cluster",'
+        'subresource="",verb="LIST",version="v1"} 6928',
+        'apiserver_request_total{code="500",component="apiserver",dry_run="",group="",resource="pods",scope="cluster",'
+        'subresource="",verb="LIST",version="v1"} 2',
+        'apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="pods",scope="namespace",'
+        'subresource="",verb="LIST",version="v1"} 265',
+        'apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="nodes",scope="cluster",'
+        'subresource="",verb="LIST",version="v1"} 205',
+        'apiserver_request_duration_seconds_count{resource="pods",scope="cluster",verb="LIST"} 99',
+    ])
+
+    class Done:
+        stdout = metrics
+
+    monkeypatch.setattr(scale, "_kubectl", lambda *args, **kwargs: Done())
+    assert scale.pod_lists_served() == 6930
