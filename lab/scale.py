@@ -620,6 +620,14 @@ def pod_lists_served() -> int:
     return total
 
 
+def lists_settled(counts: list[int], nodes: int, polls: int = 3, background: int = 4) -> bool:
+    """Whether kwok's LISTs of the pods of new nodes are done, from the pod LISTs counted since the nodes were
+    created, one count per poll: at least one per node, and over the last ``polls`` polls no more than the lab's own
+    kwoks make anyway (``background``: node1's and node2's kubelets LIST their node's pods on every lease renewal,
+    about every 5 s each, so the counter never stands still)."""
+    return len(counts) > polls and counts[-1] >= nodes and counts[-1] - counts[-1 - polls] <= background
+
+
 def ready_nodes() -> int:
     """How many scale nodes are Ready now (one LIST of the scale nodes)."""
     return sum(1 for r in _jsonpath("nodes", '{.status.conditions[?(@.type=="Ready")].status}') if r == ["True"])
@@ -658,10 +666,8 @@ def up(spec: Spec, nodes_only: bool = False, rest_seconds: float = 60) -> dict:
             seen: list[int] = []
 
             def kwok_synced() -> tuple[bool, str]:
-                # at least one LIST per node, and none more for the last three polls (kwok may queue a node twice)
                 seen.append(pod_lists_served() - lists_before)
-                quiet = len(seen) >= 4 and seen[-1] == seen[-4]
-                return seen[-1] >= spec.nodes and quiet, f"{seen[-1]} LISTs of pods for {spec.nodes} nodes"
+                return lists_settled(seen, spec.nodes), f"{seen[-1]} LISTs of pods for {spec.nodes} nodes"
 
             _wait(f"kwok's look at the pods of each of the {spec.nodes} nodes (a LIST each)", kwok_synced, timeout=900,
                   interval=2)

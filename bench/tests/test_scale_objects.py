@@ -116,3 +116,12 @@ def test_pod_lists_served_sums_the_cluster_wide_pod_lists_of_every_code(monkeypa
 
     monkeypatch.setattr(scale, "_kubectl", lambda *args, **kwargs: Done())
     assert scale.pod_lists_served() == 6930
+
+
+def test_kwok_lists_settle_despite_the_lab_kwoks_steady_lists():
+    # the 0.1-scale run that never settled with "unchanged for three polls": the lab's two kwoks add ~2 per 6 s
+    steady = [300, 301, 303, 304, 305, 307, 308]
+    assert scale.lists_settled(steady, 200)
+    assert not scale.lists_settled([50, 120, 190, 260], 200)         # the backlog still running
+    assert not scale.lists_settled([150, 150, 151, 151], 200)        # quiet, but not every node looked at yet
+    assert not scale.lists_settled([200, 201], 200)                  # too few polls to tell
