@@ -16,6 +16,7 @@ from ansible_collections.kubeops.runbook.plugins.plugin_utils._findings_action i
 
 BASELINE = "pod_restarts"
 BASELINES_FACT = "kubeops_baselines"
+KUBECTL_SKEW = "host.kubectl_skew"
 
 
 class ActionModule(FindingsActionBase):
@@ -24,12 +25,27 @@ class ActionModule(FindingsActionBase):
     FAILURE_ID = "control_plane_services.api"
 
     _history_problem: str | None = None
+    _checked = "localhost"
     _from_history = False
 
     def failure_targets(self, args, label):
-        return [(self.FAILURE_ID, str(args.get("host") or "kubernetes"))]
+        targets = [(self.FAILURE_ID, str(args.get("host") or "kubernetes"))]
+        if args.get("kubectl"):
+            targets.append((KUBECTL_SKEW, "kubectl"))
+        return targets
+
+    def failure_findings(self, args, label, error, reason):
+        return self._kubectl_on_host(super().failure_findings(args, label, error, reason))
+
+    def validated(self, items, label):
+        return self._kubectl_on_host(super().validated(items, label))
+
+    def _kubectl_on_host(self, findings: list[dict]) -> list[dict]:
+        """The kubectl version skew is about the kubectl of the host the module ran on (as host_hygiene_info's)."""
+        return [dict(f, host=self._checked) if f.get("id") == KUBECTL_SKEW else f for f in findings]
 
     def module_args(self, args, task_vars):
+        self._checked = str(self._task.delegate_to or task_vars.get("inventory_hostname") or "localhost")
         checks = args.get("checks")
         if args.get("restart_baseline") is None and (checks is None or "pods" in checks):
             self._from_history = True

@@ -187,18 +187,35 @@ def inspect(module: t.Any, params: dict, host: str | None) -> dict:
 
 def kubectl_skew(module: t.Any, params: dict, host: str | None, result: dict) -> dict:
     """``host.kubectl_skew`` from ``kubectl version`` run where the module runs; the versions go into ``result``."""
-    kubectl = module.get_bin_path(params["kubectl"]) if "/" not in params["kubectl"] else params["kubectl"]
-    if not kubectl:
-        return kubectl_skew_finding(None, host, problem=f"kubectl {params['kubectl']!r} is not installed")
-    argv = [kubectl, "version", "-o", "json", "--request-timeout=10s"]
-    if params["kubeconfig"]:
-        argv += ["--kubeconfig", params["kubeconfig"]]
-    if params["context"]:
-        argv += ["--context", params["context"]]
+    argv, problem = kubectl_version_argv(module, params)
+    if argv is None:
+        return kubectl_skew_finding(None, host, problem=problem)
     try:
         rc, out, err = module.run_command(argv)
     except OSError as exc:
-        return kubectl_skew_finding(None, host, problem=f"{kubectl} cannot be run: {exc}")
+        return kubectl_skew_finding(None, host, problem=f"{argv[0]} cannot be run: {exc}")
+    return kubectl_skew_outcome(rc, out, err, host, params["max_skew"], result)
+
+
+def kubectl_version_argv(module: t.Any, params: dict) -> tuple[list[str] | None, str | None]:
+    """(argv of ``kubectl version``, None), or (None, why it cannot run); options: ARGUMENT_SPEC's kubectl,
+    kubeconfig and context. k8s_cluster_info starts the same command beside its LISTs."""
+    kubectl = module.get_bin_path(params["kubectl"]) if "/" not in params["kubectl"] else params["kubectl"]
+    if not kubectl:
+        return None, f"kubectl {params['kubectl']!r} is not installed"
+    # run_command would end the whole module (fail_json) on a command it cannot start
+    if not (os.path.isfile(kubectl) and os.access(kubectl, os.X_OK)):
+        return None, f"kubectl {kubectl} is not an executable file"
+    argv = [kubectl, "version", "-o", "json", "--request-timeout=10s"]
+    if params.get("kubeconfig"):
+        argv += ["--kubeconfig", params["kubeconfig"]]
+    if params.get("context"):
+        argv += ["--context", params["context"]]
+    return argv, None
+
+
+def kubectl_skew_outcome(rc: int, out: str, err: str, host: str | None, max_skew: int, result: dict) -> dict:
+    """``host.kubectl_skew`` from what ``kubectl version -o json`` printed; the versions go into ``result``."""
     try:
         versions = parse_kubectl_version(out)
     except HygieneError as exc:
@@ -207,7 +224,7 @@ def kubectl_skew(module: t.Any, params: dict, host: str | None, result: dict) ->
     if versions["server"] is None and err.strip():
         return kubectl_skew_finding(None, host, problem=f"kubectl {versions['client_git']} could not get the "
                                     f"server version: {err.strip()[:200]}")
-    return kubectl_skew_finding(versions, host, params["max_skew"])
+    return kubectl_skew_finding(versions, host, max_skew)
 
 
 def failure_targets(args: dict, label: str | None) -> list[tuple[str, str]]:

@@ -32,6 +32,9 @@ description:
   - Nodes and deployments get one finding per object, ok included. Pods, services, workload policy and the other
     workload kinds report only what is wrong plus one aggregate ok finding per namespace.
   - An API server that cannot be reached gives a critical C(control_plane_services.api) finding, not a failure.
+  - Since 2.0.0, with O(kubectl), also the version skew between that kubectl and the API server (finding
+    C(host.kubectl_skew), the check V(kubectl_skew) of M(kubeops.runbook.host_hygiene_info)), its
+    C(kubectl version) running beside the LISTs.
 author:
   - kubeops.runbook maintainers (@kubeops)
 extends_documentation_fragment:
@@ -210,6 +213,18 @@ options:
     description: Label (C(key=value)) of the calico-node pods.
     type: str
     default: k8s-app=calico-node
+  kubectl:
+    description:
+      - A kubectl command or path whose client version is compared with the API server's (finding
+        C(host.kubectl_skew), labelled with the host the module runs on). It runs with O(kubeconfig) and
+        O(context). Unset, the skew is not checked.
+    type: str
+    version_added: 2.0.0
+  kubectl_max_skew:
+    description: Largest accepted difference in minor version between O(kubectl) and the API server.
+    type: int
+    default: 1
+    version_added: 2.0.0
 """
 
 EXAMPLES = r"""
@@ -277,14 +292,21 @@ server_version:
   returned: always
   type: dict
   sample: {gitVersion: v1.30.14}
+kubectl_versions:
+  description: Client and server versions reported by O(kubectl).
+  returned: when O(kubectl) is set and it printed its version
+  type: dict
+  sample: {client: v1.30.13, server: v1.30.14}
 """
+
+import threading
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.kubeops.runbook.plugins.module_utils._k8s import (
     HAS_KUBERNETES, K8S_AUTH_SPEC, KUBERNETES_IMPORT_ERROR, K8sConfigError, build_client,
 )
-from ansible_collections.kubeops.runbook.plugins.module_utils import _k8s_tls_secrets
+from ansible_collections.kubeops.runbook.plugins.module_utils import _hygiene, _k8s_tls_secrets
 from ansible_collections.kubeops.runbook.plugins.module_utils._k8s_checks import CHECKS, DEFAULT_CHECKS, CheckError, inspect_cluster
 
 
@@ -316,6 +338,8 @@ def main() -> None:
         expected_namespaces={"type": "list", "elements": "str", "default": []},
         calico_namespace={"type": "str", "default": "kube-system"},
         calico_node_label={"type": "str", "default": "k8s-app=calico-node"},
+        kubectl={"type": "str"},
+        kubectl_max_skew={"type": "int", "default": 1},
         **_k8s_tls_secrets.ARGUMENT_SPEC,
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -326,12 +350,50 @@ def main() -> None:
         module.fail_json(msg=f"page_size must be at least 1, got {params['page_size']}")
     if "=" not in params["calico_node_label"]:
         module.fail_json(msg=f"calico_node_label must be key=value, got {params['calico_node_label']!r}")
+    if params["kubectl_max_skew"] < 0:
+        module.fail_json(msg=f"kubectl_max_skew must be 0 or more, got {params['kubectl_max_skew']}")
     params["restart_delta_critical"] = params["restart_delta_critical"] or None
+    kubectl = KubectlVersion(module, params) if params["kubectl"] else None
     try:
         result = inspect_cluster(build_client(params), params)
     except (K8sConfigError, CheckError) as exc:
         module.fail_json(msg=str(exc))
+    if kubectl:
+        result["findings"].append(kubectl.finding(result))
     module.exit_json(changed=False, **result)
+
+
+class KubectlVersion:
+    """``kubectl version`` started before the LISTs (a thread running ``module.run_command``) and read after them: the
+    skew check costs no wall time of its own. The command and the finding are host_hygiene_info's (``_hygiene``)."""
+
+    TIMEOUT = 30.0   # kubectl gives up on the server after 10 s (--request-timeout)
+
+    def __init__(self, module: AnsibleModule, params: dict) -> None:
+        self.max_skew = params["kubectl_max_skew"]
+        self.outcome: tuple | None = None
+        self.thread: threading.Thread | None = None
+        self.argv, self.problem = _hygiene.kubectl_version_argv(module, {
+            "kubectl": params["kubectl"], "kubeconfig": params["kubeconfig"], "context": params["context"]})
+        if self.argv is not None:
+            self.thread = threading.Thread(target=self._run, args=(module,), daemon=True)
+            self.thread.start()
+
+    def _run(self, module: AnsibleModule) -> None:
+        try:
+            self.outcome = module.run_command(self.argv)
+        except OSError as exc:
+            self.problem = f"{self.argv[0]} cannot be run: {exc}"
+
+    def finding(self, result: dict) -> dict:
+        if self.thread is not None:
+            self.thread.join(self.TIMEOUT)
+            if self.thread.is_alive():
+                return _hygiene.kubectl_skew_finding(None, None, problem=f"kubectl version did not end in {self.TIMEOUT:g} s")
+        if self.outcome is None:
+            return _hygiene.kubectl_skew_finding(None, None, problem=self.problem or "kubectl version did not run")
+        rc, out, err = self.outcome
+        return _hygiene.kubectl_skew_outcome(rc, out, err, None, self.max_skew, result)
 
 
 if __name__ == "__main__":

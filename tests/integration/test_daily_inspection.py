@@ -103,6 +103,21 @@ def test_unreachable_host_is_a_critical_finding(lab, tmp_path):
         "master1", "node1", "node2", "mw1", "mw2"}
 
 
+def test_first_etcd_host_unreachable_etcd_is_checked_from_the_next(lab, tmp_path):
+    """master1, the first etcd host, checks the cluster's etcd in its call. When it does not answer, the play after the
+    host play checks etcd from the first etcd host that answered (node1); the controller's API check is unaffected."""
+    gone = tmp_path / "master1_gone.yml"
+    gone.write_text(yaml.safe_dump({"all": {"hosts": {"master1": {
+        "ansible_host": "198.18.0.99", "ansible_ssh_common_args": "-o ConnectTimeout=5"}}}}))
+    report = run(lab, tmp_path / "reports", extra_args=["-i", str(gone)])
+    found = {(f["id"], f["target"]): f for f in report["findings"]}
+    assert found[("host.reachable", "master1")]["status"] == "critical"
+    quorum = [f for f in report["findings"] if f["id"] == "etcd.quorum"]
+    assert len(quorum) == 1 and quorum[0]["status"] != "unknown", quorum
+    assert {f["target"] for f in report["findings"] if f["id"] == "nodes.ready"} == {"node1", "node2"}
+    assert found[("host.kubectl_skew", "kubectl")]["status"] == "ok"
+
+
 def test_a_check_that_fails_on_a_host_keeps_that_hosts_other_findings(lab, tmp_path):
     """One check's input is broken on node1 (disk thresholds that contradict each other, in node1's host vars): the
     disk check becomes an unknown finding naming the bad value, and node1's other checks still run and report."""

@@ -216,3 +216,22 @@ def test_every_info_module_has_a_findings_action():
         shim = root / "action" / module.name
         assert shim.is_file(), f"{module.name} has no action shim"
         assert "FindingsActionBase" in shim.read_text(), shim
+
+
+# -- k8s_cluster_info with kubectl: the skew finding is about the kubectl of the host the module ran on -----------
+def test_k8s_labels_the_kubectl_skew_with_the_host_it_ran_on(tmp_path):
+    skew = {"id": "host.kubectl_skew", "category": "host", "target": "kubectl", "host": None, "status": "ok",
+            "summary": "kubectl v1.30.14, server v1.30.14"}
+    plugin, task_vars, _calls = k8s(dict(API_UP, findings=[skew]), tmp_path)
+    found = plugin.run(task_vars=task_vars)["findings"]
+    assert [(f["id"], f["host"]) for f in found] == [("host.kubectl_skew", "localhost")]
+
+
+def test_k8s_that_could_not_run_names_the_kubectl_skew_too(tmp_path):
+    plugin, task_vars, _calls = action("k8s_cluster_info", {"failed": True, "msg": "kubeconfig /x: no such file"},
+                                       {"kubeconfig": "/x", "kubectl": "kubectl", "restart_baseline": {}},
+                                       {"inventory_hostname": "localhost"})
+    found = plugin.run(task_vars=task_vars)["findings"]
+    assert [(f["id"], f["target"], f["host"], f["status"]) for f in found] == [
+        ("control_plane_services.api", "kubernetes", None, "unknown"),
+        ("host.kubectl_skew", "kubectl", "localhost", "unknown")]

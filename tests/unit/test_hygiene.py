@@ -101,3 +101,40 @@ def test_fuzz_truncated_kubectl_version(cut):
         H.parse_kubectl_version((FIX / "kubectl_version_lab_v1.30.json").read_text()[:cut])
     except H.HygieneError:
         pass
+
+
+# -- kubectl version as k8s_cluster_info starts it beside its LISTs (the same command and finding) ----------------
+class _Module:
+    def __init__(self, found):
+        self.found = found
+
+    def get_bin_path(self, name):
+        return self.found
+
+
+def test_kubectl_version_argv(tmp_path):
+    kubectl = tmp_path / "kubectl"
+    kubectl.write_text("#!/bin/sh\n", encoding="utf-8")
+    kubectl.chmod(0o755)
+    argv, problem = H.kubectl_version_argv(_Module(str(kubectl)), {
+        "kubectl": "kubectl", "kubeconfig": "/etc/kube.conf", "context": "lab"})
+    assert problem is None
+    assert argv == [str(kubectl), "version", "-o", "json", "--request-timeout=10s",
+                    "--kubeconfig", "/etc/kube.conf", "--context", "lab"]
+    assert H.kubectl_version_argv(_Module(None), {"kubectl": "kubectl"}) == (None, "kubectl 'kubectl' is not installed")
+    assert H.kubectl_version_argv(_Module(None), {"kubectl": str(kubectl)})[0][0] == str(kubectl)
+    kubectl.chmod(0o644)
+    assert H.kubectl_version_argv(_Module(None), {"kubectl": str(kubectl)}) == (
+        None, f"kubectl {kubectl} is not an executable file")
+
+
+def test_kubectl_skew_outcome_from_real_output():
+    result = {}
+    ok = H.kubectl_skew_outcome(0, (FIX / "kubectl_version_v1.30.13_vs_lab.json").read_text(), "", None, 1, result)
+    assert (ok["status"], ok["host"]) == ("ok", None) and result["kubectl_versions"]["client"] == "v1.30.13"
+    down = H.kubectl_skew_outcome(int((FIX / "kubectl_version_unreachable.rc").read_text()),
+                                  (FIX / "kubectl_version_unreachable.json").read_text(),
+                                  (FIX / "kubectl_version_unreachable.stderr").read_text(), "localhost", 1, {})
+    assert down["status"] == "unknown" and "could not get the server version" in down["summary"]
+    garbage = H.kubectl_skew_outcome(1, "error: unknown flag", "boom", "localhost", 1, {})
+    assert garbage["status"] == "unknown" and "(rc=1): boom" in garbage["summary"]
