@@ -118,6 +118,17 @@ def test_first_etcd_host_unreachable_etcd_is_checked_from_the_next(lab, tmp_path
     assert found[("host.kubectl_skew", "kubectl")]["status"] == "ok"
 
 
+def test_a_pattern_that_leaves_the_controller_out_still_inspects_the_api(lab, tmp_path):
+    """An intersection in inspection_hosts also removes localhost, the controller's lane, from the host play: the play
+    after it checks the Kubernetes API and kubectl from the controller instead."""
+    report = run(lab, tmp_path / "reports", extra_args=["-e", "inspection_hosts=all:&kube_node"])
+    reached = {f["target"] for f in report["findings"] if f["id"] == "host.reachable"}
+    assert reached == {"node1", "node2"}
+    assert {f["target"] for f in report["findings"] if f["id"] == "nodes.ready"} == {"node1", "node2"}
+    assert [f["status"] for f in report["findings"] if f["id"] == "host.kubectl_skew"] == ["ok"]
+    assert [f["status"] for f in report["findings"] if f["id"] == "etcd.quorum"] == ["ok"]   # node1's call
+
+
 def test_a_check_that_fails_on_a_host_keeps_that_hosts_other_findings(lab, tmp_path):
     """One check's input is broken on node1 (disk thresholds that contradict each other, in node1's host vars): the
     disk check becomes an unknown finding naming the bad value, and node1's other checks still run and report."""
