@@ -25,7 +25,6 @@ class ActionModule(FindingsActionBase):
     FAILURE_ID = "control_plane_services.api"
 
     _history_problem: str | None = None
-    _checked = "localhost"
     _from_history = False
 
     def failure_targets(self, args, label):
@@ -45,7 +44,6 @@ class ActionModule(FindingsActionBase):
         return [dict(f, host=self._checked) if f.get("id") == KUBECTL_SKEW else f for f in findings]
 
     def module_args(self, args, task_vars):
-        self._checked = str(self._task.delegate_to or task_vars.get("inventory_hostname") or "localhost")
         checks = args.get("checks")
         if args.get("restart_baseline") is None and (checks is None or "pods" in checks):
             self._from_history = True

@@ -74,6 +74,7 @@ class FindingsActionBase(ActionBase):
     UNREACHABLE_IS_UNREACHABLE: bool = False
 
     TRANSFERS_FILES = False
+    _checked = "localhost"   # the host the module ran on, set by run()
     _supports_check_mode = True
     _supports_async = False
 
@@ -110,8 +111,8 @@ class FindingsActionBase(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         owner = self._facts_host(task_vars)
-        # the host the module ran on: the delegated one, else the task's host
-        checked = str(self._task.delegate_to or task_vars.get("inventory_hostname") or "localhost")
+        # the host the module ran on: the delegated one, else the task's host (self._checked for the subclasses)
+        checked = self._checked = str(self._task.delegate_to or task_vars.get("inventory_hostname") or "localhost")
         label = None if self.SCOPE == "cluster" else checked
         args = self.module_args(dict(self._task.args), task_vars)
         try:
