@@ -41,10 +41,16 @@ extends_documentation_fragment:
   - kubeops.runbook.attributes
 options:
   checks:
-    description: The checks to run, in this order.
+    description:
+      - The checks to run, in this order.
+      - When the task gives none (since 2.0.0), the action builds the host's checks from the inspection's settings,
+        as the host_inspection role's C(tasks/inspect.yml) runs them - the host's groups and the variables of the
+        host_inspection role (C(host_inspection_*)), and with C(host_inspection_middleware), C(host_inspection_calico)
+        and C(host_inspection_etcd) those of the middleware_inspection role (C(kubeops_nginx_*), C(kubeops_redis_*),
+        ...) and the cluster_inspection role (C(cluster_inspection_*)). A setting those checks need that is
+        undefined fails the task with a message naming it.
     type: list
     elements: dict
-    required: true
     suboptions:
       check:
         description:
@@ -150,7 +156,7 @@ from ansible_collections.kubeops.runbook.plugins.module_utils import _host_inspe
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "checks": {"type": "list", "elements": "dict", "required": True, "options": {
+            "checks": {"type": "list", "elements": "dict", "options": {
                 "check": {"type": "str", "required": True, "choices": list(_host_inspection.CHECKS)},
                 "options": {"type": "dict", "default": {}},
             }},
@@ -160,6 +166,9 @@ def main() -> None:
         supports_check_mode=True,
     )
     params = module.params
+    if params["checks"] is None:
+        module.fail_json(msg="checks: none given (the action builds them from the inspection's settings, unless the "
+                             "module runs without it)")
     findings, results = _host_inspection.run_checks(module, params["checks"], params["host_name"] or platform.node(),
                                                     params["secrets"])
     module.exit_json(changed=False, findings=findings, checks=results)
