@@ -48,6 +48,7 @@ ARGUMENT_SPEC: dict[str, t.Any] = {
     "prometheus_textfile": {"type": "path"},
     "junit_file": {"type": "path"},
     "junit_fail_on": {"type": "str", "default": "critical", "choices": LEVELS},
+    "stats_name": {"type": "str"},
     "flapping_runs": {"type": "int", "default": _flapping.RUNS},
     "flapping_changes": {"type": "int", "default": _flapping.CHANGES},
     "group_by_cause": {"type": "bool", "default": True},
@@ -96,6 +97,10 @@ class ActionModule(ActionBase):
                 _exports.check_prometheus_path(args["prometheus_textfile"])
             args["rules"] = _rules.load(self._rules_document(args))
             result.update(self._report(args, task_vars))
+            if args["stats_name"]:
+                # what set_stats returns: Ansible records it as a custom stat of the run (AWX: the job's artifacts)
+                result["ansible_stats"] = {"data": {args["stats_name"]: result["stats"]}, "per_host": False,
+                                           "aggregate": False}
         except (_report.ReportError, _history.HistoryError, _rules.RulesError, _slices.SliceError) as exc:
             raise AnsibleActionFail(str(exc)) from exc
         return result

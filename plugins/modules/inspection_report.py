@@ -227,6 +227,13 @@ options:
     default: critical
     choices: [never, warning, unknown, critical]
     version_added: 2.0.0
+  stats_name:
+    description:
+      - Publish the run's outcome (RV(stats)) as the custom stat of this name, as M(ansible.builtin.set_stats) with
+        C(per_host=false) and C(aggregate=false) would (AWX keeps it as the job's artifacts); not set, nothing is
+        published. The C(report) role sets V(kubeops_inspection).
+    type: str
+    version_added: 2.0.0
 """
 
 EXAMPLES = r"""
@@ -383,7 +390,8 @@ partial:
   version_added: 1.1.0
 stats:
   description:
-    - The outcome for AWX job artifacts (the C(report) role publishes it with C(set_stats) as C(kubeops_inspection)),
+    - The outcome for AWX job artifacts (published as the custom stat O(stats_name); the C(report) role names it
+      C(kubeops_inspection)),
       so that a workflow can branch on it. C(new) and C(resolved) list at most 100 keys; the counts are complete.
     - Since 2.0.0 also C(flapping), how many findings are flapping, and C(causes), the roots findings follow from
       (C(key), C(what), C(consequences)).
