@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 import time
 import typing as t
+import urllib.request
 from urllib.error import HTTPError, URLError
 
 from ansible_collections.kubeops.runbook.plugins.module_utils._middleware import (
@@ -288,16 +290,29 @@ def find_master(pid_file: str, proc_root: str = "/proc") -> dict:
     return result
 
 
-def default_fetch(url: str, timeout: float, validate_certs: bool) -> HttpResult:
-    """GET url with ansible's open_url; an HTTP error status is a response, not an error."""
-    from ansible.module_utils.urls import open_url  # pylint: disable=import-outside-toplevel
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is the probe's answer (its status), not followed."""
 
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # pylint: disable=too-many-arguments
+        return None
+
+
+def default_fetch(url: str, timeout: float, validate_certs: bool) -> HttpResult:
+    """GET url with the standard library's urllib (an HTTP error status is a response, not an error). Not Ansible's
+    open_url: importing it (and what it imports for authentication) cost a host 0.15-0.2 s of CPU, for one GET."""
+    handlers: list = [_NoRedirect()]
+    if url.lower().startswith("https:"):
+        context = ssl.create_default_context()
+        if not validate_certs:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        handlers.append(urllib.request.HTTPSHandler(context=context))
+    request = urllib.request.Request(url, method="GET", headers={"User-Agent": "kubeops.runbook nginx_info"})
     started = time.monotonic()
     try:
-        response = open_url(url, method="GET", timeout=timeout, validate_certs=validate_certs,
-                            follow_redirects="none", http_agent="kubeops.runbook nginx_info")
-        response.read(65536)
-        return HttpResult(response.getcode(), None, _ms(started))
+        with urllib.request.build_opener(*handlers).open(request, timeout=timeout) as response:
+            response.read(65536)
+            return HttpResult(response.status, None, _ms(started))
     except HTTPError as exc:
         return HttpResult(exc.code, None, _ms(started))
     except URLError as exc:

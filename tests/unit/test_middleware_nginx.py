@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import ssl
 import threading
 from pathlib import Path
 
@@ -105,6 +106,26 @@ def test_default_fetch_refused(http_base):
     closed = http_base.rsplit(":", 1)[0] + ":9"  # discard port, nothing listens on 127.0.0.1:9 here
     result = N.default_fetch(closed + "/healthz", 2, True)
     assert result.status is None and "refused" in result.error.lower()
+
+
+@pytest.fixture(scope="module")
+def https_base():
+    """The probe's server with TLS: the leaf certificate of fixtures/certs, which no system store trusts."""
+    certs = Path(__file__).parent / "fixtures" / "certs"
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certs / "leaf-20d.pem", certs / "leaf-key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_default_fetch_https_validates_the_certificate_unless_told_not_to(https_base):
+    checked = N.default_fetch(https_base + "/healthz", 5, True)
+    assert checked.status is None and "certificate verify failed" in checked.error.lower()
+    assert N.default_fetch(https_base + "/moved", 5, False)[:2] == (302, None)
 
 
 class FakeNginx:
