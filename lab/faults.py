@@ -552,7 +552,23 @@ def node_down_inject() -> str:
     started = time.monotonic()
     run_cmd(["ip", "link", "set", node.veth, "down"])
     api.wait_for(f"{NODE_DOWN} NotReady", lambda: not _node_ready(NODE_DOWN), 120)
+    # the node lifecycle controller marks the node's pods not Ready after the node, in a pass of its own (and again
+    # on its next pass when an update failed): the drill is in place once that is done too, as on a real cluster a
+    # few seconds after the node went NotReady
+    api.wait_for(f"{NODE_DOWN}'s pods not Ready", lambda: _pods_marked_not_ready(NODE_DOWN), 60)
     return f"{NODE_DOWN} off the network (link {node.veth} down): NotReady after {time.monotonic() - started:.0f}s"
+
+
+def _pods_marked_not_ready(name: str) -> tuple[bool, str]:
+    """(every Running pod on the node has lost its Ready condition, which of them still has it)."""
+    pods = json.loads(_kubectl("get", "pods", "-A", "--field-selector", f"spec.nodeName={name}",
+                               "-o", "json").stdout)["items"]
+    still = [f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in pods
+             if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")
+             and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])]
+    if not pods:
+        return False, f"no pod on {name}"
+    return not still, f"still Ready: {', '.join(still[:5])}"
 
 
 def node_down_undo() -> str:
