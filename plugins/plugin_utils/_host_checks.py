@@ -14,6 +14,10 @@ Built here in Python rather than templated in the task's arguments: a forked wor
 it templates anew, and a host's check list was 30 of them, most of it for checks the host does not run. A setting is
 read (and templated) only when the host's checks need it, in the order a Jinja ``and`` would.
 
+The rules that depend on the host's groups for the certificate and version checks (``cert_kubeconfigs``,
+``cert_endpoints``, ``version_components``) are also the ``kubeops.runbook.host_check_options`` filter, through which
+``tasks/checks.yml`` gives those checks their options: one home for each rule.
+
 ``host_checks(settings)`` is pure: ``settings`` reads a variable (templated) and knows the host's place in the
 inventory, so the unit tests give it plain values.
 """

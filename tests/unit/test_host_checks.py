@@ -8,12 +8,14 @@ play variables, templated by Ansible's own templar.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
-from ansible.template import trust_as_template
+from ansible.template import Templar, trust_as_template
+from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
 from ansible.vars.hostvars import HostVars
 from ansible.vars.manager import VariableManager
 
@@ -157,3 +159,65 @@ def test_settings_read_only_what_the_host_runs():
     checks = HC.host_checks(HC.Settings(reader, lambda host: ""), "h1", [], {}, ["h1"])
     assert [item["check"] for item in checks] == ["disk_usage_info", "host_hygiene_info"]
     assert len(read) == len(set(read))
+
+
+# -- the same rules for the one-task-per-check path (roles/host_inspection/tasks/checks.yml) -------------------------
+def role_vars() -> dict:
+    return DataLoader().load_from_file(str(ROLES / "host_inspection" / "vars" / "main.yml"), trusted_as_template=True)
+
+
+@pytest.fixture(name="collections")
+def fixture_collections():
+    """Ansible's collection loader, as the ansible commands install it: the templar finds the collection's filters by
+    their full names."""
+    # the collection's modules this test run imported from PYTHONPATH are set aside while the loader imports its own
+    # (it loads a collection's metadata when it imports the collection's package), and put back after
+    imported = {name: module for name, module in sys.modules.items() if name.split(".")[0] == "ansible_collections"}
+    for name in imported:
+        del sys.modules[name]
+    finder = _AnsibleCollectionFinder(paths=[str(Path(HC.__file__).parents[5])])
+    finder._install()  # pylint: disable=protected-access
+    try:
+        yield
+    finally:
+        _AnsibleCollectionFinder._remove()  # pylint: disable=protected-access
+        for name in [name for name in sys.modules if name.split(".")[0] == "ansible_collections"]:
+            del sys.modules[name]
+        sys.modules.update(imported)
+
+
+@pytest.mark.parametrize("host", LAB_HOSTS)
+@pytest.mark.usefixtures("collections")
+def test_checks_yml_gives_the_certificate_and_version_checks_the_options_of_the_one_call(lab_vars, host):
+    """The role variable checks.yml's certificate and version tasks read, templated by Ansible for each lab host,
+    equals the options of the same checks in the host's golden list."""
+    expected = {item["check"]: item["options"]
+                for item in json.loads((FIX / f"{host}.json").read_text(encoding="utf-8"))}
+    variables = {**lab_vars(host), **role_vars(), "inventory_hostname": host}
+    options = Templar(loader=DataLoader(), variables=variables).template(variables["_host_inspection_options"])
+    if "cert_expiry_info" in expected:
+        assert options["kubeconfigs"] == expected["cert_expiry_info"]["kubeconfigs"]
+        assert options["endpoints"] == expected["cert_expiry_info"]["endpoints"]
+    assert options["version_components"] == expected.get("component_versions", {}).get("components", [])
+
+
+def test_the_filter_names_a_missing_or_malformed_setting():
+    from ansible.errors import AnsibleFilterError  # pylint: disable=import-outside-toplevel
+    from ansible_collections.kubeops.runbook.plugins.filter import host_check_options as HCO  # pylint: disable=import-outside-toplevel
+    options = HCO.FilterModule().filters()["host_check_options"]
+    settings = {"host_inspection_cert_kubeconfigs": {"kube_node": ["/etc/kubernetes/kubelet.kubeconfig"]},
+                "host_inspection_cert_endpoints": "yes", "host_inspection_cert_apiserver_endpoint": "10.0.0.1:6443",
+                "kubeops_etcd_endpoints": ["https://node9:2379", "https://10.0.0.9:2379"]}
+    assert options(settings, "node9", ["kube_node", "etcd"]) == {
+        "kubeconfigs": ["/etc/kubernetes/kubelet.kubeconfig"],
+        "endpoints": [{"address": "https://node9:2379", "name": "etcd https://node9:2379", "client_cert": None,
+                       "client_key": None}],
+        "version_components": ["kube-proxy"]}
+    with pytest.raises(AnsibleFilterError, match=r"^host_check_options for master1: "
+                                                 r"host_inspection_cert_apiserver_endpoint is undefined$"):
+        options({k: v for k, v in settings.items() if k != "host_inspection_cert_apiserver_endpoint"}, "master1",
+                ["kube_control_plane"])
+    with pytest.raises(AnsibleFilterError, match="host_inspection_cert_kubeconfigs must be a mapping"):
+        options({**settings, "host_inspection_cert_kubeconfigs": ["/etc/kubernetes/admin.conf"]}, "node9", [])
+    with pytest.raises(AnsibleFilterError, match="group_names must be a list, got 'kube_node'"):
+        options(settings, "node9", "kube_node")
