@@ -413,12 +413,10 @@ def resync_pods(node: str, timeout: float = 120) -> int:
     """
     info = _info()
     wait_for(f"{node} Ready", lambda: node in _ready_nodes(info.bin_dir), timeout=timeout)
-    pods = json.loads(kubectl(info.bin_dir, "get", "pods", "-A", "--field-selector", f"spec.nodeName={node}",
-                              "-o", "json").stdout)["items"]
     patched = 0
-    for pod in pods:
+    for pod in node_pods(node):
         conds = pod["status"].get("conditions") or []
-        if not _kept_ready(pod):
+        if not kept_ready(pod):
             continue
         ops = [{"op": "replace", "path": f"/status/conditions/{i}/status", "value": "True"}
                for i, c in enumerate(conds) if c["type"] in ("Ready", "ContainersReady") and c["status"] != "True"]
@@ -445,17 +443,27 @@ def _lease_age(bin_dir: Path, node: str) -> float | None:
     return (dt.datetime.now(dt.timezone.utc) - renewed).total_seconds()
 
 
-def _kept_ready(pod: dict) -> bool:
+def node_pods(node: str) -> list[dict]:
+    """The pods bound to a node, in every namespace."""
+    return json.loads(kubectl(_info().bin_dir, "get", "pods", "-A", "--field-selector", f"spec.nodeName={node}",
+                              "-o", "json").stdout)["items"]
+
+
+def kept_ready(pod: dict) -> bool:
     """A Running pod the lab keeps Ready: not being deleted, not a fault drill's (that one stays broken)."""
     return pod["status"].get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp") \
         and "lab.kubeops/fault" not in (pod["metadata"].get("annotations") or {})
 
 
+def pod_ready(pod: dict) -> bool:
+    """The pod's Ready condition is True."""
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions") or [])
+
+
 def _pods_not_ready(bin_dir: Path) -> list[str]:
     data = json.loads(kubectl(bin_dir, "get", "pods", "-A", "-o", "json").stdout)
     return [f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in data["items"]
-            if _kept_ready(p)
-            and not any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])]
+            if kept_ready(p) and not pod_ready(p)]
 
 
 def _ready_nodes(bin_dir: Path) -> set[str]:

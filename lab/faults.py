@@ -560,14 +560,11 @@ def node_down_inject() -> str:
 
 
 def _pods_marked_not_ready(name: str) -> tuple[bool, str]:
-    """(every Running pod on the node has lost its Ready condition, which of them still has it)."""
-    pods = json.loads(_kubectl("get", "pods", "-A", "--field-selector", f"spec.nodeName={name}",
-                               "-o", "json").stdout)["items"]
-    still = [f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in pods
-             if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")
-             and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])]
+    """(every pod on the node the lab keeps Ready has lost its Ready condition, which of them still has it)."""
+    pods = [pod for pod in api.node_pods(name) if api.kept_ready(pod)]
+    still = [f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in pods if api.pod_ready(p)]
     if not pods:
-        return False, f"no pod on {name}"
+        return False, f"no Running pod on {name}"
     return not still, f"still Ready: {', '.join(still[:5])}"
 
 

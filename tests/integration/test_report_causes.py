@@ -39,15 +39,19 @@ def test_node2_down_is_the_first_line_with_its_consequences_under_it(lab, node2_
         key = f"{f['id']}:{f['target']}" + (f"@{f['host']}" if f.get("host") and f["host"] != f["target"] else "")
         by_key[key] = f
     follows = sorted(k for k, f in by_key.items() if f.get("caused_by") == ROOT_KEY)
+    # what a failure shows: the causes, and every finding that is not ok with what it follows from
+    seen = "\n".join([f"causes: {report['causes'][:3]}"] + [
+        f"{k} {f['status']} caused_by={f.get('caused_by')}: {f.get('summary', '')}"[:200]
+        for k, f in sorted(by_key.items()) if f["status"] != "ok"])
 
-    assert report["causes"][0]["key"] == ROOT_KEY, report["causes"]
-    assert by_key[ROOT_KEY]["status"] == "critical" and by_key[ROOT_KEY]["consequences"] == len(follows)
+    assert report["causes"][0]["key"] == ROOT_KEY, seen
+    assert by_key[ROOT_KEY]["status"] == "critical" and by_key[ROOT_KEY]["consequences"] == len(follows), seen
     # its Node, its etcd member, the quorum warning and its pods follow from it
-    assert {"nodes.ready:node2", "etcd.member:node2", "etcd.quorum:cluster"} <= set(follows), follows
-    assert any(k.startswith("pods.") and k.endswith("@node2") for k in follows), follows
+    assert {"nodes.ready:node2", "etcd.member:node2", "etcd.quorum:cluster"} <= set(follows), seen
+    assert any(k.startswith("pods.") and k.endswith("@node2") for k in follows), seen
     # no critical is left beside it: each one is the root or follows from it
     loose = [k for k, f in by_key.items() if f["status"] == "critical" and k != ROOT_KEY and not f.get("caused_by")]
-    assert loose == [], loose
+    assert loose == [], f"{loose}\n{seen}"
     # the counts still count every finding
     assert report["summary"]["critical"] == sum(1 for f in report["findings"] if f["status"] == "critical")
 
